@@ -1,0 +1,64 @@
+// Key→bytes storage.
+//
+// A `store` maps keys such as `lfp/.zarray` or `lfp/0.3` to byte strings; it is the only
+// way the zarr layer touches data, so everything above it runs the same on a directory, in
+// memory, or on a store that injects faults in tests. Keys are '/'-separated relative paths
+// without empty, `.` or `..` segments.
+//
+// Thread safety: every method may be called concurrently. `set` is atomic per key: a reader
+// sees the old value or the new one, never a mixture (the directory store writes a temporary
+// file and renames it into place).
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace chunkarr {
+
+using bytes = std::vector<std::byte>;
+
+class store {
+ public:
+  virtual ~store() = default;
+
+  /// The value under `key`, or nullopt when there is none. Throws io_error when the key
+  /// exists but cannot be read.
+  virtual std::optional<bytes> get(std::string_view key) const = 0;
+  /// Stores `value` under `key`, replacing any old value atomically. Throws io_error.
+  virtual void set(std::string_view key, std::span<const std::byte> value) = 0;
+  /// Removes `key`; returns whether it existed.
+  virtual bool erase(std::string_view key) = 0;
+  /// Removes every key under the directory `prefix` ("" for all). Returns how many.
+  virtual std::size_t erase_prefix(std::string_view prefix) = 0;
+  /// Whether `key` holds a value.
+  virtual bool exists(std::string_view key) const = 0;
+  /// Every key under the directory `prefix` ("" for all), sorted, as full keys.
+  virtual std::vector<std::string> list(std::string_view prefix) const = 0;
+  /// The names directly under `prefix`: keys and sub-directories, sorted, without the prefix.
+  virtual std::vector<std::string> list_dir(std::string_view prefix) const = 0;
+  /// Where the store lives, for messages (a directory path, or "<memory>").
+  virtual std::string describe() const = 0;
+  /// The byte size of the value under `key`, or nullopt. Stores may override for speed.
+  virtual std::optional<std::size_t> size_of(std::string_view key) const;
+};
+
+/// A store over the directory `root` (created on the first write). Keys map to files.
+std::shared_ptr<store> make_directory_store(std::filesystem::path root);
+
+/// A store that keeps everything in memory; the twin tests and fault injection use.
+std::shared_ptr<store> make_memory_store();
+
+/// `a/b` from `a` and `b`, with no leading '/' when `a` is empty.
+std::string join_key(std::string_view a, std::string_view b);
+
+/// Throws value_error unless `key` is a valid store key (see above). "" is valid only as a
+/// prefix, never as a key.
+void check_key(std::string_view key, bool allow_empty = false);
+
+}  // namespace chunkarr

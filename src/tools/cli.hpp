@@ -1,0 +1,50 @@
+// The `chunkarr` command-line tool: shared pieces of its subcommands.
+//
+// Each subcommand registers its options on a CLI11 app and runs on the public API only.
+// Errors: a chunkarr::error becomes one line on stderr and exit status 1; a `usage_error`
+// (a bad flag value found after parsing) exit status 2, like CLI11's own parse errors.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "chunkarr/chunkarr.hpp"
+
+namespace chunkarr::cli {
+
+/// A bad command line noticed after CLI11 parsed it: exit status 2.
+class usage_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// An array or group found at a filesystem path.
+struct node {
+  std::shared_ptr<store> storage;
+  std::string path;  // inside `storage`
+  node_kind kind = node_kind::none;
+  std::string display;  // the path as the user wrote it
+};
+
+/// Opens what lives at `path`; not_found_error when nothing does.
+node open_node(const std::string& path);
+
+/// Parses `100,200` into a shape; usage_error naming `flag` otherwise.
+shape_t parse_extents(const std::string& text, const std::string& flag);
+
+/// Whether progress should be shown: `--progress`/`--no-progress`, else stderr is a terminal.
+bool show_progress(int flag);  // flag: > 0 --progress, < 0 --no-progress, 0 neither
+
+/// `1.5 MiB`
+std::string human_bytes(double bytes);
+
+/// Registers each subcommand on `app`; the callback to run is stored in `run`.
+void add_info(CLI::App& app, std::function<void()>& run);
+void add_cat(CLI::App& app, std::function<void()>& run);
+void add_copy(CLI::App& app, std::function<void()>& run);
+
+}  // namespace chunkarr::cli

@@ -1,0 +1,104 @@
+// chunkarr: the command-line tool.
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+#include <new>
+
+#include "tools/cli.hpp"
+
+namespace chunkarr::cli {
+
+node open_node(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    throw_error<not_found_error>(path, ": no such file or directory");
+  }
+  node n{make_directory_store(path), "", node_kind::none, path};
+  n.kind = node_at(*n.storage, "");
+  if (n.kind == node_kind::none) {
+    throw_error<format_error>(path, ": not a Zarr array or group (no .zarray or .zgroup)");
+  }
+  return n;
+}
+
+shape_t parse_extents(const std::string& text, const std::string& flag) {
+  shape_t out;
+  std::size_t pos = 0;
+  while (pos <= text.size()) {
+    const std::size_t next = std::min(text.find(',', pos), text.size());
+    const std::string part = text.substr(pos, next - pos);
+    std::size_t used = 0;
+    long long value = 0;
+    try {
+      value = std::stoll(part, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (part.empty() || used != part.size() || value <= 0) {
+      throw usage_error(flag + " expects positive integers separated by commas, not '" + text +
+                        "'");
+    }
+    out.push_back(value);
+    pos = next + 1;
+  }
+  return out;
+}
+
+bool show_progress(int flag) {
+  if (flag != 0) return flag > 0;
+  return ::isatty(STDERR_FILENO) == 1;
+}
+
+std::string human_bytes(double bytes) {
+  static const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  int u = 0;
+  while (bytes >= 1024 && u < 5) {
+    bytes /= 1024;
+    ++u;
+  }
+  char text[32];
+  std::snprintf(text, sizeof text, u == 0 ? "%.0f %s" : "%.1f %s", bytes, units[u]);
+  return text;
+}
+
+}  // namespace chunkarr::cli
+
+int main(int argc, char** argv) {
+  namespace cli = chunkarr::cli;
+  CLI::App app{
+      "chunkarr: N-dimensional arrays larger than memory, stored as compressed Zarr chunks.\n"
+      "Exit status: 0 success, 1 data or runtime error, 2 usage error."};
+  app.set_version_flag("--version", chunkarr::version());
+  app.require_subcommand(1);
+  std::function<void()> run;
+  cli::add_info(app, run);
+  cli::add_cat(app, run);
+  cli::add_copy(app, run);
+  try {
+    app.parse(argc, argv);
+    run();
+    std::cout.flush();
+    if (!std::cout) {
+      std::cerr << "chunkarr: error: cannot write to standard output\n";
+      return 1;
+    }
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  } catch (const cli::usage_error& e) {
+    std::cerr << "chunkarr: usage error: " << e.what()
+              << "\nRun with --help for more information.\n";
+    return 2;
+  } catch (const chunkarr::error& e) {
+    std::cerr << "chunkarr: error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "chunkarr: error: out of memory\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "chunkarr: error: " << e.what() << "\n";
+    return 1;
+  }
+}

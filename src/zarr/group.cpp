@@ -1,0 +1,78 @@
+#include "chunkarr/zarr/group.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "chunkarr/core/error.hpp"
+
+namespace chunkarr {
+
+node_kind node_at(const store& s, std::string_view path) {
+  check_key(path, true);
+  if (s.exists(join_key(path, ".zarray"))) return node_kind::array;
+  if (s.exists(join_key(path, ".zgroup"))) return node_kind::group;
+  return node_kind::none;
+}
+
+void create_group(store& s, std::string_view path) {
+  check_key(path, true);
+  static const std::string text = nlohmann::json{{"zarr_format", 2}}.dump(4);
+  std::size_t pos = 0;
+  while (true) {
+    const std::size_t next = path.find('/', pos);
+    const std::string_view prefix = path.substr(0, next);
+    const node_kind kind = node_at(s, prefix);
+    if (kind == node_kind::array) {
+      throw_error<io_error>(join_key(s.describe(), prefix),
+                            " is an array; cannot create a group in it");
+    }
+    if (kind == node_kind::none) {
+      s.set(join_key(prefix, ".zgroup"), std::as_bytes(std::span(text.data(), text.size())));
+    }
+    if (next == std::string_view::npos) return;
+    pos = next + 1;
+  }
+}
+
+std::vector<group_child> group_children(const store& s, std::string_view path) {
+  if (node_at(s, path) != node_kind::group) {
+    throw_error<not_found_error>(join_key(s.describe(), path), " is not a Zarr group");
+  }
+  std::vector<group_child> children;
+  for (const std::string& name : s.list_dir(path)) {
+    if (name.empty() || name.front() == '.') continue;
+    const node_kind kind = node_at(s, join_key(path, name));
+    if (kind != node_kind::none) children.push_back({name, kind});
+  }
+  return children;
+}
+
+nlohmann::json parse_json(std::span<const std::byte> text, std::string_view where) {
+  try {
+    return nlohmann::json::parse(
+        std::string_view(reinterpret_cast<const char*>(text.data()), text.size()));
+  } catch (const nlohmann::json::parse_error& e) {
+    throw_error<format_error>(where, ": malformed JSON: ", e.what());
+  }
+}
+
+nlohmann::json read_attributes(const store& s, std::string_view path) {
+  const std::string key = join_key(path, ".zattrs");
+  const std::optional<bytes> text = s.get(key);
+  if (!text) return nlohmann::json::object();
+  nlohmann::json attributes = parse_json(*text, join_key(s.describe(), key));
+  if (!attributes.is_object()) {
+    throw_error<format_error>(join_key(s.describe(), key), ": attributes must be a JSON object");
+  }
+  return attributes;
+}
+
+void write_attributes(store& s, std::string_view path, const nlohmann::json& attributes) {
+  if (!attributes.is_object()) {
+    throw_error<value_error>("attributes for ", join_key(s.describe(), path),
+                             " must be a JSON object");
+  }
+  const std::string text = attributes.dump(4);
+  s.set(join_key(path, ".zattrs"), std::as_bytes(std::span(text.data(), text.size())));
+}
+
+}  // namespace chunkarr

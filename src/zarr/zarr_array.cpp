@@ -1,0 +1,211 @@
+#include "chunkarr/zarr/zarr_array.hpp"
+
+#include <cstring>
+
+#include <nlohmann/json.hpp>
+
+#include "chunkarr/core/error.hpp"
+#include "chunkarr/core/region_copy.hpp"
+#include "chunkarr/zarr/group.hpp"
+
+namespace chunkarr {
+namespace {
+
+// Per-thread scratch buffers, reused across calls so that reads do not allocate per chunk.
+// Slot 0 holds a chunk in Fortran order while it is transposed; slot 1 a chunk being split.
+enum scratch_slot { fortran_slot, split_slot };
+bytes& scratch(scratch_slot slot, std::size_t size) {
+  thread_local bytes buffers[2];
+  if (buffers[slot].size() < size) buffers[slot].resize(size);
+  return buffers[slot];
+}
+
+}  // namespace
+
+zarr_array::zarr_array(std::shared_ptr<store> s, std::string path, array_metadata meta)
+    : store_(std::move(s)),
+      path_(std::move(path)),
+      meta_(std::move(meta)),
+      grid_(meta_.grid()),
+      codecs_(std::vector<std::shared_ptr<const codec>>{meta_.compressor}),
+      fill_(meta_.fill_element()) {}
+
+zarr_array zarr_array::open(std::shared_ptr<store> s, std::string path) {
+  check_key(path, true);
+  const std::string key = join_key(path, ".zarray");
+  const std::string where = join_key(s->describe(), key);
+  const std::optional<bytes> text = s->get(key);
+  if (!text) {
+    if (node_at(*s, path) == node_kind::group) {
+      throw_error<not_found_error>(join_key(s->describe(), path), " is a Zarr group, not an array");
+    }
+    throw_error<not_found_error>(join_key(s->describe(), path),
+                                 " is not a Zarr array (no .zarray)");
+  }
+  array_metadata meta = array_metadata::parse(
+      std::string_view(reinterpret_cast<const char*>(text->data()), text->size()), where);
+  return zarr_array(std::move(s), std::move(path), std::move(meta));
+}
+
+zarr_array zarr_array::open(const std::filesystem::path& dir) {
+  return open(make_directory_store(dir), "");
+}
+
+zarr_array zarr_array::create(std::shared_ptr<store> s, std::string path, array_metadata metadata,
+                              bool overwrite) {
+  check_key(path, true);
+  const std::string where = join_key(s->describe(), path);
+  metadata.validate(where);
+  if (!s->list(path).empty()) {
+    if (!overwrite) {
+      throw_error<io_error>(where, " already exists (overwrite to replace it)");
+    }
+    s->erase_prefix(path);
+  }
+  const std::string text = metadata.to_json();
+  s->set(join_key(path, ".zarray"), std::as_bytes(std::span(text.data(), text.size())));
+  return zarr_array(std::move(s), std::move(path), std::move(metadata));
+}
+
+std::string zarr_array::describe() const {
+  return join_key(store_->describe(), path_);
+}
+
+std::string zarr_array::chunk_key(std::span<const index_t> index) const {
+  return join_key(path_, meta_.chunk_key(index));
+}
+
+bool zarr_array::chunk_exists(std::span<const index_t> index) const {
+  return store_->exists(chunk_key(index));
+}
+
+void zarr_array::check_type(scalar_kind k) const {
+  if (k != meta_.dtype.kind) {
+    throw_error<type_error>(describe(), ": array has dtype ", meta_.dtype.name(), ", not ",
+                            make_dtype(k).name());
+  }
+}
+
+void zarr_array::read_chunk(std::span<const index_t> index, std::span<std::byte> out) const {
+  grid_.chunk_box(index);  // validates the index
+  const std::size_t itemsize = meta_.dtype.itemsize();
+  if (out.size() != static_cast<std::size_t>(meta_.chunk_bytes())) {
+    throw_error<shape_error>(describe(), ": chunk buffer of ", out.size(), " bytes, expected ",
+                             meta_.chunk_bytes());
+  }
+  const std::string key = chunk_key(index);
+  const std::optional<bytes> stored = store_->get(key);
+  if (!stored) {
+    fill_elements(out.data(), grid_.chunk_elements(), fill_.data(), itemsize);
+    return;
+  }
+  const bool transpose = meta_.order == memory_order::f && grid_.ndim() > 1;
+  try {
+    if (transpose) {
+      bytes& f_order = scratch(fortran_slot, out.size());
+      codecs_.decode(*stored, std::span(f_order.data(), out.size()));
+      fortran_to_c(f_order.data(), out.data(), meta_.chunks, itemsize);
+    } else {
+      codecs_.decode(*stored, out);
+    }
+  } catch (const codec_error& e) {
+    throw_error<codec_error>(join_key(store_->describe(), key), ": ", e.what());
+  }
+  if (meta_.dtype.needs_swap()) byteswap_elements(out.data(), out.size() / itemsize, itemsize);
+  if (meta_.dtype.is_bool()) {
+    for (std::byte& b : out) b = b != std::byte{0} ? std::byte{1} : std::byte{0};
+  }
+}
+
+void zarr_array::write_chunk(std::span<const index_t> index,
+                             std::span<const std::byte> data) const {
+  grid_.chunk_box(index);
+  const std::size_t itemsize = meta_.dtype.itemsize();
+  if (data.size() != static_cast<std::size_t>(meta_.chunk_bytes())) {
+    throw_error<shape_error>(describe(), ": chunk buffer of ", data.size(), " bytes, expected ",
+                             meta_.chunk_bytes());
+  }
+  const bool transpose = meta_.order == memory_order::f && grid_.ndim() > 1;
+  std::span<const std::byte> encoded_from = data;
+  bytes converted;
+  if (transpose || meta_.dtype.needs_swap()) {
+    converted.resize(data.size());
+    if (transpose) {
+      c_to_fortran(data.data(), converted.data(), meta_.chunks, itemsize);
+    } else {
+      std::memcpy(converted.data(), data.data(), data.size());
+    }
+    if (meta_.dtype.needs_swap()) {
+      byteswap_elements(converted.data(), converted.size() / itemsize, itemsize);
+    }
+    encoded_from = converted;
+  }
+  const std::string key = chunk_key(index);
+  bytes encoded;
+  try {
+    encoded = codecs_.encode(encoded_from, itemsize);
+  } catch (const codec_error& e) {
+    throw_error<codec_error>(join_key(store_->describe(), key), ": ", e.what());
+  }
+  store_->set(key, encoded);
+}
+
+void zarr_array::read(const box& region, std::span<std::byte> out) const {
+  check_box_within(region, meta_.shape);
+  const std::size_t itemsize = meta_.dtype.itemsize();
+  const shape_t region_shape = region.shape();
+  if (out.size() != static_cast<std::size_t>(region.size()) * itemsize) {
+    throw_error<shape_error>(describe(), ": output of ", out.size(), " bytes for region ",
+                             to_string(region), ", expected ", region.size() * itemsize);
+  }
+  const std::size_t chunk_size = static_cast<std::size_t>(meta_.chunk_bytes());
+  for_each_index(grid_.chunks_touching(region), [&](const shape_t& index) {
+    const box cb = grid_.chunk_box(index);
+    if (cb == region && cb.shape() == meta_.chunks) {
+      read_chunk(index, out);
+      return;
+    }
+    std::span<std::byte> chunk(scratch(split_slot, chunk_size).data(), chunk_size);
+    read_chunk(index, chunk);
+    const box part = cb.intersect(region);
+    copy_region(chunk.data(), meta_.chunks, part.relative_to(cb.start).start, out.data(),
+                region_shape, part.relative_to(region.start).start, part.shape(), itemsize);
+  });
+}
+
+void zarr_array::write(const box& region, std::span<const std::byte> data) const {
+  check_box_within(region, meta_.shape);
+  const std::size_t itemsize = meta_.dtype.itemsize();
+  const shape_t region_shape = region.shape();
+  if (data.size() != static_cast<std::size_t>(region.size()) * itemsize) {
+    throw_error<shape_error>(describe(), ": input of ", data.size(), " bytes for region ",
+                             to_string(region), ", expected ", region.size() * itemsize);
+  }
+  const std::size_t chunk_size = static_cast<std::size_t>(meta_.chunk_bytes());
+  bytes chunk(chunk_size);
+  for_each_index(grid_.chunks_touching(region), [&](const shape_t& index) {
+    const box cb = grid_.chunk_box(index);
+    const box part = cb.intersect(region);
+    if (part == cb) {
+      // The write covers all of this chunk that lies in the array: pad the rest with fill.
+      if (cb.shape() != meta_.chunks) {
+        fill_elements(chunk.data(), grid_.chunk_elements(), fill_.data(), itemsize);
+      }
+    } else {
+      read_chunk(index, chunk);
+    }
+    copy_region(data.data(), region_shape, part.relative_to(region.start).start, chunk.data(),
+                meta_.chunks, part.relative_to(cb.start).start, part.shape(), itemsize);
+    write_chunk(index, chunk);
+  });
+}
+
+nlohmann::json zarr_array::attributes() const {
+  return read_attributes(*store_, path_);
+}
+
+void zarr_array::set_attributes(const nlohmann::json& attributes) const {
+  write_attributes(*store_, path_, attributes);
+}
+
+}  // namespace chunkarr
