@@ -1,1 +1,182 @@
+// store: one conformance suite for the directory and memory stores, plus what only the
+// directory store can get wrong (atomic renames, temp files, the file system).
 #include <doctest/doctest.h>
+
+#include <atomic>
+#include <fstream>
+#include <functional>
+#include <thread>
+
+#include "test_helpers.hpp"
+
+using namespace chunkarr;
+
+namespace {
+
+bytes text(std::string_view s) {
+  return bytes(reinterpret_cast<const std::byte*>(s.data()),
+               reinterpret_cast<const std::byte*>(s.data()) + s.size());
+}
+
+// Runs `body` once per store kind, each on a fresh, empty store.
+void for_each_store(const std::function<void(store&)>& body) {
+  {
+    INFO("memory store");
+    auto s = make_memory_store();
+    body(*s);
+  }
+  {
+    INFO("directory store");
+    test::temp_dir dir;
+    auto s = make_directory_store(dir.path() / "root");
+    body(*s);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("store conformance: get, set, overwrite, erase") {
+  for_each_store([](store& s) {
+    CHECK_FALSE(s.get("a/.zarray").has_value());
+    CHECK_FALSE(s.exists("a/.zarray"));
+    s.set("a/.zarray", text("{}"));
+    REQUIRE(s.get("a/.zarray").has_value());
+    CHECK(*s.get("a/.zarray") == text("{}"));
+    CHECK(s.exists("a/.zarray"));
+    CHECK(s.size_of("a/.zarray") == 2u);
+    CHECK_FALSE(s.size_of("a/zzz").has_value());
+    s.set("a/.zarray", text("{\"x\": 1}"));  // overwrite
+    CHECK(*s.get("a/.zarray") == text("{\"x\": 1}"));
+    const bytes binary = test::sample_bytes(100000, 1);  // NUL bytes included
+    s.set("a/0.0", binary);
+    CHECK(*s.get("a/0.0") == binary);
+    s.set("empty", bytes{});
+    REQUIRE(s.get("empty").has_value());
+    CHECK(s.get("empty")->empty());
+    CHECK(s.erase("a/0.0"));
+    CHECK_FALSE(s.erase("a/0.0"));
+    CHECK_FALSE(s.get("a/0.0").has_value());
+    CHECK_FALSE(s.get("a").has_value());  // a "directory" is not a key
+  });
+}
+
+TEST_CASE("store conformance: list, list_dir and erase_prefix") {
+  for_each_store([](store& s) {
+    for (const char* key : {"g/.zgroup", "g/a/.zarray", "g/a/0.0", "g/a/1.0", "g/ab/.zarray",
+                            "g/b/0/1", "h/x", "top"}) {
+      s.set(key, text(key));
+    }
+    CHECK(s.list("") == std::vector<std::string>{"g/.zgroup", "g/a/.zarray", "g/a/0.0", "g/a/1.0",
+                                                 "g/ab/.zarray", "g/b/0/1", "h/x", "top"});
+    // A prefix is a directory: "g/a" does not match "g/ab".
+    CHECK(s.list("g/a") == std::vector<std::string>{"g/a/.zarray", "g/a/0.0", "g/a/1.0"});
+    CHECK(s.list("nothing").empty());
+    CHECK(s.list_dir("") == std::vector<std::string>{"g", "h", "top"});
+    CHECK(s.list_dir("g") == std::vector<std::string>{".zgroup", "a", "ab", "b"});
+    CHECK(s.list_dir("g/b") == std::vector<std::string>{"0"});
+    CHECK(s.erase_prefix("g/a") == 3);
+    CHECK(s.list("g") == std::vector<std::string>{"g/.zgroup", "g/ab/.zarray", "g/b/0/1"});
+    CHECK(s.erase_prefix("missing") == 0);
+    CHECK(s.erase_prefix("") == 5);
+    CHECK(s.list("").empty());
+  });
+}
+
+TEST_CASE("store conformance: invalid keys are refused") {
+  for_each_store([](store& s) {
+    for (const char* key : {"", "/abs", "a//b", "a/../b", "..", ".", "a/", "a/./b", "a\\b"}) {
+      CAPTURE(key);
+      CHECK_THROWS_AS(s.set(key, text("x")), value_error);
+      CHECK_THROWS_AS(s.get(key), value_error);
+    }
+    CHECK_THROWS_AS(s.list("../x"), value_error);
+    CHECK(s.list("").empty());  // "" is a valid prefix
+  });
+}
+
+TEST_CASE("store conformance: a reader sees a whole value, never a mixture") {
+  for_each_store([](store& s) {
+    const bytes a(1 << 20, std::byte{0xAA});
+    const bytes b(1 << 19, std::byte{0xBB});
+    s.set("k", a);
+    std::atomic<bool> stop{false};
+    std::atomic<int> torn{0}, reads{0};
+    std::thread writer([&] {
+      for (int i = 0; i < 60 || reads < 200; ++i) s.set("k", i % 2 ? a : b);
+      stop = true;
+    });
+    std::thread reader([&] {
+      while (!stop) {
+        const auto v = s.get("k");
+        ++reads;
+        if (!v || (*v != a && *v != b)) ++torn;
+      }
+    });
+    writer.join();
+    reader.join();
+    CHECK(reads >= 200);
+    CHECK(torn == 0);
+  });
+}
+
+TEST_CASE("store conformance: concurrent writes of different keys all land") {
+  for_each_store([](store& s) {
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&s, t] {
+        for (int i = 0; i < 50; ++i) {
+          s.set("d/" + std::to_string(t) + "." + std::to_string(i),
+                test::sample_bytes(1000 + i, t * 100 + i));
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+    CHECK(s.list("d").size() == 200);
+    for (int t = 0; t < 4; ++t) {
+      for (int i = 0; i < 50; ++i) {
+        CHECK(*s.get("d/" + std::to_string(t) + "." + std::to_string(i)) ==
+              test::sample_bytes(1000 + i, t * 100 + i));
+      }
+    }
+  });
+}
+
+TEST_CASE("directory store: keys are files, writes leave no temporary files") {
+  test::temp_dir dir;
+  auto s = make_directory_store(dir.path());
+  s->set("grp/arr/1.2", text("chunk"));
+  std::ifstream in(dir.path() / "grp" / "arr" / "1.2", std::ios::binary);
+  std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(content == "chunk");
+  for (int i = 0; i < 20; ++i) s->set("grp/arr/1.2", test::sample_bytes(5000, i));
+  int files = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir.path())) {
+    if (e.is_regular_file()) ++files;
+  }
+  CHECK(files == 1);
+  // A file written by something else is visible; a half-written temporary file is not.
+  std::ofstream(dir.path() / "grp" / "arr" / "0.0") << "x";
+  std::ofstream(dir.path() / "grp" / "arr" / "0.1.chunkarr-tmp-1-2") << "partial";
+  CHECK(s->list("grp") == std::vector<std::string>{"grp/arr/0.0", "grp/arr/1.2"});
+  CHECK(s->describe() == dir.path().string());
+}
+
+TEST_CASE("directory store: file-system failures are io_errors naming the path") {
+  test::temp_dir dir;
+  auto s = make_directory_store(dir.path());
+  s->set("plain", text("x"));
+  // "plain" is a file, so "plain/child" cannot be created.
+  CHECK_THROWS_WITH_AS(s->set("plain/child", text("y")), doctest::Contains("plain"), io_error);
+  CHECK_FALSE(s->get("plain/child").has_value());
+  CHECK(*s->get("plain") == text("x"));  // nothing lost
+  // A store over a directory that does not exist reads as empty.
+  auto missing = make_directory_store(dir.path() / "nope");
+  CHECK(missing->list("").empty());
+  CHECK_FALSE(missing->get("a").has_value());
+}
+
+TEST_CASE("join_key") {
+  CHECK(join_key("", ".zarray") == ".zarray");
+  CHECK(join_key("a/b", ".zarray") == "a/b/.zarray");
+  CHECK(join_key("a", "") == "a");
+}
