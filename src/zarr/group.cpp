@@ -16,10 +16,14 @@ node_kind node_at(const store& s, std::string_view path) {
 void create_group(store& s, std::string_view path) {
   check_key(path, true);
   static const std::string text = nlohmann::json{{"zarr_format", 2}}.dump(4);
-  std::size_t pos = 0;
-  while (true) {
-    const std::size_t next = path.find('/', pos);
-    const std::string_view prefix = path.substr(0, next);
+  // The root first, then each parent, then `path` itself, as zarr-python does.
+  std::vector<std::string_view> prefixes{std::string_view()};
+  for (std::size_t pos = path.find('/'); pos != std::string_view::npos;
+       pos = path.find('/', pos + 1)) {
+    prefixes.push_back(path.substr(0, pos));
+  }
+  if (!path.empty()) prefixes.push_back(path);
+  for (std::string_view prefix : prefixes) {
     const node_kind kind = node_at(s, prefix);
     if (kind == node_kind::array) {
       throw_error<io_error>(join_key(s.describe(), prefix),
@@ -28,8 +32,6 @@ void create_group(store& s, std::string_view path) {
     if (kind == node_kind::none) {
       s.set(join_key(prefix, ".zgroup"), std::as_bytes(std::span(text.data(), text.size())));
     }
-    if (next == std::string_view::npos) return;
-    pos = next + 1;
   }
 }
 

@@ -62,6 +62,9 @@ zarr_array zarr_array::create(std::shared_ptr<store> s, std::string path, array_
     }
     s->erase_prefix(path);
   }
+  if (const auto slash = path.rfind('/'); !path.empty()) {
+    create_group(*s, slash == std::string::npos ? "" : std::string_view(path).substr(0, slash));
+  }
   const std::string text = metadata.to_json();
   s->set(join_key(path, ".zarray"), std::as_bytes(std::span(text.data(), text.size())));
   return zarr_array(std::move(s), std::move(path), std::move(metadata));

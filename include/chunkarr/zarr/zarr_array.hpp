@@ -33,8 +33,9 @@ class zarr_array {
   /// Opens the array in directory `dir` on disk.
   static zarr_array open(const std::filesystem::path& dir);
 
-  /// Creates an array at `path` in `s` and writes its `.zarray`. Throws io_error when
-  /// something already exists there, unless `overwrite`, which first erases it.
+  /// Creates an array at `path` in `s` and writes its `.zarray`, creating missing parent
+  /// groups as zarr-python does. Throws io_error when something already exists there, unless
+  /// `overwrite`, which first erases it.
   static zarr_array create(std::shared_ptr<store> s, std::string path, array_metadata metadata,
                            bool overwrite = false);
 
@@ -64,9 +65,10 @@ class zarr_array {
   /// Writes `data` (C order, region.size() * itemsize bytes) into `region`.
   void write(const box& region, std::span<const std::byte> data) const;
 
-  /// Typed conveniences; T must match dtype().
+  /// Typed conveniences; T must match dtype(). (Bool arrays read as bytes 0 or 1 with read().)
   template <class T>
   std::vector<T> read_as(const box& region) const {
+    static_assert(!std::is_same_v<T, bool>, "std::vector<bool> has no data(): use read()");
     check_type(kind_of<T>::value);
     std::vector<T> out(static_cast<std::size_t>(region.size()));
     read(region, std::as_writable_bytes(std::span(out.data(), out.size())));
