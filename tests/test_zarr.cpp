@@ -320,7 +320,7 @@ TEST_CASE("missing chunks read as the fill value and are not written by reads") 
   CHECK_FALSE(a.chunk_exists(shape_t{1, 1}));
   CHECK(s->list("").size() == 2);  // reading wrote nothing
   // A null fill value reads as zeros.
-  const zarr_array z = zarr_array::create(s, "z",
+  const zarr_array z = zarr_array::create(make_memory_store(), "z",
                                           make_meta({4}, {2}, make_dtype(scalar_kind::int32),
                                                     "none", memory_order::c, std::monostate{}));
   CHECK(z.read_as<std::int32_t>(box::whole(z.shape())) == std::vector<std::int32_t>(4, 0));
