@@ -16,8 +16,15 @@ constexpr index_t slab_bytes = index_t{256} << 20;
 zarr_array open_array(const std::string& path) {
   const node n = open_node(path);
   if (n.kind != node_kind::array) {
+    std::string example = "NAME";
+    for (const group_child& child : group_children(*n.storage, n.path)) {
+      if (child.kind == node_kind::array) {
+        example = child.name;
+        break;
+      }
+    }
     throw_error<not_found_error>(path, " is a Zarr group; cat prints an array inside it, e.g. ",
-                                 path, "/NAME (see chunkarr info ", path, ")");
+                                 join_key(path, example), " (chunkarr info ", path, " lists them)");
   }
   return zarr_array::open(n.storage, n.path);
 }

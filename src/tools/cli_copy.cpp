@@ -1,15 +1,20 @@
 // chunkarr copy SRC DST: a new array (or group tree) with other chunks, codec or layout.
 //
-// The copy walks the destination's chunks in C order and assembles each from the source
-// chunks it overlaps, keeping recently decoded source chunks in a cache of bounded size, so
-// memory stays at a few chunks however large the array. The destination is built beside its
+// The copy splits the destination's chunks (in C order) into one contiguous run per thread;
+// each worker assembles its chunks from the source chunks they overlap, keeping recently
+// decoded source chunks in a cache of bounded size, so memory stays at a few chunks per
+// thread however large the array. The destination is built beside its
 // final path and renamed into place only when complete: an interrupted copy never leaves
 // something that looks like a finished array, and --overwrite loses nothing until then.
 #include <unistd.h>
 
+#include <atomic>
+#include <exception>
 #include <iostream>
 #include <list>
 #include <map>
+#include <mutex>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -29,6 +34,8 @@ struct copy_options {
   std::string separator;
   bool overwrite = false;
   int progress = 0;  // +1 --progress, -1 --no-progress, 0 neither
+  index_t threads = std::max(
+      1u, std::thread::hardware_concurrency());  // +1 --progress, -1 --no-progress, 0 neither
 };
 
 // Decoded source chunks, least recently used evicted first once over `capacity` bytes.
@@ -73,18 +80,20 @@ class progress_line {
  public:
   progress_line(bool enabled, index_t total) : enabled_(enabled), total_(total) {}
   void add(index_t n) {
-    done_ += n;
-    if (enabled_ && (done_ == total_ || done_ % 64 == 0)) {
-      std::fprintf(stderr, "\rcopy: %lld/%lld chunks", static_cast<long long>(done_),
+    const index_t done = done_ += n;
+    if (enabled_ && (done == total_ || done % 64 == 0)) {
+      std::lock_guard lock(mutex_);
+      std::fprintf(stderr, "\rcopy: %lld/%lld chunks", static_cast<long long>(done),
                    static_cast<long long>(total_));
-      if (done_ == total_) std::fputc('\n', stderr);
+      if (done == total_) std::fputc('\n', stderr);
     }
   }
 
  private:
   bool enabled_;
   index_t total_;
-  index_t done_ = 0;
+  std::atomic<index_t> done_{0};
+  std::mutex mutex_;
 };
 
 array_metadata destination_metadata(const array_metadata& src, const copy_options& o) {
@@ -109,44 +118,91 @@ array_metadata destination_metadata(const array_metadata& src, const copy_option
   return m;
 }
 
+// How many source chunks a worker walking destination chunks in C order must keep to decode
+// each source chunk once. Along the outermost axis where source chunks straddle destination
+// chunk boundaries, a source chunk is needed again by the next destination chunk along that
+// axis, so every source chunk of that slab must be kept; inside it, the chunks one
+// destination chunk spans.
+index_t reused_chunks(const chunk_grid& in, const chunk_grid& out) {
+  index_t need = 1;
+  bool slab = false;
+  for (std::size_t d = 0; d < in.ndim(); ++d) {
+    const bool straddles =
+        out.chunks()[d] % in.chunks()[d] != 0 && out.chunks()[d] < out.shape()[d];
+    const index_t spanned = out.chunks()[d] / in.chunks()[d] + (straddles ? 1 : 0);
+    need = checked_mul(need,
+                       std::clamp<index_t>(slab ? in.chunk_counts()[d] : spanned, 1,
+                                           std::max<index_t>(in.chunk_counts()[d], 1)),
+                       "chunk count");
+    slab = slab || straddles;
+  }
+  return need;
+}
+
 index_t copy_array(const zarr_array& src, const std::shared_ptr<store>& dst_store,
                    const std::string& dst_path, const copy_options& o, bool progress) {
   const array_metadata meta = destination_metadata(src.metadata(), o);
   const zarr_array dst = zarr_array::create(dst_store, dst_path, meta);
-  dst.set_attributes(src.attributes());
+  if (const nlohmann::json attributes = src.attributes(); !attributes.empty()) {
+    dst.set_attributes(attributes);
+  }
   const chunk_grid& in = src.grid();
   const chunk_grid& out = dst.grid();
   const std::size_t itemsize = meta.dtype.itemsize();
   const index_t chunk_bytes = src.metadata().chunk_bytes();
-  // Enough for a row of source chunks across the last axis, within 256 MiB, at least 4.
-  const index_t row = in.ndim() ? in.chunk_counts().back() : 1;
-  chunk_cache cache(src,
-                    std::max(4 * chunk_bytes, std::min(row * chunk_bytes, index_t{256} << 20)));
+  const int threads = static_cast<int>(std::clamp<index_t>(out.chunk_count(), 1, o.threads));
+  // Each worker caches the source chunks it will use again, within 256 MiB in all; past that
+  // a source chunk may be decoded more than once, but memory stays bounded.
+  const index_t cache_bytes = std::max(
+      chunk_bytes, std::min(reused_chunks(in, out) * chunk_bytes, (index_t{256} << 20) / threads));
   const bytes fill = meta.fill_element();
-  bytes chunk(static_cast<std::size_t>(meta.chunk_bytes()));
   progress_line line(progress, out.chunk_count());
-  for (index_t linear = 0; linear < out.chunk_count(); ++linear) {
-    const shape_t index = out.unravel(linear);
-    const box target = out.chunk_box(index);
-    bool any_stored = false;
-    for_each_index(in.chunks_touching(target),
-                   [&](const shape_t& from) { any_stored = any_stored || src.chunk_exists(from); });
-    if (any_stored) {  // a region with no stored source chunk stays unstored: it reads as fill
-      if (target.shape() != meta.chunks) {
-        fill_elements(chunk.data(), out.chunk_elements(), fill.data(), itemsize);
+  std::atomic<bool> failed{false};
+  std::exception_ptr first_error;
+  std::mutex error_mutex;
+
+  // Worker t copies a contiguous run of destination chunks (C order), so its cache of source
+  // chunks sees the locality of that run.
+  auto work = [&](index_t begin, index_t end) {
+    try {
+      chunk_cache cache(src, cache_bytes);
+      bytes chunk(static_cast<std::size_t>(meta.chunk_bytes()));
+      for (index_t linear = begin; linear < end && !failed; ++linear) {
+        const shape_t index = out.unravel(linear);
+        const box target = out.chunk_box(index);
+        bool any_stored = false;
+        for_each_index(in.chunks_touching(target), [&](const shape_t& from) {
+          any_stored = any_stored || src.chunk_exists(from);
+        });
+        if (any_stored) {  // a region with no stored source chunk stays unstored: it reads as fill
+          if (target.shape() != meta.chunks) {
+            fill_elements(chunk.data(), out.chunk_elements(), fill.data(), itemsize);
+          }
+          for_each_index(in.chunks_touching(target), [&](const shape_t& from) {
+            const box source = in.chunk_box(from);
+            const box part = source.intersect(target);
+            copy_region(cache.get(from).data(), in.chunks(), part.relative_to(source.start).start,
+                        chunk.data(), meta.chunks, part.relative_to(target.start).start,
+                        part.shape(), itemsize);
+          });
+          dst.write_chunk(index, chunk);
+        }
+        line.add(1);
       }
-      for_each_index(in.chunks_touching(target), [&](const shape_t& from) {
-        const box source = in.chunk_box(from);
-        const box part = source.intersect(target);
-        copy_region(cache.get(from).data(), in.chunks(), part.relative_to(source.start).start,
-                    chunk.data(), meta.chunks, part.relative_to(target.start).start, part.shape(),
-                    itemsize);
-      });
-      dst.write_chunk(index, chunk);
+    } catch (...) {
+      std::lock_guard lock(error_mutex);
+      if (!failed.exchange(true)) first_error = std::current_exception();
     }
-    line.add(1);
+  };
+  std::vector<std::thread> pool;
+  const index_t total = out.chunk_count();
+  for (int t = 1; t < threads; ++t) {
+    pool.emplace_back(work, total * t / threads, total * (t + 1) / threads);
   }
-  return out.chunk_count();
+  work(0, total / threads);
+  for (std::thread& worker : pool) worker.join();
+  if (first_error) std::rethrow_exception(first_error);
+  return total;
 }
 
 void copy_tree(const std::shared_ptr<store>& src_store, const std::string& src_path,
@@ -157,7 +213,10 @@ void copy_tree(const std::shared_ptr<store>& src_store, const std::string& src_p
     return;
   }
   create_group(*dst_store, dst_path);
-  write_attributes(*dst_store, dst_path, read_attributes(*src_store, src_path));
+  if (const nlohmann::json attributes = read_attributes(*src_store, src_path);
+      !attributes.empty()) {
+    write_attributes(*dst_store, dst_path, attributes);
+  }
   for (const group_child& child : group_children(*src_store, src_path)) {
     copy_tree(src_store, join_key(src_path, child.name), dst_store, join_key(dst_path, child.name),
               o, progress);
@@ -225,6 +284,8 @@ void add_copy(CLI::App& app, std::function<void()>& run) {
       ->check(CLI::IsMember({".", "/"}));
   cmd->add_flag("--overwrite", o->overwrite,
                 "Replace DST if it exists (only once the copy is complete)");
+  cmd->add_option("--threads", o->threads, "Worker threads (default: all cores)")
+      ->check(CLI::Range(1, 1024));
   cmd->add_flag("--progress,!--no-progress", o->progress,
                 "Show progress on stderr (default: when stderr is a terminal)");
   cmd->callback([&run, o] { run = [o] { run_copy(*o); }; });
