@@ -153,14 +153,19 @@ void zarr_array::write_chunk(std::span<const index_t> index,
   store_->set(key, encoded);
 }
 
-void zarr_array::read(const box& region, std::span<std::byte> out) const {
+void zarr_array::check_region(const box& region, std::size_t buffer_bytes) const {
   check_box_within(region, meta_.shape);
+  const auto expected = static_cast<std::size_t>(region.size()) * meta_.dtype.itemsize();
+  if (buffer_bytes != expected) {
+    throw_error<shape_error>(describe(), ": buffer of ", buffer_bytes, " bytes for region ",
+                             to_string(region), ", expected ", expected);
+  }
+}
+
+void zarr_array::read(const box& region, std::span<std::byte> out) const {
+  check_region(region, out.size());
   const std::size_t itemsize = meta_.dtype.itemsize();
   const shape_t region_shape = region.shape();
-  if (out.size() != static_cast<std::size_t>(region.size()) * itemsize) {
-    throw_error<shape_error>(describe(), ": output of ", out.size(), " bytes for region ",
-                             to_string(region), ", expected ", region.size() * itemsize);
-  }
   const std::size_t chunk_size = static_cast<std::size_t>(meta_.chunk_bytes());
   for_each_index(grid_.chunks_touching(region), [&](const shape_t& index) {
     const box cb = grid_.chunk_box(index);
@@ -177,13 +182,9 @@ void zarr_array::read(const box& region, std::span<std::byte> out) const {
 }
 
 void zarr_array::write(const box& region, std::span<const std::byte> data) const {
-  check_box_within(region, meta_.shape);
+  check_region(region, data.size());
   const std::size_t itemsize = meta_.dtype.itemsize();
   const shape_t region_shape = region.shape();
-  if (data.size() != static_cast<std::size_t>(region.size()) * itemsize) {
-    throw_error<shape_error>(describe(), ": input of ", data.size(), " bytes for region ",
-                             to_string(region), ", expected ", region.size() * itemsize);
-  }
   const std::size_t chunk_size = static_cast<std::size_t>(meta_.chunk_bytes());
   bytes chunk(chunk_size);
   for_each_index(grid_.chunks_touching(region), [&](const shape_t& index) {

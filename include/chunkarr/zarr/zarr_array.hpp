@@ -87,6 +87,8 @@ class zarr_array {
  private:
   zarr_array(std::shared_ptr<store> s, std::string path, array_metadata meta);
   void check_type(scalar_kind k) const;
+  // Throws shape_error unless `region` lies in the array and fills `buffer_bytes` exactly.
+  void check_region(const box& region, std::size_t buffer_bytes) const;
 
   std::shared_ptr<store> store_;
   std::string path_;
