@@ -507,3 +507,50 @@ TEST_CASE("the sample experiment opens as zarr-python wrote it") {
   CHECK(flags[3] == std::byte{0});
   CHECK(flags[4] == std::byte{1});
 }
+
+namespace {
+
+// Fault injection through the store seam: a memory store whose writes start failing after
+// `budget` successful ones.
+class failing_store final : public store {
+ public:
+  explicit failing_store(int budget) : inner_(make_memory_store()), budget_(budget) {}
+  std::optional<bytes> get(std::string_view key) const override { return inner_->get(key); }
+  void set(std::string_view key, std::span<const std::byte> value) override {
+    if (budget_-- <= 0) throw_error<io_error>("injected failure writing ", key);
+    inner_->set(key, value);
+  }
+  bool erase(std::string_view key) override { return inner_->erase(key); }
+  std::size_t erase_prefix(std::string_view prefix) override {
+    return inner_->erase_prefix(prefix);
+  }
+  bool exists(std::string_view key) const override { return inner_->exists(key); }
+  std::vector<std::string> list(std::string_view prefix) const override {
+    return inner_->list(prefix);
+  }
+  std::vector<std::string> list_dir(std::string_view prefix) const override {
+    return inner_->list_dir(prefix);
+  }
+  std::string describe() const override { return "<failing>"; }
+
+ private:
+  std::shared_ptr<store> inner_;
+  int budget_;
+};
+
+}  // namespace
+
+TEST_CASE("a store that fails mid-write surfaces io_error; finished chunks stay whole") {
+  auto s = std::make_shared<failing_store>(4);  // .zarray, then three chunks
+  const zarr_array a =
+      zarr_array::create(s, "", make_meta({6, 4}, {2, 4}, make_dtype(scalar_kind::int32), "blosc"));
+  std::vector<std::int32_t> values(24);
+  for (int i = 0; i < 24; ++i) values[i] = i;
+  // The whole array is three chunk writes; the next write fails.
+  a.write_from<std::int32_t>(box::whole(a.shape()), values);
+  const std::vector<std::int32_t> first_row(values.begin(), values.begin() + 8);
+  CHECK_THROWS_WITH_AS(a.write_from<std::int32_t>(box{{0, 0}, {2, 4}}, first_row),
+                       doctest::Contains("injected failure writing 0.0"), io_error);
+  // What was written before the failure reads back intact.
+  CHECK(a.read_as<std::int32_t>(box::whole(a.shape())) == values);
+}

@@ -11,7 +11,7 @@ namespace {
 constexpr index_t summary_threshold = 1000;
 constexpr index_t edge_items = 3;
 // Rows of the array read at once for --json: a chunk-row, cut down to stay under this size.
-constexpr index_t slab_bytes = index_t{256} << 20;
+constexpr index_t slab_bytes = index_t{64} << 20;
 
 zarr_array open_array(const std::string& path) {
   const node n = open_node(path);
@@ -55,9 +55,14 @@ void print_json(const zarr_array& a) {
       slab.stop[0] = std::min(m.shape[0], r0 + rows);
       buffer.resize(static_cast<std::size_t>(slab.size()) * itemsize);
       a.read(slab, buffer);
-      out.clear();
-      append_json_values(out, buffer.data(), slab.size(), m.dtype.kind, r0 == 0);
-      std::cout << out;
+      // Print in batches, so the text held at once stays small too.
+      constexpr index_t batch = 1 << 16;
+      for (index_t i = 0; i < slab.size(); i += batch) {
+        out.clear();
+        append_json_values(out, buffer.data() + i * itemsize, std::min(batch, slab.size() - i),
+                           m.dtype.kind, r0 == 0 && i == 0);
+        std::cout << out;
+      }
     }
   }
   std::cout << "]}\n";
