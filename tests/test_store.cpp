@@ -19,7 +19,7 @@ bytes text(std::string_view s) {
 }
 
 // Runs `body` once per store kind, each on a fresh, empty store.
-void for_each_store(const std::function<void(store&)>& body) {
+void for_each_store(const std::function<void(kvstore&)>& body) {
   {
     INFO("memory store");
     auto s = make_memory_store();
@@ -36,7 +36,7 @@ void for_each_store(const std::function<void(store&)>& body) {
 }  // namespace
 
 TEST_CASE("store conformance: get, set, overwrite, erase") {
-  for_each_store([](store& s) {
+  for_each_store([](kvstore& s) {
     CHECK_FALSE(s.get("a/.zarray").has_value());
     CHECK_FALSE(s.exists("a/.zarray"));
     s.set("a/.zarray", text("{}"));
@@ -61,7 +61,7 @@ TEST_CASE("store conformance: get, set, overwrite, erase") {
 }
 
 TEST_CASE("store conformance: list, list_dir and erase_prefix") {
-  for_each_store([](store& s) {
+  for_each_store([](kvstore& s) {
     for (const char* key : {"g/.zgroup", "g/a/.zarray", "g/a/0.0", "g/a/1.0", "g/ab/.zarray",
                             "g/b/0/1", "h/x", "top"}) {
       s.set(key, text(key));
@@ -83,7 +83,7 @@ TEST_CASE("store conformance: list, list_dir and erase_prefix") {
 }
 
 TEST_CASE("store conformance: invalid keys are refused") {
-  for_each_store([](store& s) {
+  for_each_store([](kvstore& s) {
     for (const char* key : {"", "/abs", "a//b", "a/../b", "..", ".", "a/", "a/./b", "a\\b"}) {
       CAPTURE(key);
       CHECK_THROWS_AS(s.set(key, text("x")), value_error);
@@ -95,7 +95,7 @@ TEST_CASE("store conformance: invalid keys are refused") {
 }
 
 TEST_CASE("store conformance: a reader sees a whole value, never a mixture") {
-  for_each_store([](store& s) {
+  for_each_store([](kvstore& s) {
     const bytes a(1 << 20, std::byte{0xAA});
     const bytes b(1 << 19, std::byte{0xBB});
     s.set("k", a);
@@ -120,7 +120,7 @@ TEST_CASE("store conformance: a reader sees a whole value, never a mixture") {
 }
 
 TEST_CASE("store conformance: concurrent writes of different keys all land") {
-  for_each_store([](store& s) {
+  for_each_store([](kvstore& s) {
     std::vector<std::thread> threads;
     for (int t = 0; t < 4; ++t) {
       threads.emplace_back([&s, t] {

@@ -512,7 +512,7 @@ namespace {
 
 // Fault injection through the store seam: a memory store whose writes start failing after
 // `budget` successful ones.
-class failing_store final : public store {
+class failing_store final : public kvstore {
  public:
   explicit failing_store(int budget) : inner_(make_memory_store()), budget_(budget) {}
   std::optional<bytes> get(std::string_view key) const override { return inner_->get(key); }
@@ -534,7 +534,7 @@ class failing_store final : public store {
   std::string describe() const override { return "<failing>"; }
 
  private:
-  std::shared_ptr<store> inner_;
+  std::shared_ptr<kvstore> inner_;
   int budget_;
 };
 

@@ -38,7 +38,7 @@ class file_descriptor {
   throw_error<io_error>("cannot ", action, " ", path.string(), ": ", std::strerror(err));
 }
 
-class directory_store final : public store {
+class directory_store final : public kvstore {
  public:
   explicit directory_store(fs::path root) : root_(std::move(root)) {}
 
@@ -183,7 +183,7 @@ class directory_store final : public store {
 
 }  // namespace
 
-std::shared_ptr<store> make_directory_store(std::filesystem::path root) {
+std::shared_ptr<kvstore> make_directory_store(std::filesystem::path root) {
   return std::make_shared<directory_store>(std::move(root));
 }
 

@@ -15,7 +15,7 @@ bool under_prefix(std::string_view key, std::string_view prefix) {
          key[prefix.size()] == '/';
 }
 
-class memory_store final : public store {
+class memory_store final : public kvstore {
  public:
   std::optional<bytes> get(std::string_view key) const override {
     check_key(key);
@@ -93,7 +93,7 @@ class memory_store final : public store {
 
 }  // namespace
 
-std::shared_ptr<store> make_memory_store() {
+std::shared_ptr<kvstore> make_memory_store() {
   return std::make_shared<memory_store>();
 }
 

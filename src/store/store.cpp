@@ -4,7 +4,7 @@
 
 namespace chunkarr {
 
-std::optional<std::size_t> store::size_of(std::string_view key) const {
+std::optional<std::size_t> kvstore::size_of(std::string_view key) const {
   auto value = get(key);
   if (!value) return std::nullopt;
   return value->size();

@@ -24,7 +24,7 @@ class usage_error : public std::runtime_error {
 
 /// An array or group found at a filesystem path.
 struct node {
-  std::shared_ptr<store> storage;
+  std::shared_ptr<kvstore> storage;
   std::string path;  // inside `storage`
   node_kind kind = node_kind::none;
   std::string display;  // the path as the user wrote it

@@ -139,7 +139,7 @@ index_t reused_chunks(const chunk_grid& in, const chunk_grid& out) {
   return need;
 }
 
-index_t copy_array(const zarr_array& src, const std::shared_ptr<store>& dst_store,
+index_t copy_array(const zarr_array& src, const std::shared_ptr<kvstore>& dst_store,
                    const std::string& dst_path, const copy_options& o, bool progress) {
   const array_metadata meta = destination_metadata(src.metadata(), o);
   const zarr_array dst = zarr_array::create(dst_store, dst_path, meta);
@@ -205,8 +205,8 @@ index_t copy_array(const zarr_array& src, const std::shared_ptr<store>& dst_stor
   return total;
 }
 
-void copy_tree(const std::shared_ptr<store>& src_store, const std::string& src_path,
-               const std::shared_ptr<store>& dst_store, const std::string& dst_path,
+void copy_tree(const std::shared_ptr<kvstore>& src_store, const std::string& src_path,
+               const std::shared_ptr<kvstore>& dst_store, const std::string& dst_path,
                const copy_options& o, bool progress) {
   if (node_at(*src_store, src_path) == node_kind::array) {
     copy_array(zarr_array::open(src_store, src_path), dst_store, dst_path, o, progress);

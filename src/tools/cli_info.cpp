@@ -54,7 +54,7 @@ json array_json(const zarr_array& a) {
   return j;
 }
 
-json group_json(const std::shared_ptr<store>& st, const std::string& path) {
+json group_json(const std::shared_ptr<kvstore>& st, const std::string& path) {
   json j;
   j["kind"] = "group";
   j["attributes"] = read_attributes(*st, path);

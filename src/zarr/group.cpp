@@ -6,14 +6,14 @@
 
 namespace chunkarr {
 
-node_kind node_at(const store& s, std::string_view path) {
+node_kind node_at(const kvstore& s, std::string_view path) {
   check_key(path, true);
   if (s.exists(join_key(path, ".zarray"))) return node_kind::array;
   if (s.exists(join_key(path, ".zgroup"))) return node_kind::group;
   return node_kind::none;
 }
 
-void create_group(store& s, std::string_view path) {
+void create_group(kvstore& s, std::string_view path) {
   check_key(path, true);
   static const std::string text = nlohmann::json{{"zarr_format", 2}}.dump(4);
   // The root first, then each parent, then `path` itself, as zarr-python does.
@@ -35,7 +35,7 @@ void create_group(store& s, std::string_view path) {
   }
 }
 
-std::vector<group_child> group_children(const store& s, std::string_view path) {
+std::vector<group_child> group_children(const kvstore& s, std::string_view path) {
   if (node_at(s, path) != node_kind::group) {
     throw_error<not_found_error>(join_key(s.describe(), path), " is not a Zarr group");
   }
@@ -57,7 +57,7 @@ nlohmann::json parse_json(std::span<const std::byte> text, std::string_view wher
   }
 }
 
-nlohmann::json read_attributes(const store& s, std::string_view path) {
+nlohmann::json read_attributes(const kvstore& s, std::string_view path) {
   const std::string key = join_key(path, ".zattrs");
   const std::optional<bytes> text = s.get(key);
   if (!text) return nlohmann::json::object();
@@ -68,7 +68,7 @@ nlohmann::json read_attributes(const store& s, std::string_view path) {
   return attributes;
 }
 
-void write_attributes(store& s, std::string_view path, const nlohmann::json& attributes) {
+void write_attributes(kvstore& s, std::string_view path, const nlohmann::json& attributes) {
   if (!attributes.is_object()) {
     throw_error<value_error>("attributes for ", join_key(s.describe(), path),
                              " must be a JSON object");

@@ -22,7 +22,7 @@ bytes& scratch(scratch_slot slot, std::size_t size) {
 
 }  // namespace
 
-zarr_array::zarr_array(std::shared_ptr<store> s, std::string path, array_metadata meta)
+zarr_array::zarr_array(std::shared_ptr<kvstore> s, std::string path, array_metadata meta)
     : store_(std::move(s)),
       path_(std::move(path)),
       meta_(std::move(meta)),
@@ -30,7 +30,7 @@ zarr_array::zarr_array(std::shared_ptr<store> s, std::string path, array_metadat
       codecs_(std::vector<std::shared_ptr<const codec>>{meta_.compressor}),
       fill_(meta_.fill_element()) {}
 
-zarr_array zarr_array::open(std::shared_ptr<store> s, std::string path) {
+zarr_array zarr_array::open(std::shared_ptr<kvstore> s, std::string path) {
   check_key(path, true);
   const std::string key = join_key(path, ".zarray");
   const std::string where = join_key(s->describe(), key);
@@ -51,7 +51,7 @@ zarr_array zarr_array::open(const std::filesystem::path& dir) {
   return open(make_directory_store(dir), "");
 }
 
-zarr_array zarr_array::create(std::shared_ptr<store> s, std::string path, array_metadata metadata,
+zarr_array zarr_array::create(std::shared_ptr<kvstore> s, std::string path, array_metadata metadata,
                               bool overwrite) {
   check_key(path, true);
   const std::string where = join_key(s->describe(), path);

@@ -1,6 +1,7 @@
 // Key→bytes storage.
 //
-// A `store` maps keys such as `lfp/.zarray` or `lfp/0.3` to byte strings; it is the only
+// A `kvstore` (DESIGN.md's "store"; the name `store` belongs to the sink that writes an
+// expression to Zarr) maps keys such as `lfp/.zarray` or `lfp/0.3` to byte strings; it is the only
 // way the zarr layer touches data, so everything above it runs the same on a directory, in
 // memory, or on a store that injects faults in tests. Keys are '/'-separated relative paths
 // without empty, `.` or `..` segments.
@@ -23,9 +24,9 @@ namespace chunkarr {
 
 using bytes = std::vector<std::byte>;
 
-class store {
+class kvstore {
  public:
-  virtual ~store() = default;
+  virtual ~kvstore() = default;
 
   /// The value under `key`, or nullopt when there is none. Throws io_error when the key
   /// exists but cannot be read.
@@ -49,10 +50,10 @@ class store {
 };
 
 /// A store over the directory `root` (created on the first write). Keys map to files.
-std::shared_ptr<store> make_directory_store(std::filesystem::path root);
+std::shared_ptr<kvstore> make_directory_store(std::filesystem::path root);
 
 /// A store that keeps everything in memory; the twin tests and fault injection use.
-std::shared_ptr<store> make_memory_store();
+std::shared_ptr<kvstore> make_memory_store();
 
 /// `a/b` from `a` and `b`, with no leading '/' when `a` is empty.
 std::string join_key(std::string_view a, std::string_view b);

@@ -19,10 +19,10 @@ namespace chunkarr {
 enum class node_kind { none, array, group };
 
 /// What lives at `path` in `s`: an array (`.zarray`), a group (`.zgroup`) or nothing.
-node_kind node_at(const store& s, std::string_view path);
+node_kind node_at(const kvstore& s, std::string_view path);
 
 /// Writes `path/.zgroup` (and the `.zgroup` of every missing parent group).
-void create_group(store& s, std::string_view path);
+void create_group(kvstore& s, std::string_view path);
 
 struct group_child {
   std::string name;
@@ -31,12 +31,12 @@ struct group_child {
 
 /// The arrays and groups directly under the group at `path`, sorted by name. Throws
 /// not_found_error when `path` is not a group.
-std::vector<group_child> group_children(const store& s, std::string_view path);
+std::vector<group_child> group_children(const kvstore& s, std::string_view path);
 
 /// The `.zattrs` object at `path` ({} when absent); format_error when it is not an object.
-nlohmann::json read_attributes(const store& s, std::string_view path);
+nlohmann::json read_attributes(const kvstore& s, std::string_view path);
 /// Replaces `path/.zattrs`; value_error unless `attributes` is an object.
-void write_attributes(store& s, std::string_view path, const nlohmann::json& attributes);
+void write_attributes(kvstore& s, std::string_view path, const nlohmann::json& attributes);
 
 /// Parses JSON text from a store value; format_error naming `where` when malformed.
 nlohmann::json parse_json(std::span<const std::byte> text, std::string_view where);

@@ -29,14 +29,14 @@ class zarr_array {
  public:
   /// Opens the array whose `.zarray` is at `path/.zarray` in `s`. Throws not_found_error when
   /// there is none, format_error when it is malformed.
-  static zarr_array open(std::shared_ptr<store> s, std::string path = "");
+  static zarr_array open(std::shared_ptr<kvstore> s, std::string path = "");
   /// Opens the array in directory `dir` on disk.
   static zarr_array open(const std::filesystem::path& dir);
 
   /// Creates an array at `path` in `s` and writes its `.zarray`, creating missing parent
   /// groups as zarr-python does. Throws io_error when something already exists there, unless
   /// `overwrite`, which first erases it.
-  static zarr_array create(std::shared_ptr<store> s, std::string path, array_metadata metadata,
+  static zarr_array create(std::shared_ptr<kvstore> s, std::string path, array_metadata metadata,
                            bool overwrite = false);
 
   const array_metadata& metadata() const { return meta_; }
@@ -44,7 +44,7 @@ class zarr_array {
   const shape_t& shape() const { return meta_.shape; }
   const chunkarr::dtype& dtype() const { return meta_.dtype; }
   const std::string& path() const { return path_; }
-  const std::shared_ptr<store>& storage() const { return store_; }
+  const std::shared_ptr<kvstore>& storage() const { return store_; }
   /// `store-location/path`, for messages.
   std::string describe() const;
 
@@ -85,12 +85,12 @@ class zarr_array {
   void set_attributes(const nlohmann::json& attributes) const;
 
  private:
-  zarr_array(std::shared_ptr<store> s, std::string path, array_metadata meta);
+  zarr_array(std::shared_ptr<kvstore> s, std::string path, array_metadata meta);
   void check_type(scalar_kind k) const;
   // Throws shape_error unless `region` lies in the array and fills `buffer_bytes` exactly.
   void check_region(const box& region, std::size_t buffer_bytes) const;
 
-  std::shared_ptr<store> store_;
+  std::shared_ptr<kvstore> store_;
   std::string path_;
   array_metadata meta_;
   chunk_grid grid_;

@@ -1,0 +1,269 @@
+// The lazy array: chunkarr's expression API.
+//
+// An `array` is a cheap, immutable handle to a node of an expression DAG. Building one reads
+// no data: `open` reads only metadata, arithmetic and reductions only infer the result's
+// shape, dtype and chunking (NumPy broadcasting and NumPy 2 / NEP 50 promotion, with Python
+// scalars weak). Data moves only when a sink — `compute`, `store`, `to_dot` in
+// <chunkarr/exec/compute.hpp> — lowers the DAG to per-chunk tasks and runs them under a
+// memory budget. Errors in an expression (shapes that do not broadcast, an axis out of range,
+// an operation a dtype does not support) are thrown when it is built, naming the operation,
+// shapes and dtypes.
+//
+// Arrays are values: copying one copies a pointer, and they may be shared across threads.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <initializer_list>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "chunkarr/core/dtype.hpp"
+#include "chunkarr/core/index.hpp"
+#include "chunkarr/core/slice.hpp"
+
+namespace chunkarr {
+
+class zarr_array;
+namespace detail {
+struct node;
+}
+
+/// Chunk sizes along each axis, as dask keeps them: ((256, 256, 100), (8192,)).
+using chunks_t = std::vector<shape_t>;
+
+/// A Python scalar in an expression: weak in promotion (NEP 50), so `x * 2` keeps x's dtype.
+struct scalar {
+  std::variant<bool, std::int64_t, double> value;
+  scalar(bool v) : value(v) {}
+  scalar(int v) : value(std::int64_t{v}) {}
+  scalar(long v) : value(std::int64_t{v}) {}
+  scalar(long long v) : value(std::int64_t{v}) {}
+  scalar(double v) : value(v) {}
+  scalar(float v) : value(double{v}) {}
+};
+
+/// One subscript of `x(...)`: an integer, a slice, all of an axis, `...`, or a new axis.
+struct index_spec {
+  enum class kind { integer, slice, ellipsis, newaxis };
+  kind what = kind::slice;
+  index_t integer = 0;
+  chunkarr::slice range;
+
+  index_spec(int i) : what(kind::integer), integer(i) {}
+  index_spec(long i) : what(kind::integer), integer(i) {}
+  index_spec(long long i) : what(kind::integer), integer(i) {}
+  index_spec(chunkarr::slice s) : range(s) {}
+  explicit index_spec(kind k) : what(k) {}
+};
+
+/// `:` (all of an axis), `...`, and `np.newaxis`.
+inline const index_spec all{chunkarr::slice{}};
+inline const index_spec ellipsis{index_spec::kind::ellipsis};
+inline const index_spec newaxis{index_spec::kind::newaxis};
+/// `start:stop` and `start:stop:step`; std::nullopt leaves a bound out.
+inline index_spec range(std::optional<index_t> start, std::optional<index_t> stop,
+                        std::optional<index_t> step = std::nullopt) {
+  return index_spec(chunkarr::slice{start, stop, step});
+}
+
+class array {
+ public:
+  /// An empty handle; every operation on it throws value_error.
+  array() = default;
+  explicit array(std::shared_ptr<const detail::node> n);
+
+  const shape_t& shape() const;
+  chunkarr::dtype dtype() const;
+  const chunks_t& chunks() const;
+  std::size_t ndim() const { return shape().size(); }
+  index_t size() const;
+  /// Bytes the values would take in memory.
+  index_t nbytes() const;
+  explicit operator bool() const { return node_ != nullptr; }
+
+  /// NumPy's astype (unsafe casting: float -> int truncates, as NumPy does).
+  array astype(chunkarr::dtype t) const;
+  /// Reverses the axes (`x.T`), or permutes them as `axes` says.
+  array transpose(std::vector<int> axes = {}) const;
+  array T() const { return transpose(); }
+
+  /// NumPy basic indexing: `x(0, range(10, 20), all)`, `x(ellipsis, newaxis)`.
+  array operator()(std::vector<index_spec> subscripts) const;
+  template <class... S>
+  array operator()(S... subscripts) const {
+    return (*this)(std::vector<index_spec>{index_spec(subscripts)...});
+  }
+
+  const std::shared_ptr<const detail::node>& node() const { return node_; }
+
+ private:
+  std::shared_ptr<const detail::node> node_;
+};
+
+// ---- sources -----------------------------------------------------------------------------
+
+/// A Zarr array on disk (a directory with .zarray). Reads only the metadata now.
+array open(const std::filesystem::path& path);
+/// A Zarr array already opened.
+array from_zarr(const zarr_array& z);
+/// Values in memory (C order, native byte order, element_count(shape) * itemsize bytes),
+/// copied now, split into chunks of `chunk_shape` (default: one chunk).
+array from_buffer(std::span<const std::byte> data, shape_t shape, chunkarr::dtype t,
+                  shape_t chunk_shape = {});
+array full(shape_t shape, scalar value, chunkarr::dtype t, shape_t chunk_shape = {});
+array zeros(shape_t shape, chunkarr::dtype t, shape_t chunk_shape = {});
+array ones(shape_t shape, chunkarr::dtype t, shape_t chunk_shape = {});
+/// 0, 1, …, n-1 (as NumPy's arange(n, dtype=t)).
+array arange(index_t n, chunkarr::dtype t, index_t chunk = 0);
+
+// ---- elementwise -------------------------------------------------------------------------
+
+enum class binary_op {
+  add, subtract, multiply, true_divide, floor_divide, remainder, power,
+  equal, not_equal, less, less_equal, greater, greater_equal,
+  bitwise_and, bitwise_or, bitwise_xor, maximum, minimum,
+};
+enum class unary_op {
+  negative, bitwise_not, abs, sqrt, exp, expm1, log, log1p, log10, log2,
+  sin, cos, tan, arcsin, arccos, arctan, sinh, cosh, tanh,
+  floor, ceil, trunc, sign, isnan, isinf, isfinite,
+};
+
+/// An operand: an array or a (weak) Python scalar.
+struct operand {
+  std::variant<array, scalar> value;
+  operand(array a) : value(std::move(a)) {}
+  template <class T, class = std::enable_if_t<std::is_arithmetic_v<T>>>
+  operand(T v) : value(scalar(v)) {}
+};
+
+array apply(binary_op op, const operand& a, const operand& b);
+array apply(unary_op op, const array& a);
+/// Elements of `a` where `condition` is true, else of `b`.
+array where(const operand& condition, const operand& a, const operand& b);
+/// min(max(a, lo), hi), elementwise.
+array clip(const array& a, const operand& lo, const operand& hi);
+/// NumPy's result_type for two operands (NEP 50: scalars are weak).
+chunkarr::dtype result_type(const operand& a, const operand& b);
+
+#define CHUNKARR_BINARY(name, op)                                                     \
+  inline array name(const operand& a, const operand& b) { return apply(op, a, b); }
+CHUNKARR_BINARY(add, binary_op::add)
+CHUNKARR_BINARY(subtract, binary_op::subtract)
+CHUNKARR_BINARY(multiply, binary_op::multiply)
+CHUNKARR_BINARY(true_divide, binary_op::true_divide)
+CHUNKARR_BINARY(floor_divide, binary_op::floor_divide)
+CHUNKARR_BINARY(remainder, binary_op::remainder)
+CHUNKARR_BINARY(power, binary_op::power)
+CHUNKARR_BINARY(maximum, binary_op::maximum)
+CHUNKARR_BINARY(minimum, binary_op::minimum)
+#undef CHUNKARR_BINARY
+
+#define CHUNKARR_UNARY(name) \
+  inline array name(const array& a) { return apply(unary_op::name, a); }
+CHUNKARR_UNARY(abs)
+CHUNKARR_UNARY(sqrt)
+CHUNKARR_UNARY(exp)
+CHUNKARR_UNARY(expm1)
+CHUNKARR_UNARY(log)
+CHUNKARR_UNARY(log1p)
+CHUNKARR_UNARY(log10)
+CHUNKARR_UNARY(log2)
+CHUNKARR_UNARY(sin)
+CHUNKARR_UNARY(cos)
+CHUNKARR_UNARY(tan)
+CHUNKARR_UNARY(arcsin)
+CHUNKARR_UNARY(arccos)
+CHUNKARR_UNARY(arctan)
+CHUNKARR_UNARY(sinh)
+CHUNKARR_UNARY(cosh)
+CHUNKARR_UNARY(tanh)
+CHUNKARR_UNARY(floor)
+CHUNKARR_UNARY(ceil)
+CHUNKARR_UNARY(trunc)
+CHUNKARR_UNARY(sign)
+CHUNKARR_UNARY(isnan)
+CHUNKARR_UNARY(isinf)
+CHUNKARR_UNARY(isfinite)
+#undef CHUNKARR_UNARY
+
+#define CHUNKARR_OPERATOR(sym, op)                                                          \
+  inline array operator sym(const array& a, const array& b) { return apply(op, a, b); }     \
+  template <class T, class = std::enable_if_t<std::is_arithmetic_v<T>>>                     \
+  array operator sym(const array& a, T b) { return apply(op, a, b); }                       \
+  template <class T, class = std::enable_if_t<std::is_arithmetic_v<T>>>                     \
+  array operator sym(T a, const array& b) { return apply(op, a, b); }
+CHUNKARR_OPERATOR(+, binary_op::add)
+CHUNKARR_OPERATOR(-, binary_op::subtract)
+CHUNKARR_OPERATOR(*, binary_op::multiply)
+CHUNKARR_OPERATOR(/, binary_op::true_divide)
+CHUNKARR_OPERATOR(%, binary_op::remainder)
+CHUNKARR_OPERATOR(==, binary_op::equal)
+CHUNKARR_OPERATOR(!=, binary_op::not_equal)
+CHUNKARR_OPERATOR(<, binary_op::less)
+CHUNKARR_OPERATOR(<=, binary_op::less_equal)
+CHUNKARR_OPERATOR(>, binary_op::greater)
+CHUNKARR_OPERATOR(>=, binary_op::greater_equal)
+CHUNKARR_OPERATOR(&, binary_op::bitwise_and)
+CHUNKARR_OPERATOR(|, binary_op::bitwise_or)
+CHUNKARR_OPERATOR(^, binary_op::bitwise_xor)
+#undef CHUNKARR_OPERATOR
+inline array operator-(const array& a) { return apply(unary_op::negative, a); }
+inline array operator~(const array& a) { return apply(unary_op::bitwise_not, a); }
+
+// ---- reductions --------------------------------------------------------------------------
+
+enum class reduce_op {
+  sum, prod, mean, var, std, min, max, any, all, argmin, argmax,
+  nansum, nanmean, nanvar, nanstd, nanmin, nanmax,
+};
+
+/// Axes to reduce: empty means all (negative axes count from the end).
+using axes_t = std::vector<int>;
+
+/// Reduces `a` over `axes` (all when empty). `ddof` applies to var/std; argmin/argmax take
+/// one axis or all (then the index is into the flattened array, as NumPy's).
+array reduce(reduce_op op, const array& a, axes_t axes = {}, bool keepdims = false,
+             int ddof = 0);
+
+#define CHUNKARR_REDUCTION(name)                                                   \
+  inline array name(const array& a, axes_t axes = {}, bool keepdims = false) {     \
+    return reduce(reduce_op::name, a, std::move(axes), keepdims);                  \
+  }
+CHUNKARR_REDUCTION(sum)
+CHUNKARR_REDUCTION(prod)
+CHUNKARR_REDUCTION(mean)
+CHUNKARR_REDUCTION(min)
+CHUNKARR_REDUCTION(max)
+CHUNKARR_REDUCTION(any)
+CHUNKARR_REDUCTION(all)
+CHUNKARR_REDUCTION(argmin)
+CHUNKARR_REDUCTION(argmax)
+CHUNKARR_REDUCTION(nansum)
+CHUNKARR_REDUCTION(nanmean)
+CHUNKARR_REDUCTION(nanmin)
+CHUNKARR_REDUCTION(nanmax)
+#undef CHUNKARR_REDUCTION
+inline array var(const array& a, axes_t axes = {}, bool keepdims = false, int ddof = 0) {
+  return reduce(reduce_op::var, a, std::move(axes), keepdims, ddof);
+}
+inline array std(const array& a, axes_t axes = {}, bool keepdims = false, int ddof = 0) {
+  return reduce(reduce_op::std, a, std::move(axes), keepdims, ddof);
+}
+inline array nanvar(const array& a, axes_t axes = {}, bool keepdims = false, int ddof = 0) {
+  return reduce(reduce_op::nanvar, a, std::move(axes), keepdims, ddof);
+}
+inline array nanstd(const array& a, axes_t axes = {}, bool keepdims = false, int ddof = 0) {
+  return reduce(reduce_op::nanstd, a, std::move(axes), keepdims, ddof);
+}
+
+/// Names for messages and the expression language: "add", "sqrt", "mean".
+const char* name_of(binary_op op);
+const char* name_of(unary_op op);
+const char* name_of(reduce_op op);
+
+}  // namespace chunkarr

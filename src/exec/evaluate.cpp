@@ -1,0 +1,301 @@
+#include "exec/evaluate.hpp"
+
+#include <cstring>
+
+#include "chunkarr/core/error.hpp"
+#include "chunkarr/core/region_copy.hpp"
+#include "plan/program.hpp"
+
+namespace chunkarr::detail {
+namespace {
+
+index_t bytes_of(const node& n, const box& region) {
+  return region.size() * static_cast<index_t>(n.dtype.itemsize());
+}
+
+// Copies elements from a strided view (strides in elements, possibly negative or 0) into a
+// C-order buffer of `shape`.
+void gather(const std::byte* src, const shape_t& strides, const shape_t& shape, std::byte* dst,
+            std::size_t itemsize) {
+  const index_t total = element_count(shape);
+  if (total == 0) return;
+  const std::size_t n = shape.size();
+  if (n == 0) {
+    std::memcpy(dst, src, itemsize);
+    return;
+  }
+  const index_t inner = shape[n - 1];
+  const index_t inner_stride = strides[n - 1] * static_cast<index_t>(itemsize);
+  shape_t index(n, 0);
+  std::byte* out = dst;
+  while (true) {
+    const std::byte* p = src;
+    for (std::size_t d = 0; d + 1 < n; ++d) p += index[d] * strides[d] * static_cast<index_t>(itemsize);
+    if (inner_stride == static_cast<index_t>(itemsize)) {
+      std::memcpy(out, p, static_cast<std::size_t>(inner) * itemsize);
+    } else {
+      for (index_t i = 0; i < inner; ++i) std::memcpy(out + i * itemsize, p + i * inner_stride, itemsize);
+    }
+    out += inner * static_cast<index_t>(itemsize);
+    std::size_t d = n - 1;
+    while (d > 0) {
+      --d;
+      if (++index[d] < shape[d]) break;
+      index[d] = 0;
+      if (d == 0) return;
+    }
+    if (n == 1) return;
+  }
+}
+
+// The input box a slice node reads for output `region`, and the view into it.
+struct slice_plan {
+  box input;
+  index_t base = 0;   // element offset of the first selected element within `input`
+  shape_t strides;    // per output axis, in elements of `input`'s C-order buffer
+};
+
+slice_plan plan_slice(const node& n, const box& region) {
+  const node& in = *n.inputs[0];
+  const slice_payload& p = n.slicing;
+  slice_plan sp;
+  sp.input = box{shape_t(in.shape.size()), shape_t(in.shape.size())};
+  std::vector<int> out_axis_of_input(in.shape.size(), -1);
+  std::size_t in_axis = 0;
+  for (std::size_t d = 0; d < n.shape.size(); ++d) {
+    if (p.output_is_new[d]) continue;
+    while (p.dropped[in_axis]) ++in_axis;
+    out_axis_of_input[in_axis] = static_cast<int>(d);
+    ++in_axis;
+  }
+  for (std::size_t a = 0; a < in.shape.size(); ++a) {
+    const slice_range& r = p.ranges[a];
+    if (p.dropped[a]) {
+      sp.input.start[a] = r.start;
+      sp.input.stop[a] = r.start + 1;
+      continue;
+    }
+    const int d = out_axis_of_input[a];
+    const index_t o0 = region.start[d], o1 = region.stop[d];
+    if (o1 <= o0) {  // empty along this axis
+      sp.input.start[a] = sp.input.stop[a] = 0;
+      continue;
+    }
+    const index_t first = r.start + o0 * r.step;
+    const index_t last = r.start + (o1 - 1) * r.step;
+    sp.input.start[a] = std::min(first, last);
+    sp.input.stop[a] = std::max(first, last) + 1;
+  }
+  const shape_t in_strides = c_strides(sp.input.shape());
+  sp.strides.assign(n.shape.size(), 0);
+  for (std::size_t a = 0; a < in.shape.size(); ++a) {
+    if (p.dropped[a]) continue;
+    const int d = out_axis_of_input[a];
+    const slice_range& r = p.ranges[a];
+    sp.strides[d] = r.step * in_strides[a];
+    if (region.stop[d] > region.start[d]) {
+      sp.base += (r.start + region.start[d] * r.step - sp.input.start[a]) * in_strides[a];
+    }
+  }
+  return sp;
+}
+
+box transpose_input_box(const node& n, const box& region) {
+  const std::size_t ndim = n.shape.size();
+  box in{shape_t(ndim), shape_t(ndim)};
+  for (std::size_t d = 0; d < ndim; ++d) {
+    in.start[n.permutation[d]] = region.start[d];
+    in.stop[n.permutation[d]] = region.stop[d];
+  }
+  return in;
+}
+
+// A leaf of a block program, ready to be read: a base pointer and per-output-axis strides.
+struct leaf_view {
+  const std::byte* base = nullptr;
+  shape_t strides;  // in elements, per output axis
+  bytes owned;      // the leaf's values over its box, when they had to be computed
+};
+
+leaf_view make_leaf_view(const node& leaf, const shape_t& out_shape, const box& region) {
+  leaf_view v;
+  const std::size_t ndim = out_shape.size();
+  const std::size_t offset = ndim - leaf.shape.size();
+  v.strides.assign(ndim, 0);
+  if (leaf.kind == node_kind::fill && element_count(leaf.shape) > 0) {
+    v.base = leaf.fill_value.data();  // every stride 0
+    return v;
+  }
+  const box lbox = broadcast_box(leaf, out_shape, region);
+  shape_t leaf_strides;
+  if (leaf.kind == node_kind::memory_source) {
+    leaf_strides = c_strides(leaf.shape);
+    index_t start = 0;
+    for (std::size_t a = 0; a < leaf.shape.size(); ++a) start += lbox.start[a] * leaf_strides[a];
+    v.base = leaf.values->data() + start * static_cast<index_t>(leaf.dtype.itemsize());
+  } else {
+    v.owned.resize(static_cast<std::size_t>(bytes_of(leaf, lbox)));
+    evaluate_into(leaf, lbox, v.owned);
+    leaf_strides = c_strides(lbox.shape());
+    v.base = v.owned.data();
+  }
+  for (std::size_t a = 0; a < leaf.shape.size(); ++a) {
+    const std::size_t d = a + offset;
+    v.strides[d] = leaf.shape[a] == 1 ? 0 : leaf_strides[a];  // size 1: broadcast
+  }
+  return v;
+}
+
+void run_program(const node& n, const box& region, std::span<std::byte> out) {
+  const block_program program = compile_program(n);
+  const shape_t shape = region.shape();
+  const std::size_t ndim = shape.size();
+  std::vector<leaf_view> leaves;
+  leaves.reserve(program.leaves.size());
+  for (const node* leaf : program.leaves) leaves.push_back(make_leaf_view(*leaf, n.shape, region));
+
+  const std::size_t registers = program.register_kinds.size();
+  std::vector<bytes> owned(registers);
+  for (std::size_t r = program.leaves.size(); r < registers; ++r) {
+    owned[r].resize(static_cast<std::size_t>(block_elements) * 8);
+  }
+  std::vector<operand_ref> refs(registers);
+  for (std::size_t r = program.leaves.size(); r < registers; ++r) refs[r] = {owned[r].data(), 1};
+  std::vector<std::size_t> itemsize(registers);
+  for (std::size_t r = 0; r < registers; ++r) itemsize[r] = make_dtype(program.register_kinds[r]).itemsize();
+  const std::size_t out_itemsize = n.dtype.itemsize();
+
+  const index_t total = element_count(shape);
+  if (total == 0) return;
+  const index_t row = ndim ? shape[ndim - 1] : 1;
+  const index_t rows = total / row;
+  shape_t index(ndim ? ndim - 1 : 0, 0);
+  std::vector<const std::byte*> row_base(program.leaves.size());
+  std::vector<operand_ref> args;
+  for (index_t r = 0; r < rows; ++r) {
+    for (std::size_t l = 0; l < leaves.size(); ++l) {
+      index_t offset = 0;
+      for (std::size_t d = 0; d + 1 < ndim; ++d) offset += index[d] * leaves[l].strides[d];
+      row_base[l] = leaves[l].base + offset * static_cast<index_t>(itemsize[l]);
+    }
+    for (index_t j = 0; j < row; j += block_elements) {
+      const index_t count = std::min(block_elements, row - j);
+      for (std::size_t l = 0; l < leaves.size(); ++l) {
+        const index_t inner = ndim ? leaves[l].strides[ndim - 1] : 0;
+        refs[l] = {row_base[l] + j * inner * static_cast<index_t>(itemsize[l]), inner};
+      }
+      for (const instruction& ins : program.code) {
+        args.clear();
+        for (int i : ins.inputs) args.push_back(refs[i]);
+        ins.kernel(count, args.data(), owned[ins.output].data());
+      }
+      std::byte* dst = out.data() + (r * row + j) * static_cast<index_t>(out_itemsize);
+      const operand_ref& result = refs[program.result];
+      if (result.stride == 1) {
+        std::memcpy(dst, result.data, static_cast<std::size_t>(count) * out_itemsize);
+      } else {
+        fill_elements(dst, count, result.data, out_itemsize);
+      }
+    }
+    for (std::size_t d = ndim > 1 ? ndim - 1 : 0; d-- > 0;) {
+      if (++index[d] < shape[d]) break;
+      index[d] = 0;
+    }
+  }
+}
+
+}  // namespace
+
+box broadcast_box(const node& in, const shape_t& out_shape, const box& region) {
+  const std::size_t offset = out_shape.size() - in.shape.size();
+  box b{shape_t(in.shape.size()), shape_t(in.shape.size())};
+  for (std::size_t a = 0; a < in.shape.size(); ++a) {
+    if (in.shape[a] == 1) {
+      b.start[a] = 0;
+      b.stop[a] = 1;
+    } else {
+      b.start[a] = region.start[a + offset];
+      b.stop[a] = region.stop[a + offset];
+    }
+  }
+  return b;
+}
+
+void evaluate_into(const node& n, const box& region, std::span<std::byte> out) {
+  const std::size_t itemsize = n.dtype.itemsize();
+  switch (n.kind) {
+    case node_kind::zarr_source: n.zarr->read(region, out); return;
+    case node_kind::memory_source:
+      copy_region(n.values->data(), n.shape, region.start, out.data(), region.shape(),
+                  shape_t(n.shape.size(), 0), region.shape(), itemsize);
+      return;
+    case node_kind::fill:
+      fill_elements(out.data(), region.size(), n.fill_value.data(), itemsize);
+      return;
+    case node_kind::arange:
+      visit_kind(n.dtype.kind, [&](auto sample) {
+        using T = decltype(sample);
+        T* values = reinterpret_cast<T*>(out.data());
+        for (index_t i = region.start[0]; i < region.stop[0]; ++i) {
+          values[i - region.start[0]] = static_cast<T>(i);
+        }
+      });
+      return;
+    case node_kind::elementwise: run_program(n, region, out); return;
+    case node_kind::slice: {
+      const slice_plan sp = plan_slice(n, region);
+      bytes input(static_cast<std::size_t>(bytes_of(n, sp.input)));
+      evaluate_into(*n.inputs[0], sp.input, input);
+      if (region.size() > 0) {
+        gather(input.data() + sp.base * static_cast<index_t>(itemsize), sp.strides, region.shape(),
+               out.data(), itemsize);
+      }
+      return;
+    }
+    case node_kind::transpose: {
+      const box in_box = transpose_input_box(n, region);
+      bytes input(static_cast<std::size_t>(bytes_of(n, in_box)));
+      evaluate_into(*n.inputs[0], in_box, input);
+      const shape_t in_strides = c_strides(in_box.shape());
+      shape_t strides(n.shape.size());
+      for (std::size_t d = 0; d < strides.size(); ++d) strides[d] = in_strides[n.permutation[d]];
+      gather(input.data(), strides, region.shape(), out.data(), itemsize);
+      return;
+    }
+    case node_kind::reduction:
+      throw_error<error>("internal: a reduction reached evaluation unmaterialised");
+  }
+}
+
+index_t estimate_bytes(const node& n, const box& region) {
+  const index_t out = bytes_of(n, region);
+  switch (n.kind) {
+    case node_kind::zarr_source: {
+      // The read decodes one touched chunk at a time into scratch, from its stored bytes.
+      const index_t chunk = n.zarr->metadata().chunk_bytes();
+      return out + chunk * (n.zarr->metadata().order == memory_order::f ? 3 : 2);
+    }
+    case node_kind::memory_source:
+    case node_kind::fill:
+    case node_kind::arange:
+    case node_kind::reduction: return out;
+    case node_kind::slice: {
+      const slice_plan sp = plan_slice(n, region);
+      return out + estimate_bytes(*n.inputs[0], sp.input);
+    }
+    case node_kind::transpose:
+      return out + estimate_bytes(*n.inputs[0], transpose_input_box(n, region));
+    case node_kind::elementwise: {
+      const block_program program = compile_program(n);
+      index_t total = out + program.scratch_bytes();
+      for (const node* leaf : program.leaves) {
+        if (leaf->kind == node_kind::fill || leaf->kind == node_kind::memory_source) continue;
+        total += estimate_bytes(*leaf, broadcast_box(*leaf, n.shape, region));
+      }
+      return total;
+    }
+  }
+  return out;
+}
+
+}  // namespace chunkarr::detail

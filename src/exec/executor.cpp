@@ -1,0 +1,141 @@
+// The one file that includes oneTBB's headers.
+#include "exec/executor.hpp"
+
+#include <oneapi/tbb/flow_graph.h>
+#include <oneapi/tbb/task_arena.h>
+
+#include <atomic>
+#include <mutex>
+
+#include "chunkarr/core/error.hpp"
+
+namespace chunkarr::detail {
+namespace {
+
+// Rethrows the exception in `p` as its own type with `context` before its message.
+[[noreturn]] void rethrow_with_context(std::exception_ptr p, const std::string& context) {
+  try {
+    std::rethrow_exception(p);
+  } catch (const memory_budget_error& e) {
+    throw memory_budget_error(context + e.what());
+  } catch (const not_found_error& e) {
+    throw not_found_error(context + e.what());
+  } catch (const io_error& e) {
+    throw io_error(context + e.what());
+  } catch (const codec_error& e) {
+    throw codec_error(context + e.what());
+  } catch (const format_error& e) {
+    throw format_error(context + e.what());
+  } catch (const shape_error& e) {
+    throw shape_error(context + e.what());
+  } catch (const type_error& e) {
+    throw type_error(context + e.what());
+  } catch (const value_error& e) {
+    throw value_error(context + e.what());
+  } catch (const error& e) {
+    throw error(context + e.what());
+  } catch (const std::bad_alloc&) {
+    throw memory_budget_error(context + "out of memory");
+  } catch (const std::exception& e) {
+    throw error(context + e.what());
+  }
+}
+
+}  // namespace
+
+stage_stats run_stage(const stage& s, index_t budget, int threads,
+                      const std::function<void(index_t)>& on_done) {
+  stage_stats stats;
+  stats.tasks = s.tasks;
+  if (s.tasks == 0) return stats;
+  index_t largest = 0;
+  index_t largest_task = 0;
+  for (index_t i = 0; i < s.tasks; ++i) {
+    const index_t b = s.bytes_of(i);
+    if (b > largest) {
+      largest = b;
+      largest_task = i;
+    }
+  }
+  if (largest > budget) {
+    throw_error<memory_budget_error>(s.name, ": one task (", s.describe(largest_task), ") needs ",
+                                     largest, " bytes, more than the memory limit of ", budget,
+                                     " bytes");
+  }
+  const std::size_t slots = static_cast<std::size_t>(std::max<index_t>(1, budget / std::max<index_t>(largest, 1)));
+
+  std::atomic<index_t> in_flight{0};
+  std::atomic<index_t> peak{0};
+  std::mutex error_mutex;
+  std::exception_ptr first_error;
+  std::string error_context;
+
+  struct result {
+    index_t task;
+    index_t bytes;
+    std::any value;
+  };
+
+  tbb::task_arena arena(threads > 0 ? threads : tbb::task_arena::automatic);
+  arena.execute([&] {
+    tbb::flow::graph g;
+    index_t next = 0;
+    tbb::flow::input_node<index_t> source(g, [&](tbb::flow_control& fc) -> index_t {
+      if (next >= s.tasks) {
+        fc.stop();
+        return 0;
+      }
+      return next++;
+    });
+    tbb::flow::limiter_node<index_t> gate(g, slots);
+    tbb::flow::function_node<index_t, result> work(
+        g, tbb::flow::unlimited, [&](index_t task) -> result {
+          const index_t bytes = s.bytes_of(task);
+          const index_t now = in_flight += bytes;
+          index_t seen = peak.load();
+          while (now > seen && !peak.compare_exchange_weak(seen, now)) {
+          }
+          try {
+            return result{task, bytes, s.run(task)};
+          } catch (...) {
+            std::lock_guard lock(error_mutex);
+            if (!first_error) {
+              first_error = std::current_exception();
+              error_context = s.name + ", " + s.describe(task) + ": ";
+            }
+            g.cancel();
+            return result{task, bytes, {}};
+          }
+        });
+    tbb::flow::function_node<result, tbb::flow::continue_msg> sink(
+        g, tbb::flow::serial, [&](result r) -> tbb::flow::continue_msg {
+          if (!g.is_cancelled()) {
+            try {
+              s.consume(r.task, r.value);
+              if (on_done) on_done(r.task);
+            } catch (...) {
+              std::lock_guard lock(error_mutex);
+              if (!first_error) {
+                first_error = std::current_exception();
+                error_context = s.name + ", " + s.describe(r.task) + ": ";
+              }
+              g.cancel();
+            }
+          }
+          r.value.reset();
+          in_flight -= r.bytes;
+          return {};
+        });
+    tbb::flow::make_edge(source, gate);
+    tbb::flow::make_edge(gate, work);
+    tbb::flow::make_edge(work, sink);
+    tbb::flow::make_edge(sink, gate.decrementer());
+    source.activate();
+    g.wait_for_all();
+  });
+  if (first_error) rethrow_with_context(first_error, error_context);
+  stats.peak_bytes = peak.load();
+  return stats;
+}
+
+}  // namespace chunkarr::detail

@@ -1,0 +1,323 @@
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <type_traits>
+
+#include "chunkarr/core/error.hpp"
+#include "exec/kernels.hpp"
+
+namespace chunkarr::detail {
+namespace {
+
+template <class T>
+using wide_unsigned = std::make_unsigned_t<std::conditional_t<std::is_same_v<T, bool>, char, T>>;
+
+// Integer arithmetic that wraps as NumPy's does, without C++'s signed-overflow UB.
+template <class T>
+T wrap_add(T a, T b) {
+  using U = wide_unsigned<T>;
+  return static_cast<T>(static_cast<U>(static_cast<U>(a) + static_cast<U>(b)));
+}
+template <class T>
+T wrap_sub(T a, T b) {
+  using U = wide_unsigned<T>;
+  return static_cast<T>(static_cast<U>(static_cast<U>(a) - static_cast<U>(b)));
+}
+template <class T>
+T wrap_mul(T a, T b) {
+  using U = std::conditional_t<(sizeof(T) < sizeof(unsigned)), unsigned, wide_unsigned<T>>;
+  return static_cast<T>(static_cast<U>(static_cast<U>(a) * static_cast<U>(b)));
+}
+
+template <class T>
+T floor_div(T a, T b) {
+  if constexpr (std::is_floating_point_v<T>) {
+    // NumPy's npy_divmod, so results agree to the bit.
+    if (b == 0) return a / b;
+    T mod = std::fmod(a, b);
+    T div = (a - mod) / b;
+    if (mod != 0) {
+      if ((b < 0) != (mod < 0)) div -= 1;
+    }
+    if (div != 0) {
+      T floordiv = std::floor(div);
+      if (div - floordiv > T(0.5)) floordiv += 1;
+      return floordiv;
+    }
+    return std::copysign(T(0), a / b);
+  } else {
+    if (b == 0) return 0;
+    if constexpr (std::is_signed_v<T>) {
+      if (b == -1) return wrap_sub<T>(0, a);
+      T q = a / b;
+      if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
+      return q;
+    } else {
+      return a / b;
+    }
+  }
+}
+
+template <class T>
+T remainder_of(T a, T b) {
+  if constexpr (std::is_floating_point_v<T>) {
+    if (b == 0) return std::fmod(a, b);
+    T mod = std::fmod(a, b);
+    if (mod != 0) {
+      if ((b < 0) != (mod < 0)) mod += b;
+    } else {
+      mod = std::copysign(T(0), b);
+    }
+    return mod;
+  } else {
+    if (b == 0) return 0;
+    if constexpr (std::is_signed_v<T>) {
+      if (b == -1) return 0;
+      T r = a % b;
+      if (r != 0 && ((r < 0) != (b < 0))) r += b;
+      return r;
+    } else {
+      return a % b;
+    }
+  }
+}
+
+template <class T>
+T power_of(T a, T b) {
+  if constexpr (std::is_floating_point_v<T>) {
+    return std::pow(a, b);
+  } else {
+    if constexpr (std::is_signed_v<T>) {
+      if (b < 0) throw_error<value_error>("power: integers to negative integer powers are not allowed");
+    }
+    T result = 1;
+    T base = a;
+    auto e = static_cast<wide_unsigned<T>>(b);
+    while (e) {
+      if (e & 1) result = wrap_mul(result, base);
+      base = wrap_mul(base, base);
+      e >>= 1;
+    }
+    return result;
+  }
+}
+
+template <class T>
+bool is_nan(T v) {
+  if constexpr (std::is_floating_point_v<T>) return std::isnan(v);
+  else return false;
+}
+
+template <class Out, class In, class F>
+void loop1(index_t n, const operand_ref* in, std::byte* out_bytes, F f) {
+  const In* a = reinterpret_cast<const In*>(in[0].data);
+  Out* out = reinterpret_cast<Out*>(out_bytes);
+  if (in[0].stride) {
+    for (index_t i = 0; i < n; ++i) out[i] = f(a[i]);
+  } else {
+    const Out v = f(a[0]);
+    for (index_t i = 0; i < n; ++i) out[i] = v;
+  }
+}
+
+template <class Out, class In, class F>
+void loop2(index_t n, const operand_ref* in, std::byte* out_bytes, F f) {
+  const In* a = reinterpret_cast<const In*>(in[0].data);
+  const In* b = reinterpret_cast<const In*>(in[1].data);
+  Out* out = reinterpret_cast<Out*>(out_bytes);
+  if (in[0].stride && in[1].stride) {
+    for (index_t i = 0; i < n; ++i) out[i] = f(a[i], b[i]);
+  } else if (in[0].stride) {
+    const In bv = b[0];
+    for (index_t i = 0; i < n; ++i) out[i] = f(a[i], bv);
+  } else if (in[1].stride) {
+    const In av = a[0];
+    for (index_t i = 0; i < n; ++i) out[i] = f(av, b[i]);
+  } else {
+    const Out v = f(a[0], b[0]);
+    for (index_t i = 0; i < n; ++i) out[i] = v;
+  }
+}
+
+template <class T, binary_op Op>
+void binary(index_t n, const operand_ref* in, std::byte* out) {
+  constexpr bool is_bool = std::is_same_v<T, bool>;
+  constexpr bool is_int = std::is_integral_v<T> && !is_bool;
+  if constexpr (Op == binary_op::add) {
+    if constexpr (is_bool) loop2<T, T>(n, in, out, [](T a, T b) { return a || b; });
+    else if constexpr (is_int) loop2<T, T>(n, in, out, [](T a, T b) { return wrap_add(a, b); });
+    else loop2<T, T>(n, in, out, [](T a, T b) { return a + b; });
+  } else if constexpr (Op == binary_op::subtract) {
+    if constexpr (is_int) loop2<T, T>(n, in, out, [](T a, T b) { return wrap_sub(a, b); });
+    else if constexpr (!is_bool) loop2<T, T>(n, in, out, [](T a, T b) { return a - b; });
+  } else if constexpr (Op == binary_op::multiply) {
+    if constexpr (is_bool) loop2<T, T>(n, in, out, [](T a, T b) { return a && b; });
+    else if constexpr (is_int) loop2<T, T>(n, in, out, [](T a, T b) { return wrap_mul(a, b); });
+    else loop2<T, T>(n, in, out, [](T a, T b) { return a * b; });
+  } else if constexpr (Op == binary_op::true_divide) {
+    if constexpr (std::is_floating_point_v<T>) {
+      loop2<T, T>(n, in, out, [](T a, T b) { return a / b; });
+    }
+  } else if constexpr (Op == binary_op::floor_divide) {
+    if constexpr (!is_bool) loop2<T, T>(n, in, out, [](T a, T b) { return floor_div(a, b); });
+  } else if constexpr (Op == binary_op::remainder) {
+    if constexpr (!is_bool) loop2<T, T>(n, in, out, [](T a, T b) { return remainder_of(a, b); });
+  } else if constexpr (Op == binary_op::power) {
+    if constexpr (!is_bool) loop2<T, T>(n, in, out, [](T a, T b) { return power_of(a, b); });
+  } else if constexpr (Op == binary_op::equal) {
+    loop2<bool, T>(n, in, out, [](T a, T b) { return a == b; });
+  } else if constexpr (Op == binary_op::not_equal) {
+    loop2<bool, T>(n, in, out, [](T a, T b) { return a != b; });
+  } else if constexpr (Op == binary_op::less) {
+    loop2<bool, T>(n, in, out, [](T a, T b) { return a < b; });
+  } else if constexpr (Op == binary_op::less_equal) {
+    loop2<bool, T>(n, in, out, [](T a, T b) { return a <= b; });
+  } else if constexpr (Op == binary_op::greater) {
+    loop2<bool, T>(n, in, out, [](T a, T b) { return a > b; });
+  } else if constexpr (Op == binary_op::greater_equal) {
+    loop2<bool, T>(n, in, out, [](T a, T b) { return a >= b; });
+  } else if constexpr (Op == binary_op::bitwise_and) {
+    if constexpr (!std::is_floating_point_v<T>) loop2<T, T>(n, in, out, [](T a, T b) { return T(a & b); });
+  } else if constexpr (Op == binary_op::bitwise_or) {
+    if constexpr (!std::is_floating_point_v<T>) loop2<T, T>(n, in, out, [](T a, T b) { return T(a | b); });
+  } else if constexpr (Op == binary_op::bitwise_xor) {
+    if constexpr (!std::is_floating_point_v<T>) loop2<T, T>(n, in, out, [](T a, T b) { return T(a ^ b); });
+  } else if constexpr (Op == binary_op::maximum) {
+    // NaN propagates, as in NumPy.
+    loop2<T, T>(n, in, out, [](T a, T b) { return (a >= b || is_nan(a)) ? a : b; });
+  } else if constexpr (Op == binary_op::minimum) {
+    loop2<T, T>(n, in, out, [](T a, T b) { return (a <= b || is_nan(a)) ? a : b; });
+  }
+}
+
+template <class T>
+T sign_of(T v) {
+  if constexpr (std::is_floating_point_v<T>) {
+    if (std::isnan(v)) return v;
+  }
+  if constexpr (std::is_unsigned_v<T>) return v > 0 ? 1 : 0;
+  else return v > 0 ? T(1) : (v < 0 ? T(-1) : T(0));
+}
+
+template <class T, unary_op Op>
+void unary(index_t n, const operand_ref* in, std::byte* out) {
+  constexpr bool is_float = std::is_floating_point_v<T>;
+  constexpr bool is_bool = std::is_same_v<T, bool>;
+  if constexpr (Op == unary_op::negative) {
+    if constexpr (is_float) loop1<T, T>(n, in, out, [](T a) { return -a; });
+    else if constexpr (!is_bool) loop1<T, T>(n, in, out, [](T a) { return wrap_sub<T>(0, a); });
+  } else if constexpr (Op == unary_op::bitwise_not) {
+    if constexpr (is_bool) loop1<T, T>(n, in, out, [](T a) { return !a; });
+    else if constexpr (!is_float) loop1<T, T>(n, in, out, [](T a) { return T(~a); });
+  } else if constexpr (Op == unary_op::abs) {
+    if constexpr (is_float) loop1<T, T>(n, in, out, [](T a) { return std::fabs(a); });
+    else if constexpr (is_bool || std::is_unsigned_v<T>) loop1<T, T>(n, in, out, [](T a) { return a; });
+    else loop1<T, T>(n, in, out, [](T a) { return a < 0 ? wrap_sub<T>(0, a) : a; });
+  } else if constexpr (Op == unary_op::sign) {
+    if constexpr (!is_bool) loop1<T, T>(n, in, out, [](T a) { return sign_of(a); });
+  } else if constexpr (Op == unary_op::isnan) {
+    loop1<bool, T>(n, in, out, [](T a) { return is_nan(a); });
+  } else if constexpr (Op == unary_op::isinf) {
+    if constexpr (is_float) loop1<bool, T>(n, in, out, [](T a) { return std::isinf(a); });
+    else loop1<bool, T>(n, in, out, [](T) { return false; });
+  } else if constexpr (Op == unary_op::isfinite) {
+    if constexpr (is_float) loop1<bool, T>(n, in, out, [](T a) { return std::isfinite(a); });
+    else loop1<bool, T>(n, in, out, [](T) { return true; });
+  } else if constexpr (is_float) {
+#define CHUNKARR_MATH(op, fn) \
+  if constexpr (Op == unary_op::op) loop1<T, T>(n, in, out, [](T a) { return static_cast<T>(fn(a)); });
+    CHUNKARR_MATH(sqrt, std::sqrt)
+    CHUNKARR_MATH(exp, std::exp)
+    CHUNKARR_MATH(expm1, std::expm1)
+    CHUNKARR_MATH(log, std::log)
+    CHUNKARR_MATH(log1p, std::log1p)
+    CHUNKARR_MATH(log10, std::log10)
+    CHUNKARR_MATH(log2, std::log2)
+    CHUNKARR_MATH(sin, std::sin)
+    CHUNKARR_MATH(cos, std::cos)
+    CHUNKARR_MATH(tan, std::tan)
+    CHUNKARR_MATH(arcsin, std::asin)
+    CHUNKARR_MATH(arccos, std::acos)
+    CHUNKARR_MATH(arctan, std::atan)
+    CHUNKARR_MATH(sinh, std::sinh)
+    CHUNKARR_MATH(cosh, std::cosh)
+    CHUNKARR_MATH(tanh, std::tanh)
+    CHUNKARR_MATH(floor, std::floor)
+    CHUNKARR_MATH(ceil, std::ceil)
+    CHUNKARR_MATH(trunc, std::trunc)
+#undef CHUNKARR_MATH
+  }
+}
+
+// NumPy's unsafe cast, as it behaves on x86-64, without C++'s UB for out-of-range floats.
+template <class To, class From>
+To convert(From v) {
+  if constexpr (std::is_same_v<To, bool>) {
+    return v != From(0);
+  } else if constexpr (std::is_floating_point_v<From> && std::is_integral_v<To>) {
+    if constexpr (std::is_same_v<To, std::uint64_t>) {
+      if (v >= From(9223372036854775808.0) && v < From(18446744073709551616.0)) {
+        return static_cast<To>(v);
+      }
+    }
+    if (!(v >= From(-9223372036854775808.0) && v < From(9223372036854775808.0))) {
+      return static_cast<To>(std::numeric_limits<std::int64_t>::min());
+    }
+    return static_cast<To>(static_cast<std::int64_t>(v));
+  } else {
+    return static_cast<To>(v);
+  }
+}
+
+template <class From, class To>
+void cast(index_t n, const operand_ref* in, std::byte* out) {
+  loop1<To, From>(n, in, out, [](From v) { return convert<To>(v); });
+}
+
+template <class T>
+void where_loop(index_t n, const operand_ref* in, std::byte* out_bytes) {
+  const bool* c = reinterpret_cast<const bool*>(in[0].data);
+  const T* a = reinterpret_cast<const T*>(in[1].data);
+  const T* b = reinterpret_cast<const T*>(in[2].data);
+  T* out = reinterpret_cast<T*>(out_bytes);
+  const index_t sc = in[0].stride, sa = in[1].stride, sb = in[2].stride;
+  for (index_t i = 0; i < n; ++i) out[i] = c[i * sc] ? a[i * sa] : b[i * sb];
+}
+
+template <class T, std::size_t... Ops>
+kernel_fn binary_table(binary_op op, std::index_sequence<Ops...>) {
+  static constexpr kernel_fn table[] = {&binary<T, static_cast<binary_op>(Ops)>...};
+  return table[static_cast<std::size_t>(op)];
+}
+
+template <class T, std::size_t... Ops>
+kernel_fn unary_table(unary_op op, std::index_sequence<Ops...>) {
+  static constexpr kernel_fn table[] = {&unary<T, static_cast<unary_op>(Ops)>...};
+  return table[static_cast<std::size_t>(op)];
+}
+
+}  // namespace
+
+kernel_fn binary_kernel(binary_op op, scalar_kind k) {
+  return visit_kind(k, [&](auto sample) {
+    return binary_table<decltype(sample)>(op, std::make_index_sequence<18>());
+  });
+}
+
+kernel_fn unary_kernel(unary_op op, scalar_kind k) {
+  return visit_kind(k, [&](auto sample) {
+    return unary_table<decltype(sample)>(op, std::make_index_sequence<26>());
+  });
+}
+
+kernel_fn cast_kernel(scalar_kind from, scalar_kind to) {
+  return visit_kind(from, [&](auto f) {
+    return visit_kind(to, [&](auto t) -> kernel_fn { return &cast<decltype(f), decltype(t)>; });
+  });
+}
+
+kernel_fn where_kernel(scalar_kind k) {
+  return visit_kind(k, [](auto sample) -> kernel_fn { return &where_loop<decltype(sample)>; });
+}
+
+}  // namespace chunkarr::detail

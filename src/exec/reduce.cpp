@@ -1,0 +1,460 @@
+#include "exec/reduce.hpp"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <type_traits>
+
+#include "chunkarr/core/error.hpp"
+
+namespace chunkarr::detail {
+namespace {
+
+template <class T>
+constexpr bool is_float_v = std::is_floating_point_v<T>;
+
+template <class T>
+bool nan_value(T v) {
+  if constexpr (is_float_v<T>) return std::isnan(v);
+  else return false;
+}
+
+// The accumulator of sums and products: double for floats, 64-bit for integers and bools.
+template <class T>
+using acc_t = std::conditional_t<is_float_v<T>, double,
+                                 std::conditional_t<std::is_unsigned_v<T> && !std::is_same_v<T, bool>,
+                                                    std::uint64_t, std::int64_t>>;
+
+template <class A>
+A acc_add(A a, A b) {
+  if constexpr (std::is_integral_v<A>) {
+    return static_cast<A>(static_cast<std::uint64_t>(a) + static_cast<std::uint64_t>(b));
+  } else {
+    return a + b;
+  }
+}
+template <class A>
+A acc_mul(A a, A b) {
+  if constexpr (std::is_integral_v<A>) {
+    return static_cast<A>(static_cast<std::uint64_t>(a) * static_cast<std::uint64_t>(b));
+  } else {
+    return a * b;
+  }
+}
+
+template <class Out, class V>
+Out to_out(V v) {
+  if constexpr (std::is_same_v<Out, bool>) return v != V(0);
+  else return static_cast<Out>(v);
+}
+
+constexpr double nan_d = std::numeric_limits<double>::quiet_NaN();
+
+// ---- the operations --------------------------------------------------------------------
+
+template <class T, bool Prod, bool SkipNan>
+struct sum_like {
+  using A = acc_t<T>;
+  struct state {
+    A acc;
+  };
+  static constexpr int passes = 1;
+  void init(state& s) const { s.acc = Prod ? A(1) : A(0); }
+  void add(state& s, T x, index_t, int) const {
+    if (SkipNan && nan_value(x)) return;
+    s.acc = Prod ? acc_mul(s.acc, A(x)) : acc_add(s.acc, A(x));
+  }
+  void add_row(state& s, const T* v, index_t n, index_t, index_t, int) const {
+    if constexpr (!Prod && is_float_v<T>) {
+      // Eight independent sums: fast, and the same order on every run.
+      double lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      index_t i = 0;
+      for (; i + 8 <= n; i += 8) {
+        for (int k = 0; k < 8; ++k) {
+          const double x = v[i + k];
+          if (!SkipNan || !std::isnan(x)) lanes[k] += x;
+        }
+      }
+      for (; i < n; ++i) {
+        const double x = v[i];
+        if (!SkipNan || !std::isnan(x)) lanes[0] += x;
+      }
+      s.acc += ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) +
+               ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+    } else {
+      for (index_t i = 0; i < n; ++i) add(s, v[i], 0, 0);
+    }
+  }
+  void between(state&) const {}
+  void combine(state& a, const state& b) const {
+    a.acc = Prod ? acc_mul(a.acc, b.acc) : acc_add(a.acc, b.acc);
+  }
+  template <class Out>
+  Out finish(const state& s, int) const {
+    return to_out<Out>(s.acc);
+  }
+};
+
+template <class T, bool SkipNan>
+struct mean_like {
+  struct state {
+    double sum;
+    std::int64_t count;
+  };
+  static constexpr int passes = 1;
+  void init(state& s) const { s = {0.0, 0}; }
+  void add(state& s, T x, index_t, int) const {
+    if (SkipNan && nan_value(x)) return;
+    s.sum += static_cast<double>(x);
+    ++s.count;
+  }
+  void add_row(state& s, const T* v, index_t n, index_t, index_t, int) const {
+    double lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    std::int64_t count = 0;
+    index_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+      for (int k = 0; k < 8; ++k) {
+        const double x = static_cast<double>(v[i + k]);
+        if (SkipNan && std::isnan(x)) continue;
+        lanes[k] += x;
+        ++count;
+      }
+    }
+    for (; i < n; ++i) {
+      const double x = static_cast<double>(v[i]);
+      if (SkipNan && std::isnan(x)) continue;
+      lanes[0] += x;
+      ++count;
+    }
+    s.sum += ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) +
+             ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+    s.count += count;
+  }
+  void between(state&) const {}
+  void combine(state& a, const state& b) const {
+    a.sum += b.sum;
+    a.count += b.count;
+  }
+  template <class Out>
+  Out finish(const state& s, int) const {
+    return to_out<Out>(s.count ? s.sum / static_cast<double>(s.count) : nan_d);
+  }
+};
+
+// Variance by count/mean/M2: two passes over each block, then Chan's combination.
+template <class T, bool SkipNan, bool Sqrt>
+struct var_like {
+  struct state {
+    std::int64_t count;
+    double mean;  // the sum during the first pass
+    double m2;
+  };
+  static constexpr int passes = 2;
+  void init(state& s) const { s = {0, 0.0, 0.0}; }
+  void add(state& s, T x, index_t, int pass) const {
+    if (SkipNan && nan_value(x)) return;
+    const double v = static_cast<double>(x);
+    if (pass == 0) {
+      s.mean += v;
+      ++s.count;
+    } else {
+      const double d = v - s.mean;
+      s.m2 += d * d;
+    }
+  }
+  void add_row(state& s, const T* v, index_t n, index_t, index_t, int pass) const {
+    for (index_t i = 0; i < n; ++i) add(s, v[i], 0, pass);
+  }
+  void between(state& s) const {
+    if (s.count) s.mean /= static_cast<double>(s.count);
+  }
+  void combine(state& a, const state& b) const {
+    if (b.count == 0) return;
+    if (a.count == 0) {
+      a = b;
+      return;
+    }
+    const double na = static_cast<double>(a.count), nb = static_cast<double>(b.count);
+    const double n = na + nb;
+    const double delta = b.mean - a.mean;
+    a.mean += delta * (nb / n);
+    a.m2 += b.m2 + delta * delta * (na * nb / n);
+    a.count += b.count;
+  }
+  template <class Out>
+  Out finish(const state& s, int ddof) const {
+    const double dof = static_cast<double>(s.count - ddof);
+    if (dof <= 0) return to_out<Out>(nan_d);
+    const double var = s.m2 / dof;
+    return to_out<Out>(Sqrt ? std::sqrt(var) : var);
+  }
+};
+
+template <class T, bool Max, bool SkipNan>
+struct min_max {
+  struct state {
+    T value;
+    bool seen;
+  };
+  static constexpr int passes = 1;
+  void init(state& s) const { s = {T{}, false}; }
+  void add(state& s, T x, index_t, int) const {
+    if (s.seen && nan_value(s.value)) return;  // NaN propagates
+    if (nan_value(x)) {
+      if (SkipNan) return;
+      s = {x, true};
+      return;
+    }
+    if (!s.seen || (Max ? x > s.value : x < s.value)) s = {x, true};
+  }
+  void add_row(state& s, const T* v, index_t n, index_t, index_t, int) const {
+    for (index_t i = 0; i < n; ++i) add(s, v[i], 0, 0);
+  }
+  void between(state&) const {}
+  void combine(state& a, const state& b) const {
+    if (b.seen) add(a, b.value, 0, 0);
+  }
+  template <class Out>
+  Out finish(const state& s, int) const {
+    if (!s.seen) return to_out<Out>(nan_d);  // nanmin/nanmax of all-NaN, as NumPy
+    return to_out<Out>(s.value);
+  }
+};
+
+template <class T, bool All>
+struct any_all {
+  struct state {
+    bool value;
+  };
+  static constexpr int passes = 1;
+  void init(state& s) const { s.value = All; }
+  void add(state& s, T x, index_t, int) const {
+    s.value = All ? (s.value && x != T(0)) : (s.value || x != T(0));
+  }
+  void add_row(state& s, const T* v, index_t n, index_t, index_t, int) const {
+    for (index_t i = 0; i < n; ++i) add(s, v[i], 0, 0);
+  }
+  void between(state&) const {}
+  void combine(state& a, const state& b) const {
+    a.value = All ? (a.value && b.value) : (a.value || b.value);
+  }
+  template <class Out>
+  Out finish(const state& s, int) const {
+    return to_out<Out>(s.value);
+  }
+};
+
+// argmin/argmax: the first index of the extreme value; the first NaN wins, as in NumPy.
+template <class T, bool Max>
+struct arg_extreme {
+  struct state {
+    T value;
+    std::int64_t index;
+    bool seen;
+  };
+  static constexpr int passes = 1;
+  static bool better(T x, T than) {
+    if (nan_value(than)) return false;
+    if (nan_value(x)) return true;
+    return Max ? x > than : x < than;
+  }
+  static bool same(T a, T b) { return (nan_value(a) && nan_value(b)) || a == b; }
+  void init(state& s) const { s = {T{}, 0, false}; }
+  void add(state& s, T x, index_t index, int) const {
+    if (!s.seen || better(x, s.value)) s = {x, index, true};
+  }
+  void add_row(state& s, const T* v, index_t n, index_t index, index_t step, int) const {
+    for (index_t i = 0; i < n; ++i) add(s, v[i], index + i * step, 0);
+  }
+  void between(state&) const {}
+  void combine(state& a, const state& b) const {
+    if (!b.seen) return;
+    if (!a.seen || better(b.value, a.value) || (same(a.value, b.value) && b.index < a.index)) a = b;
+  }
+  template <class Out>
+  Out finish(const state& s, int) const {
+    return to_out<Out>(s.index);
+  }
+};
+
+// ---- the driver ------------------------------------------------------------------------
+
+struct geometry {
+  shape_t input_shape;
+  std::vector<bool> reduced;
+  bool flat_index = false;
+  int arg_axis = -1;  // the reduced axis, for argmin/argmax over one axis
+  int ddof = 0;
+  scalar_kind out = scalar_kind::float64;
+};
+
+}  // namespace
+
+struct reducer::impl {
+  virtual ~impl() = default;
+  virtual std::size_t state_bytes() const = 0;
+  virtual void init(std::byte* states, index_t count) const = 0;
+  virtual bytes partial(const std::byte* values, const box& input_box) const = 0;
+  virtual void combine(std::byte* into, const std::byte* from, index_t count) const = 0;
+  virtual void finish(const std::byte* states, index_t count, std::byte* out) const = 0;
+};
+
+namespace {
+
+template <class T, class Op>
+class reducer_for final : public reducer::impl {
+ public:
+  using state = typename Op::state;
+  explicit reducer_for(geometry g) : g_(std::move(g)) {}
+
+  std::size_t state_bytes() const override { return sizeof(state); }
+
+  void init(std::byte* states, index_t count) const override {
+    state* s = reinterpret_cast<state*>(states);
+    for (index_t i = 0; i < count; ++i) op_.init(s[i]);
+  }
+
+  bytes partial(const std::byte* values, const box& input_box) const override {
+    const std::size_t ndim = input_box.ndim();
+    const shape_t shape = input_box.shape();
+    // Strides of each input axis in the partial's C-order states (0 along reduced axes).
+    shape_t kept_shape;
+    for (std::size_t d = 0; d < ndim; ++d) {
+      if (!g_.reduced[d]) kept_shape.push_back(shape[d]);
+    }
+    const shape_t kept_strides = c_strides(kept_shape);
+    shape_t state_stride(ndim, 0);
+    for (std::size_t d = 0, k = 0; d < ndim; ++d) {
+      if (!g_.reduced[d]) state_stride[d] = kept_strides[k++];
+    }
+    const index_t count = element_count(kept_shape);
+    bytes out(static_cast<std::size_t>(count) * sizeof(state));
+    state* states = reinterpret_cast<state*>(out.data());
+    init(out.data(), count);
+    const T* v = reinterpret_cast<const T*>(values);
+    const index_t total = element_count(shape);
+    if (total == 0) return out;
+    const shape_t full_strides = c_strides(g_.input_shape);
+    const index_t row = ndim ? shape[ndim - 1] : 1;
+    const bool last_reduced = ndim && g_.reduced[ndim - 1];
+    for (int pass = 0; pass < Op::passes; ++pass) {
+      if (pass > 0) {
+        for (index_t i = 0; i < count; ++i) op_.between(states[i]);
+      }
+      shape_t index(ndim ? ndim - 1 : 0, 0);
+      for (index_t r = 0; r < total / row; ++r) {
+        index_t s = 0;
+        for (std::size_t d = 0; d + 1 < ndim; ++d) s += index[d] * state_stride[d];
+        // The index argmin/argmax records for the row's first element, and its step.
+        index_t arg = 0, step = 0;
+        if (g_.flat_index) {
+          for (std::size_t d = 0; d + 1 < ndim; ++d) {
+            arg += (input_box.start[d] + index[d]) * full_strides[d];
+          }
+          if (ndim) arg += input_box.start[ndim - 1];
+          step = 1;
+        } else if (g_.arg_axis >= 0) {
+          const std::size_t a = static_cast<std::size_t>(g_.arg_axis);
+          if (a == ndim - 1) {
+            arg = input_box.start[a];
+            step = 1;
+          } else {
+            arg = input_box.start[a] + index[a];
+          }
+        }
+        const T* p = v + r * row;
+        if (last_reduced || ndim == 0) {
+          op_.add_row(states[s], p, row, arg, step, pass);
+        } else {
+          for (index_t j = 0; j < row; ++j) op_.add(states[s + j], p[j], arg, pass);
+        }
+        for (std::size_t d = ndim > 1 ? ndim - 1 : 0; d-- > 0;) {
+          if (++index[d] < shape[d]) break;
+          index[d] = 0;
+        }
+      }
+    }
+    return out;
+  }
+
+  void combine(std::byte* into, const std::byte* from, index_t count) const override {
+    state* a = reinterpret_cast<state*>(into);
+    const state* b = reinterpret_cast<const state*>(from);
+    for (index_t i = 0; i < count; ++i) op_.combine(a[i], b[i]);
+  }
+
+  void finish(const std::byte* states, index_t count, std::byte* out) const override {
+    const state* s = reinterpret_cast<const state*>(states);
+    visit_kind(g_.out, [&](auto sample) {
+      using Out = decltype(sample);
+      Out* o = reinterpret_cast<Out*>(out);
+      for (index_t i = 0; i < count; ++i) o[i] = op_.template finish<Out>(s[i], g_.ddof);
+    });
+  }
+
+ private:
+  geometry g_;
+  Op op_;
+};
+
+template <class T>
+std::unique_ptr<reducer::impl> make_impl(reduce_op op, geometry g) {
+  auto make = [&](auto op_sample) -> std::unique_ptr<reducer::impl> {
+    return std::make_unique<reducer_for<T, decltype(op_sample)>>(std::move(g));
+  };
+  switch (op) {
+    case reduce_op::sum: return make(sum_like<T, false, false>{});
+    case reduce_op::nansum: return make(sum_like<T, false, true>{});
+    case reduce_op::prod: return make(sum_like<T, true, false>{});
+    case reduce_op::mean: return make(mean_like<T, false>{});
+    case reduce_op::nanmean: return make(mean_like<T, true>{});
+    case reduce_op::var: return make(var_like<T, false, false>{});
+    case reduce_op::std: return make(var_like<T, false, true>{});
+    case reduce_op::nanvar: return make(var_like<T, true, false>{});
+    case reduce_op::nanstd: return make(var_like<T, true, true>{});
+    case reduce_op::min: return make(min_max<T, false, false>{});
+    case reduce_op::max: return make(min_max<T, true, false>{});
+    case reduce_op::nanmin: return make(min_max<T, false, true>{});
+    case reduce_op::nanmax: return make(min_max<T, true, true>{});
+    case reduce_op::any: return make(any_all<T, false>{});
+    case reduce_op::all: return make(any_all<T, true>{});
+    case reduce_op::argmin: return make(arg_extreme<T, false>{});
+    case reduce_op::argmax: return make(arg_extreme<T, true>{});
+  }
+  throw_error<error>("internal: unknown reduction");
+}
+
+}  // namespace
+
+reducer::reducer(const node& n) {
+  const node& input = *n.inputs[0];
+  geometry g;
+  g.input_shape = input.shape;
+  g.reduced = n.reduction.reduced;
+  g.flat_index = n.reduction.flat_index;
+  g.ddof = n.reduction.ddof;
+  g.out = n.dtype.kind;
+  const reduce_op op = n.reduction.op;
+  if ((op == reduce_op::argmin || op == reduce_op::argmax) && !g.flat_index) {
+    for (std::size_t d = 0; d < g.reduced.size(); ++d) {
+      if (g.reduced[d]) g.arg_axis = static_cast<int>(d);
+    }
+  }
+  impl_ = visit_kind(input.dtype.kind,
+                     [&](auto sample) { return make_impl<decltype(sample)>(op, std::move(g)); });
+}
+
+reducer::~reducer() = default;
+std::size_t reducer::state_bytes() const { return impl_->state_bytes(); }
+void reducer::init(std::byte* states, index_t count) const { impl_->init(states, count); }
+bytes reducer::partial(const std::byte* values, const box& input_box) const {
+  return impl_->partial(values, input_box);
+}
+void reducer::combine(std::byte* into, const std::byte* from, index_t count) const {
+  impl_->combine(into, from, count);
+}
+void reducer::finish(const std::byte* states, index_t count, std::byte* out) const {
+  impl_->finish(states, count, out);
+}
+
+}  // namespace chunkarr::detail

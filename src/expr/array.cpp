@@ -1,0 +1,634 @@
+#include "chunkarr/expr/array.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+#include <sstream>
+
+#include "chunkarr/core/error.hpp"
+#include "chunkarr/core/region_copy.hpp"
+#include "expr/node.hpp"
+
+namespace chunkarr {
+namespace detail {
+
+chunks_t regular_chunks(const shape_t& shape, const shape_t& chunk_shape) {
+  chunks_t chunks(shape.size());
+  for (std::size_t d = 0; d < shape.size(); ++d) {
+    const index_t c = chunk_shape.empty() ? std::max<index_t>(shape[d], 1) : chunk_shape[d];
+    if (c <= 0) {
+      throw_error<shape_error>("chunk shape ", to_string(chunk_shape), " must be positive");
+    }
+    for (index_t start = 0; start < shape[d]; start += c) {
+      chunks[d].push_back(std::min(c, shape[d] - start));
+    }
+  }
+  return chunks;
+}
+
+shape_t boundaries(const shape_t& axis_chunks) {
+  shape_t b{0};
+  for (index_t c : axis_chunks) b.push_back(b.back() + c);
+  return b;
+}
+
+std::string describe(const node& n) {
+  std::string what;
+  switch (n.kind) {
+    case node_kind::zarr_source: what = "open " + n.zarr->describe(); break;
+    case node_kind::memory_source: what = "array"; break;
+    case node_kind::fill: what = "full"; break;
+    case node_kind::arange: what = "arange"; break;
+    case node_kind::elementwise:
+      switch (n.elementwise.what) {
+        case elementwise_kind::unary: what = name_of(n.elementwise.unary); break;
+        case elementwise_kind::binary: what = name_of(n.elementwise.binary); break;
+        case elementwise_kind::where: what = "where"; break;
+        case elementwise_kind::cast: what = "astype"; break;
+      }
+      break;
+    case node_kind::reduction: what = name_of(n.reduction.op); break;
+    case node_kind::slice: what = "getitem"; break;
+    case node_kind::transpose: what = "transpose"; break;
+  }
+  return what + " " + n.dtype.name() + " " + to_string(n.shape);
+}
+
+}  // namespace detail
+
+using detail::node;
+using detail::node_kind;
+using detail::node_ptr;
+
+namespace {
+
+int category(const dtype& t) { return t.is_bool() ? 0 : (t.is_float() ? 2 : 1); }
+
+dtype native(scalar_kind k) { return make_dtype(k); }
+
+scalar_kind signed_of_size(std::size_t size) {
+  switch (size) {
+    case 1: return scalar_kind::int8;
+    case 2: return scalar_kind::int16;
+    case 4: return scalar_kind::int32;
+    default: return scalar_kind::int64;
+  }
+}
+
+// NumPy's promotion of two dtypes (the table of np.result_type for numeric types).
+dtype promote(const dtype& a, const dtype& b) {
+  if (a.kind == b.kind) return native(a.kind);
+  if (a.is_bool()) return native(b.kind);
+  if (b.is_bool()) return native(a.kind);
+  if (a.is_float() || b.is_float()) {
+    if (a.is_float() && b.is_float()) return native(scalar_kind::float64);
+    const dtype& f = a.is_float() ? a : b;
+    const dtype& i = a.is_float() ? b : a;
+    if (f.kind == scalar_kind::float32 && i.itemsize() <= 2) return native(scalar_kind::float32);
+    return native(scalar_kind::float64);
+  }
+  if (a.is_signed_int() == b.is_signed_int()) {
+    return native(a.itemsize() >= b.itemsize() ? a.kind : b.kind);
+  }
+  const dtype& s = a.is_signed_int() ? a : b;
+  const dtype& u = a.is_signed_int() ? b : a;
+  if (u.itemsize() < s.itemsize()) return native(s.kind);
+  if (u.itemsize() == 8) return native(scalar_kind::float64);
+  return native(signed_of_size(u.itemsize() * 2));
+}
+
+const node& get(const array& a) {
+  if (!a.node()) throw_error<value_error>("operation on an empty chunkarr::array");
+  return *a.node();
+}
+
+node_ptr scalar_node(const scalar& s) {
+  auto n = std::make_shared<node>();
+  n->kind = node_kind::fill;
+  n->weak_scalar = true;
+  std::visit(
+      [&](auto v) {
+        using T = decltype(v);
+        n->dtype = native(kind_of<T>::value);
+        n->fill_value.resize(sizeof(T));
+        std::memcpy(n->fill_value.data(), &v, sizeof(T));
+      },
+      s.value);
+  return n;
+}
+
+node_ptr as_node(const operand& o) {
+  if (const array* a = std::get_if<array>(&o.value)) {
+    get(*a);
+    return a->node();
+  }
+  return scalar_node(std::get<scalar>(o.value));
+}
+
+// NEP 50: a weak (Python) scalar takes the other side's dtype unless its kind is higher.
+dtype promote_nodes(const node& a, const node& b) {
+  const node& strong = a.weak_scalar && !b.weak_scalar ? b : a;
+  const node& weak = a.weak_scalar && !b.weak_scalar ? a : b;
+  if (strong.weak_scalar || !weak.weak_scalar) return promote(a.dtype, b.dtype);
+  if (category(weak.dtype) <= category(strong.dtype)) {
+    if (weak.dtype.kind == scalar_kind::int64 && !strong.dtype.is_float() &&
+        !strong.dtype.is_bool()) {
+      std::int64_t v;
+      std::memcpy(&v, weak.fill_value.data(), 8);
+      const bool fits = visit_kind(strong.dtype.kind, [&](auto sample) {
+        using T = decltype(sample);
+        if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+          if constexpr (std::is_unsigned_v<T>) {
+            return v >= 0 && static_cast<std::uint64_t>(v) <= std::numeric_limits<T>::max();
+          } else {
+            return v >= std::numeric_limits<T>::min() && v <= std::numeric_limits<T>::max();
+          }
+        }
+        return true;
+      });
+      if (!fits) {
+        throw_error<value_error>("Python integer ", v, " is out of bounds for ",
+                                 strong.dtype.name());
+      }
+    }
+    return native(strong.dtype.kind);
+  }
+  return native(weak.dtype.kind);  // int64 or float64
+}
+
+// Output chunks of a broadcast: per output axis, the chunks of the first input that spans it
+// (inputs are tried largest first, so the big array's chunking wins).
+chunks_t broadcast_chunks(const shape_t& shape, std::vector<const node*> inputs) {
+  std::stable_sort(inputs.begin(), inputs.end(), [](const node* a, const node* b) {
+    return element_count(a->shape) > element_count(b->shape);
+  });
+  chunks_t chunks(shape.size());
+  for (std::size_t d = 0; d < shape.size(); ++d) {
+    for (const node* in : inputs) {
+      const std::size_t offset = shape.size() - in->shape.size();
+      if (d >= offset && in->shape[d - offset] == shape[d]) {
+        chunks[d] = in->chunks[d - offset];
+        break;
+      }
+    }
+    if (chunks[d].empty() && shape[d] > 0) chunks[d] = {shape[d]};
+  }
+  return chunks;
+}
+
+shape_t broadcast_shapes(const std::vector<const node*>& inputs, const char* op) {
+  std::size_t ndim = 0;
+  for (const node* n : inputs) ndim = std::max(ndim, n->shape.size());
+  shape_t shape(ndim, 1);
+  for (const node* n : inputs) {
+    const std::size_t offset = ndim - n->shape.size();
+    for (std::size_t d = 0; d < n->shape.size(); ++d) {
+      const index_t extent = n->shape[d];
+      index_t& out = shape[offset + d];
+      if (extent == out || extent == 1) continue;
+      if (out == 1) {
+        out = extent;
+        continue;
+      }
+      std::string shapes;
+      for (const node* m : inputs) shapes += (shapes.empty() ? "" : " ") + to_string(m->shape);
+      throw_error<shape_error>(op, ": operands could not be broadcast together with shapes ",
+                               shapes);
+    }
+  }
+  return shape;
+}
+
+array make_elementwise(detail::elementwise_payload payload, std::vector<node_ptr> inputs,
+                       dtype out, const char* op) {
+  std::vector<const node*> raw;
+  for (const node_ptr& n : inputs) raw.push_back(n.get());
+  auto n = std::make_shared<node>();
+  n->kind = node_kind::elementwise;
+  n->shape = broadcast_shapes(raw, op);
+  n->dtype = out;
+  n->chunks = broadcast_chunks(n->shape, raw);
+  n->weak_scalar = std::all_of(raw.begin(), raw.end(), [](const node* m) { return m->weak_scalar; });
+  n->elementwise = payload;
+  n->inputs = std::move(inputs);
+  return array(std::move(n));
+}
+
+dtype float_for(const dtype& t) {
+  if (t.is_float()) return native(t.kind);
+  // NumPy picks float16 for bool and 8-bit ints; chunkarr has no float16 and uses float32.
+  if (t.itemsize() <= 2) return native(scalar_kind::float32);
+  return native(scalar_kind::float64);
+}
+
+int normalize_axis(int axis, std::size_t ndim, const char* op) {
+  const int n = static_cast<int>(ndim);
+  if (axis < -n || axis >= n) {
+    throw_error<shape_error>(op, ": axis ", axis, " is out of bounds for an array of dimension ",
+                             ndim);
+  }
+  return axis < 0 ? axis + n : axis;
+}
+
+}  // namespace
+
+// ---- array ---------------------------------------------------------------------------------
+
+array::array(std::shared_ptr<const detail::node> n) : node_(std::move(n)) {}
+const shape_t& array::shape() const { return get(*this).shape; }
+dtype array::dtype() const { return get(*this).dtype; }
+const chunks_t& array::chunks() const { return get(*this).chunks; }
+index_t array::size() const { return element_count(shape()); }
+index_t array::nbytes() const {
+  return checked_mul(size(), static_cast<index_t>(dtype().itemsize()), "array size in bytes");
+}
+
+array array::astype(chunkarr::dtype t) const {
+  get(*this);
+  detail::elementwise_payload p;
+  p.what = detail::elementwise_kind::cast;
+  p.compute = native(t.kind);
+  return make_elementwise(p, {node_}, native(t.kind), "astype");
+}
+
+array array::transpose(std::vector<int> axes) const {
+  const node& in = get(*this);
+  const std::size_t ndim = in.shape.size();
+  if (axes.empty()) {
+    for (std::size_t d = ndim; d-- > 0;) axes.push_back(static_cast<int>(d));
+  }
+  if (axes.size() != ndim) {
+    throw_error<shape_error>("transpose: axes don't match array of shape ", to_string(in.shape));
+  }
+  std::vector<bool> seen(ndim, false);
+  for (int& a : axes) {
+    a = normalize_axis(a, ndim, "transpose");
+    if (seen[a]) throw_error<shape_error>("transpose: repeated axis in transpose");
+    seen[a] = true;
+  }
+  auto n = std::make_shared<node>();
+  n->kind = node_kind::transpose;
+  n->dtype = in.dtype;
+  for (int a : axes) {
+    n->shape.push_back(in.shape[a]);
+    n->chunks.push_back(in.chunks[a]);
+  }
+  n->permutation = std::move(axes);
+  n->inputs = {node_};
+  return array(std::move(n));
+}
+
+array array::operator()(std::vector<index_spec> subscripts) const {
+  const node& in = get(*this);
+  const std::size_t ndim = in.shape.size();
+  std::size_t consumed = 0, ellipses = 0;
+  for (const index_spec& s : subscripts) {
+    if (s.what == index_spec::kind::ellipsis) ++ellipses;
+    else if (s.what != index_spec::kind::newaxis) ++consumed;
+  }
+  if (ellipses > 1) throw_error<shape_error>("an index can only have a single ellipsis ('...')");
+  if (consumed > ndim) {
+    throw_error<shape_error>("too many indices for array of shape ", to_string(in.shape), ": ",
+                             consumed, " were indexed");
+  }
+  // Expand the ellipsis (or pad at the end) with full slices.
+  std::vector<index_spec> full;
+  bool expanded = false;
+  for (const index_spec& s : subscripts) {
+    if (s.what == index_spec::kind::ellipsis) {
+      for (std::size_t i = 0; i < ndim - consumed; ++i) full.push_back(all);
+      expanded = true;
+    } else {
+      full.push_back(s);
+    }
+  }
+  if (!expanded) {
+    for (std::size_t i = consumed; i < ndim; ++i) full.push_back(all);
+  }
+  auto n = std::make_shared<node>();
+  n->kind = node_kind::slice;
+  n->dtype = in.dtype;
+  detail::slice_payload& p = n->slicing;
+  std::size_t axis = 0;
+  for (const index_spec& s : full) {
+    if (s.what == index_spec::kind::newaxis) {
+      n->shape.push_back(1);
+      n->chunks.push_back({1});
+      p.output_is_new.push_back(true);
+      continue;
+    }
+    const index_t extent = in.shape[axis];
+    slice_range r;
+    if (s.what == index_spec::kind::integer) {
+      try {
+        r.start = normalize_index(s.integer, extent);
+      } catch (const shape_error&) {
+        throw_error<shape_error>("index ", s.integer, " is out of bounds for axis ", axis,
+                                 " with size ", extent);
+      }
+      r.step = 1;
+      r.count = 1;
+      r.stop = r.start + 1;
+      p.ranges.push_back(r);
+      p.dropped.push_back(true);
+      ++axis;
+      continue;
+    }
+    r = s.range.normalize(extent);
+    p.ranges.push_back(r);
+    p.dropped.push_back(false);
+    p.output_is_new.push_back(false);
+    n->shape.push_back(r.count);
+    // Output chunks follow the input chunks the selection passes through.
+    shape_t chunks;
+    const shape_t bounds = detail::boundaries(in.chunks[axis]);
+    index_t current_chunk = -1;
+    for (index_t k = 0; k < r.count; ++k) {
+      const index_t i = r.start + k * r.step;
+      const index_t c = std::upper_bound(bounds.begin(), bounds.end(), i) - bounds.begin() - 1;
+      if (c != current_chunk) {
+        chunks.push_back(0);
+        current_chunk = c;
+      }
+      ++chunks.back();
+      // Skip ahead to the last selected index in this chunk.
+      const index_t lo = bounds[c], hi = bounds[c + 1];
+      const index_t last = r.step > 0 ? (hi - 1 - i) / r.step : (i - lo) / (-r.step);
+      const index_t jump = std::min(last, r.count - 1 - k);
+      chunks.back() += jump;
+      k += jump;
+    }
+    n->chunks.push_back(std::move(chunks));
+    ++axis;
+  }
+  n->inputs = {node_};
+  return array(std::move(n));
+}
+
+// ---- sources -------------------------------------------------------------------------------
+
+array from_zarr(const zarr_array& z) {
+  auto n = std::make_shared<node>();
+  n->kind = node_kind::zarr_source;
+  n->shape = z.shape();
+  n->dtype = native(z.dtype().kind);
+  n->chunks = detail::regular_chunks(z.shape(), z.metadata().chunks);
+  n->zarr = std::make_shared<const zarr_array>(z);
+  return array(std::move(n));
+}
+
+array open(const std::filesystem::path& path) { return from_zarr(zarr_array::open(path)); }
+
+array from_buffer(std::span<const std::byte> data, shape_t shape, dtype t, shape_t chunk_shape) {
+  chunk_grid(shape, chunk_shape.empty() ? shape_t(shape.size(), 1) : chunk_shape);  // validates
+  const index_t bytes_needed =
+      checked_mul(element_count(shape), static_cast<index_t>(t.itemsize()), "array size");
+  if (static_cast<index_t>(data.size()) != bytes_needed) {
+    throw_error<shape_error>("from_buffer: ", data.size(), " bytes for shape ", to_string(shape),
+                             " of ", t.name(), ", expected ", bytes_needed);
+  }
+  auto n = std::make_shared<node>();
+  n->kind = node_kind::memory_source;
+  n->shape = std::move(shape);
+  n->dtype = native(t.kind);
+  n->chunks = detail::regular_chunks(n->shape, chunk_shape);
+  n->values = std::make_shared<const bytes>(data.begin(), data.end());
+  return array(std::move(n));
+}
+
+array full(shape_t shape, scalar value, dtype t, shape_t chunk_shape) {
+  chunk_grid(shape, chunk_shape.empty() ? shape_t(shape.size(), 1) : chunk_shape);
+  auto n = std::make_shared<node>();
+  n->kind = node_kind::fill;
+  n->shape = std::move(shape);
+  n->dtype = native(t.kind);
+  n->chunks = detail::regular_chunks(n->shape, chunk_shape);
+  n->fill_value.resize(t.itemsize());
+  visit_kind(t.kind, [&](auto sample) {
+    using T = decltype(sample);
+    const T v = std::visit([](auto x) { return static_cast<T>(x); }, value.value);
+    std::memcpy(n->fill_value.data(), &v, sizeof(T));
+  });
+  return array(std::move(n));
+}
+
+array zeros(shape_t shape, dtype t, shape_t chunk_shape) {
+  return full(std::move(shape), 0, t, std::move(chunk_shape));
+}
+array ones(shape_t shape, dtype t, shape_t chunk_shape) {
+  return full(std::move(shape), 1, t, std::move(chunk_shape));
+}
+
+array arange(index_t count, dtype t, index_t chunk) {
+  if (count < 0) throw_error<shape_error>("arange: negative length ", count);
+  auto n = std::make_shared<node>();
+  n->kind = node_kind::arange;
+  n->shape = {count};
+  n->dtype = native(t.kind);
+  n->chunks = detail::regular_chunks(n->shape, chunk > 0 ? shape_t{chunk} : shape_t{});
+  return array(std::move(n));
+}
+
+// ---- elementwise ---------------------------------------------------------------------------
+
+dtype result_type(const operand& a, const operand& b) {
+  return promote_nodes(*as_node(a), *as_node(b));
+}
+
+array apply(binary_op op, const operand& a, const operand& b) {
+  node_ptr x = as_node(a), y = as_node(b);
+  const char* name = name_of(op);
+  dtype compute = promote_nodes(*x, *y);
+  dtype out = compute;
+  switch (op) {
+    case binary_op::subtract:
+      if (compute.is_bool()) {
+        throw_error<type_error>("subtract: the boolean subtract, the `-` operator, is not "
+                                "supported; use the bitwise_xor, the `^` operator, instead");
+      }
+      break;
+    case binary_op::true_divide:
+      if (!compute.is_float()) compute = out = native(scalar_kind::float64);
+      break;
+    case binary_op::floor_divide:
+    case binary_op::remainder:
+    case binary_op::power:
+      if (compute.is_bool()) compute = out = native(scalar_kind::int8);
+      break;
+    case binary_op::equal:
+    case binary_op::not_equal:
+    case binary_op::less:
+    case binary_op::less_equal:
+    case binary_op::greater:
+    case binary_op::greater_equal: out = native(scalar_kind::bool_); break;
+    case binary_op::bitwise_and:
+    case binary_op::bitwise_or:
+    case binary_op::bitwise_xor:
+      if (compute.is_float()) {
+        throw_error<type_error>(name, ": not supported for ", x->dtype.name(), " and ",
+                                y->dtype.name(), " (booleans and integers only)");
+      }
+      break;
+    default: break;
+  }
+  detail::elementwise_payload p;
+  p.what = detail::elementwise_kind::binary;
+  p.binary = op;
+  p.compute = compute;
+  return make_elementwise(p, {x, y}, out, name);
+}
+
+array apply(unary_op op, const array& a) {
+  const node& in = get(a);
+  const char* name = name_of(op);
+  dtype compute = native(in.dtype.kind);
+  dtype out = compute;
+  switch (op) {
+    case unary_op::negative:
+      if (compute.is_bool()) {
+        throw_error<type_error>("negative: the boolean negative, the `-` operator, is not "
+                                "supported; use the `~` operator or logical_not instead");
+      }
+      break;
+    case unary_op::bitwise_not:
+      if (compute.is_float()) {
+        throw_error<type_error>("invert: not supported for ", in.dtype.name(),
+                                " (booleans and integers only)");
+      }
+      break;
+    case unary_op::sign:
+      if (compute.is_bool()) throw_error<type_error>("sign: not supported for bool");
+      break;
+    case unary_op::abs: break;
+    case unary_op::isnan:
+    case unary_op::isinf:
+    case unary_op::isfinite: out = native(scalar_kind::bool_); break;
+    default: compute = out = float_for(in.dtype); break;
+  }
+  detail::elementwise_payload p;
+  p.what = detail::elementwise_kind::unary;
+  p.unary = op;
+  p.compute = compute;
+  return make_elementwise(p, {a.node()}, out, name);
+}
+
+array where(const operand& condition, const operand& a, const operand& b) {
+  node_ptr c = as_node(condition), x = as_node(a), y = as_node(b);
+  detail::elementwise_payload p;
+  p.what = detail::elementwise_kind::where;
+  p.compute = promote_nodes(*x, *y);
+  return make_elementwise(p, {c, x, y}, p.compute, "where");
+}
+
+array clip(const array& a, const operand& lo, const operand& hi) {
+  return apply(binary_op::minimum, apply(binary_op::maximum, a, lo), hi);
+}
+
+// ---- reductions ----------------------------------------------------------------------------
+
+array reduce(reduce_op op, const array& a, axes_t axes, bool keepdims, int ddof) {
+  const node& in = get(a);
+  const char* name = name_of(op);
+  const std::size_t ndim = in.shape.size();
+  detail::reduction_payload p;
+  p.op = op;
+  p.keepdims = keepdims;
+  p.ddof = ddof;
+  p.reduced.assign(ndim, axes.empty());
+  for (int axis : axes) {
+    const int d = normalize_axis(axis, ndim, name);
+    if (p.reduced[d]) throw_error<shape_error>(name, ": duplicate value in 'axis'");
+    p.reduced[d] = true;
+  }
+  const bool arg = op == reduce_op::argmin || op == reduce_op::argmax;
+  if (arg) {
+    if (axes.size() > 1) {
+      throw_error<shape_error>(name, ": takes one axis or all, not ", axes.size());
+    }
+    p.flat_index = axes.empty();
+  }
+  const index_t reduced_count = [&] {
+    index_t n = 1;
+    for (std::size_t d = 0; d < ndim; ++d) {
+      if (p.reduced[d]) n *= in.shape[d];
+    }
+    return n;
+  }();
+  if (reduced_count == 0 && (arg || op == reduce_op::min || op == reduce_op::max ||
+                             op == reduce_op::nanmin || op == reduce_op::nanmax)) {
+    throw_error<shape_error>(name, ": zero-size array to reduction operation ", name,
+                             " which has no identity (shape ", to_string(in.shape), ")");
+  }
+  const dtype t = in.dtype;
+  dtype out;
+  switch (op) {
+    case reduce_op::sum:
+    case reduce_op::prod:
+    case reduce_op::nansum:
+      if (t.is_bool() || t.is_signed_int()) out = native(scalar_kind::int64);
+      else if (t.is_unsigned_int()) out = native(scalar_kind::uint64);
+      else out = native(t.kind);
+      break;
+    case reduce_op::mean:
+    case reduce_op::var:
+    case reduce_op::std:
+    case reduce_op::nanmean:
+    case reduce_op::nanvar:
+    case reduce_op::nanstd:
+      out = t.is_float() ? native(t.kind) : native(scalar_kind::float64);
+      break;
+    case reduce_op::min:
+    case reduce_op::max:
+    case reduce_op::nanmin:
+    case reduce_op::nanmax: out = native(t.kind); break;
+    case reduce_op::any:
+    case reduce_op::all: out = native(scalar_kind::bool_); break;
+    case reduce_op::argmin:
+    case reduce_op::argmax: out = native(scalar_kind::int64); break;
+  }
+  auto n = std::make_shared<node>();
+  n->kind = node_kind::reduction;
+  n->dtype = out;
+  for (std::size_t d = 0; d < ndim; ++d) {
+    if (!p.reduced[d]) {
+      n->shape.push_back(in.shape[d]);
+      n->chunks.push_back(in.chunks[d]);
+    } else if (keepdims) {
+      n->shape.push_back(1);
+      n->chunks.push_back({1});
+    }
+  }
+  n->reduction = std::move(p);
+  n->inputs = {a.node()};
+  return array(std::move(n));
+}
+
+// ---- names ---------------------------------------------------------------------------------
+
+const char* name_of(binary_op op) {
+  static const char* names[] = {
+      "add",        "subtract",      "multiply",    "true_divide", "floor_divide",
+      "remainder",  "power",         "equal",       "not_equal",   "less",
+      "less_equal", "greater",       "greater_equal", "bitwise_and", "bitwise_or",
+      "bitwise_xor", "maximum",      "minimum"};
+  return names[static_cast<int>(op)];
+}
+
+const char* name_of(unary_op op) {
+  static const char* names[] = {"negative", "invert", "abs",    "sqrt",    "exp",    "expm1",
+                                "log",      "log1p",  "log10",  "log2",    "sin",    "cos",
+                                "tan",      "arcsin", "arccos", "arctan",  "sinh",   "cosh",
+                                "tanh",     "floor",  "ceil",   "trunc",   "sign",   "isnan",
+                                "isinf",    "isfinite"};
+  return names[static_cast<int>(op)];
+}
+
+const char* name_of(reduce_op op) {
+  static const char* names[] = {"sum",    "prod",    "mean",   "var",    "std",    "min",
+                                "max",    "any",     "all",    "argmin", "argmax", "nansum",
+                                "nanmean", "nanvar", "nanstd", "nanmin", "nanmax"};
+  return names[static_cast<int>(op)];
+}
+
+}  // namespace chunkarr

@@ -1,0 +1,83 @@
+// The expression DAG behind `chunkarr::array` (internal).
+//
+// A node is immutable once built: its shape, dtype and chunking are fixed at construction,
+// and its inputs are shared. The planner walks nodes by `kind`; the payload variant holds
+// what each kind needs.
+#pragma once
+
+#include <memory>
+#include <variant>
+#include <vector>
+
+#include "chunkarr/expr/array.hpp"
+#include "chunkarr/store/store.hpp"
+#include "chunkarr/zarr/zarr_array.hpp"
+
+namespace chunkarr::detail {
+
+using node_ptr = std::shared_ptr<const node>;
+
+enum class node_kind {
+  zarr_source,    // chunks read from a zarr_array
+  memory_source,  // values held in memory (from_buffer, materialised reductions)
+  fill,           // every element the same value (full/zeros/ones, and scalars)
+  arange,         // 0, 1, 2, …
+  elementwise,    // unary / binary / where / cast over broadcast inputs
+  reduction,      // reduce_op over axes
+  slice,          // basic indexing: per-axis start/step/count, dropped and new axes
+  transpose,      // axis permutation
+};
+
+/// What an elementwise node computes.
+enum class elementwise_kind { unary, binary, where, cast };
+
+struct elementwise_payload {
+  elementwise_kind what = elementwise_kind::cast;
+  unary_op unary = unary_op::negative;
+  binary_op binary = binary_op::add;
+  chunkarr::dtype compute;  // the dtype the operation runs in (inputs are cast to it)
+};
+
+struct reduction_payload {
+  reduce_op op = reduce_op::sum;
+  std::vector<bool> reduced;  // per input axis
+  bool keepdims = false;
+  int ddof = 0;
+  bool flat_index = false;  // argmin/argmax over all axes: index into the flattened input
+};
+
+/// Basic indexing. For each input axis: the selected indices (start, step, count), or an
+/// integer index (count 1, axis dropped). `new_axes` lists output positions of size-1 axes
+/// added by newaxis.
+struct slice_payload {
+  std::vector<slice_range> ranges;  // per input axis
+  std::vector<bool> dropped;        // per input axis: an integer index
+  std::vector<bool> output_is_new;  // per output axis: added by newaxis
+};
+
+struct node {
+  node_kind kind;
+  shape_t shape;
+  chunkarr::dtype dtype;
+  chunks_t chunks;
+  std::vector<node_ptr> inputs;
+
+  // Payloads (which one applies depends on kind).
+  std::shared_ptr<const zarr_array> zarr;       // zarr_source
+  std::shared_ptr<const bytes> values;          // memory_source: C order, native
+  bytes fill_value;                             // fill: one element, native
+  bool weak_scalar = false;                     // fill: a Python scalar (NEP 50)
+  elementwise_payload elementwise;
+  reduction_payload reduction;
+  slice_payload slicing;
+  std::vector<int> permutation;                 // transpose: output axis d = input axis perm[d]
+};
+
+/// Regular chunks of `chunk_shape` over `shape` (clipped; 0-length axes get no chunks).
+chunks_t regular_chunks(const shape_t& shape, const shape_t& chunk_shape);
+/// Chunk boundaries along one axis: 0, c0, c0+c1, …, n.
+shape_t boundaries(const shape_t& axis_chunks);
+/// A short description for messages and graphs: "add float32 (1000, 30)".
+std::string describe(const node& n);
+
+}  // namespace chunkarr::detail
