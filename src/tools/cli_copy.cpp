@@ -238,30 +238,13 @@ void run_copy(const copy_options& o) {
                       " overlap; copy to a separate directory");
   }
   std::error_code ec;
-  const bool exists = fs::exists(dst, ec);
-  if (exists && !o.overwrite) {
+  if (fs::exists(dst, ec) && !o.overwrite) {
     throw_error<io_error>(o.destination, " already exists (use --overwrite to replace it)");
   }
-  const std::string suffix = ".chunkarr-tmp-" + std::to_string(::getpid());
-  fs::path staging = dst;
-  staging += suffix + "-new";
-  fs::remove_all(staging, ec);
-  try {
-    copy_tree(src.storage, src.path, make_directory_store(staging), "", o,
-              show_progress(o.progress));
-  } catch (...) {
-    fs::remove_all(staging, ec);
-    throw;
-  }
-  if (exists) {
-    fs::path old = dst;
-    old += suffix + "-old";
-    fs::rename(dst, old);
-    fs::rename(staging, dst);
-    fs::remove_all(old, ec);
-  } else {
-    fs::rename(staging, dst);
-  }
+  staged_directory staging(dst, o.overwrite);
+  copy_tree(src.storage, src.path, make_directory_store(staging.path()), "", o,
+            show_progress(o.progress));
+  staging.commit();
 }
 
 }  // namespace

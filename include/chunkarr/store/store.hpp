@@ -55,6 +55,28 @@ std::shared_ptr<kvstore> make_directory_store(std::filesystem::path root);
 /// A store that keeps everything in memory; the twin tests and fault injection use.
 std::shared_ptr<kvstore> make_memory_store();
 
+/// A directory written under a temporary name beside `target` and renamed into place by
+/// commit(), so that nothing at `target` looks complete before it is. Until commit(), an
+/// existing `target` is untouched; a staging directory never committed is removed.
+class staged_directory {
+ public:
+  /// Throws io_error when `target` exists and `overwrite` is false.
+  staged_directory(std::filesystem::path target, bool overwrite);
+  ~staged_directory();
+  staged_directory(const staged_directory&) = delete;
+  staged_directory& operator=(const staged_directory&) = delete;
+
+  /// Where to write.
+  const std::filesystem::path& path() const { return staging_; }
+  /// Moves the staging directory to the target (replacing an old one). Throws io_error.
+  void commit();
+
+ private:
+  std::filesystem::path target_;
+  std::filesystem::path staging_;
+  bool committed_ = false;
+};
+
 /// `a/b` from `a` and `b`, with no leading '/' when `a` is empty.
 std::string join_key(std::string_view a, std::string_view b);
 

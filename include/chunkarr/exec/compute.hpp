@@ -1,0 +1,83 @@
+// Sinks: running an expression.
+//
+// Nothing in an `array` runs until one of these is called. Each lowers the expression to
+// stages of per-chunk tasks — every reduction first (its result is small and stays in
+// memory), then the output — and streams them through the executor with at most
+// `memory_limit` bytes in flight. A task that could not fit is a `memory_budget_error` before
+// anything runs, and an exception in any task cancels the run and surfaces here with the
+// operation and the chunk it was computing.
+//
+// `compute` assembles the result in memory; `store` writes it to a new Zarr array chunk by
+// chunk, under a temporary name renamed into place only when every chunk is written;
+// `to_dot` draws the task graph without running it.
+#pragma once
+
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <span>
+#include <string>
+
+#include <xtensor/xarray.hpp>
+
+#include "chunkarr/expr/array.hpp"
+#include "chunkarr/zarr/zarr_array.hpp"
+
+namespace chunkarr {
+
+/// What a run did, for tests and benchmarks.
+struct execution_stats {
+  index_t stages = 0;
+  index_t tasks = 0;
+  index_t peak_task_bytes = 0;  // the most task bytes in flight at once, over all stages
+  index_t budget = 0;           // the task budget the executor enforced (bytes)
+};
+
+/// min(1 GiB, a quarter of physical memory).
+index_t default_memory_limit();
+
+struct compute_options {
+  index_t memory_limit = default_memory_limit();  // bytes for tasks, results and reductions
+  int threads = 0;                                 // worker threads; 0: all cores
+  shape_t chunks;             // store: chunk shape of the output; default: the expression's
+  std::string codec = "blosc:lz4:5:shuffle";  // store: codec spec of the output
+  bool overwrite = false;                      // store: replace an existing output
+  std::function<void(index_t done, index_t total)> progress;  // called as tasks finish
+  execution_stats* stats = nullptr;                              // filled in when set
+};
+
+/// Computes `a` into `out` (a.nbytes() bytes, C order, a.dtype() in native byte order).
+/// Throws memory_budget_error when the result or any task exceeds the memory limit.
+void compute_into(const array& a, std::span<std::byte> out, const compute_options& options = {});
+
+/// Throws memory_budget_error when a's result alone would exceed the memory limit.
+void check_result_fits(const array& a, const compute_options& options);
+
+/// Computes `a` into an xtensor array of T (casting first when T is not a's dtype).
+template <class T>
+xt::xarray<T> compute(const array& a, const compute_options& options = {}) {
+  const array typed = a.dtype().kind == kind_of<T>::value ? a : a.astype(make_dtype(kind_of<T>::value));
+  check_result_fits(typed, options);
+  xt::xarray<T> out(std::vector<std::size_t>(typed.shape().begin(), typed.shape().end()));
+  compute_into(typed, std::as_writable_bytes(std::span(out.data(), out.size())), options);
+  return out;
+}
+
+/// Writes `a` as a new Zarr array at `path` (a directory), chunk by chunk.
+zarr_array store(const array& a, const std::filesystem::path& path,
+                 const compute_options& options = {});
+
+/// The chunk task graph in Graphviz DOT, summarised when large. Runs nothing.
+std::string to_dot(const array& a, const compute_options& options = {});
+
+/// An array over the values of an xtensor expression (copied now), in chunks of `chunk_shape`.
+template <class E>
+array from_xtensor(const E& e, shape_t chunk_shape = {}) {
+  using T = typename E::value_type;
+  const xt::xarray<T> values = e;
+  shape_t shape(values.shape().begin(), values.shape().end());
+  return from_buffer(std::as_bytes(std::span(values.data(), values.size())), std::move(shape),
+                     make_dtype(kind_of<T>::value), std::move(chunk_shape));
+}
+
+}  // namespace chunkarr
