@@ -15,3 +15,5 @@
 #include "chunkarr/zarr/group.hpp"
 #include "chunkarr/zarr/metadata.hpp"
 #include "chunkarr/zarr/zarr_array.hpp"
+#include "chunkarr/expr/array.hpp"
+#include "chunkarr/exec/compute.hpp"

@@ -30,11 +30,13 @@ void gather(const std::byte* src, const shape_t& strides, const shape_t& shape, 
   std::byte* out = dst;
   while (true) {
     const std::byte* p = src;
-    for (std::size_t d = 0; d + 1 < n; ++d) p += index[d] * strides[d] * static_cast<index_t>(itemsize);
+    for (std::size_t d = 0; d + 1 < n; ++d)
+      p += index[d] * strides[d] * static_cast<index_t>(itemsize);
     if (inner_stride == static_cast<index_t>(itemsize)) {
       std::memcpy(out, p, static_cast<std::size_t>(inner) * itemsize);
     } else {
-      for (index_t i = 0; i < inner; ++i) std::memcpy(out + i * itemsize, p + i * inner_stride, itemsize);
+      for (index_t i = 0; i < inner; ++i)
+        std::memcpy(out + i * itemsize, p + i * inner_stride, itemsize);
     }
     out += inner * static_cast<index_t>(itemsize);
     std::size_t d = n - 1;
@@ -51,8 +53,8 @@ void gather(const std::byte* src, const shape_t& strides, const shape_t& shape, 
 // The input box a slice node reads for output `region`, and the view into it.
 struct slice_plan {
   box input;
-  index_t base = 0;   // element offset of the first selected element within `input`
-  shape_t strides;    // per output axis, in elements of `input`'s C-order buffer
+  index_t base = 0;  // element offset of the first selected element within `input`
+  shape_t strides;   // per output axis, in elements of `input`'s C-order buffer
 };
 
 slice_plan plan_slice(const node& n, const box& region) {
@@ -162,7 +164,8 @@ void run_program(const node& n, const box& region, std::span<std::byte> out) {
   std::vector<operand_ref> refs(registers);
   for (std::size_t r = program.leaves.size(); r < registers; ++r) refs[r] = {owned[r].data(), 1};
   std::vector<std::size_t> itemsize(registers);
-  for (std::size_t r = 0; r < registers; ++r) itemsize[r] = make_dtype(program.register_kinds[r]).itemsize();
+  for (std::size_t r = 0; r < registers; ++r)
+    itemsize[r] = make_dtype(program.register_kinds[r]).itemsize();
   const std::size_t out_itemsize = n.dtype.itemsize();
 
   const index_t total = element_count(shape);
@@ -224,7 +227,9 @@ box broadcast_box(const node& in, const shape_t& out_shape, const box& region) {
 void evaluate_into(const node& n, const box& region, std::span<std::byte> out) {
   const std::size_t itemsize = n.dtype.itemsize();
   switch (n.kind) {
-    case node_kind::zarr_source: n.zarr->read(region, out); return;
+    case node_kind::zarr_source:
+      n.zarr->read(region, out);
+      return;
     case node_kind::memory_source:
       copy_region(n.values->data(), n.shape, region.start, out.data(), region.shape(),
                   shape_t(n.shape.size(), 0), region.shape(), itemsize);
@@ -241,7 +246,9 @@ void evaluate_into(const node& n, const box& region, std::span<std::byte> out) {
         }
       });
       return;
-    case node_kind::elementwise: run_program(n, region, out); return;
+    case node_kind::elementwise:
+      run_program(n, region, out);
+      return;
     case node_kind::slice: {
       const slice_plan sp = plan_slice(n, region);
       bytes input(static_cast<std::size_t>(bytes_of(n, sp.input)));
@@ -278,7 +285,8 @@ index_t estimate_bytes(const node& n, const box& region) {
     case node_kind::memory_source:
     case node_kind::fill:
     case node_kind::arange:
-    case node_kind::reduction: return out;
+    case node_kind::reduction:
+      return out;
     case node_kind::slice: {
       const slice_plan sp = plan_slice(n, region);
       return out + estimate_bytes(*n.inputs[0], sp.input);

@@ -62,7 +62,8 @@ stage_stats run_stage(const stage& s, index_t budget, int threads,
                                      largest, " bytes, more than the memory limit of ", budget,
                                      " bytes");
   }
-  const std::size_t slots = static_cast<std::size_t>(std::max<index_t>(1, budget / std::max<index_t>(largest, 1)));
+  const std::size_t slots =
+      static_cast<std::size_t>(std::max<index_t>(1, budget / std::max<index_t>(largest, 1)));
 
   std::atomic<index_t> in_flight{0};
   std::atomic<index_t> peak{0};

@@ -88,7 +88,8 @@ T power_of(T a, T b) {
     return std::pow(a, b);
   } else {
     if constexpr (std::is_signed_v<T>) {
-      if (b < 0) throw_error<value_error>("power: integers to negative integer powers are not allowed");
+      if (b < 0)
+        throw_error<value_error>("power: integers to negative integer powers are not allowed");
     }
     T result = 1;
     T base = a;
@@ -104,8 +105,10 @@ T power_of(T a, T b) {
 
 template <class T>
 bool is_nan(T v) {
-  if constexpr (std::is_floating_point_v<T>) return std::isnan(v);
-  else return false;
+  if constexpr (std::is_floating_point_v<T>)
+    return std::isnan(v);
+  else
+    return false;
 }
 
 template <class Out, class In, class F>
@@ -144,16 +147,24 @@ void binary(index_t n, const operand_ref* in, std::byte* out) {
   constexpr bool is_bool = std::is_same_v<T, bool>;
   constexpr bool is_int = std::is_integral_v<T> && !is_bool;
   if constexpr (Op == binary_op::add) {
-    if constexpr (is_bool) loop2<T, T>(n, in, out, [](T a, T b) { return a || b; });
-    else if constexpr (is_int) loop2<T, T>(n, in, out, [](T a, T b) { return wrap_add(a, b); });
-    else loop2<T, T>(n, in, out, [](T a, T b) { return a + b; });
+    if constexpr (is_bool)
+      loop2<T, T>(n, in, out, [](T a, T b) { return a || b; });
+    else if constexpr (is_int)
+      loop2<T, T>(n, in, out, [](T a, T b) { return wrap_add(a, b); });
+    else
+      loop2<T, T>(n, in, out, [](T a, T b) { return a + b; });
   } else if constexpr (Op == binary_op::subtract) {
-    if constexpr (is_int) loop2<T, T>(n, in, out, [](T a, T b) { return wrap_sub(a, b); });
-    else if constexpr (!is_bool) loop2<T, T>(n, in, out, [](T a, T b) { return a - b; });
+    if constexpr (is_int)
+      loop2<T, T>(n, in, out, [](T a, T b) { return wrap_sub(a, b); });
+    else if constexpr (!is_bool)
+      loop2<T, T>(n, in, out, [](T a, T b) { return a - b; });
   } else if constexpr (Op == binary_op::multiply) {
-    if constexpr (is_bool) loop2<T, T>(n, in, out, [](T a, T b) { return a && b; });
-    else if constexpr (is_int) loop2<T, T>(n, in, out, [](T a, T b) { return wrap_mul(a, b); });
-    else loop2<T, T>(n, in, out, [](T a, T b) { return a * b; });
+    if constexpr (is_bool)
+      loop2<T, T>(n, in, out, [](T a, T b) { return a && b; });
+    else if constexpr (is_int)
+      loop2<T, T>(n, in, out, [](T a, T b) { return wrap_mul(a, b); });
+    else
+      loop2<T, T>(n, in, out, [](T a, T b) { return a * b; });
   } else if constexpr (Op == binary_op::true_divide) {
     if constexpr (std::is_floating_point_v<T>) {
       loop2<T, T>(n, in, out, [](T a, T b) { return a / b; });
@@ -177,11 +188,14 @@ void binary(index_t n, const operand_ref* in, std::byte* out) {
   } else if constexpr (Op == binary_op::greater_equal) {
     loop2<bool, T>(n, in, out, [](T a, T b) { return a >= b; });
   } else if constexpr (Op == binary_op::bitwise_and) {
-    if constexpr (!std::is_floating_point_v<T>) loop2<T, T>(n, in, out, [](T a, T b) { return T(a & b); });
+    if constexpr (!std::is_floating_point_v<T>)
+      loop2<T, T>(n, in, out, [](T a, T b) { return T(a & b); });
   } else if constexpr (Op == binary_op::bitwise_or) {
-    if constexpr (!std::is_floating_point_v<T>) loop2<T, T>(n, in, out, [](T a, T b) { return T(a | b); });
+    if constexpr (!std::is_floating_point_v<T>)
+      loop2<T, T>(n, in, out, [](T a, T b) { return T(a | b); });
   } else if constexpr (Op == binary_op::bitwise_xor) {
-    if constexpr (!std::is_floating_point_v<T>) loop2<T, T>(n, in, out, [](T a, T b) { return T(a ^ b); });
+    if constexpr (!std::is_floating_point_v<T>)
+      loop2<T, T>(n, in, out, [](T a, T b) { return T(a ^ b); });
   } else if constexpr (Op == binary_op::maximum) {
     // NaN propagates, as in NumPy.
     loop2<T, T>(n, in, out, [](T a, T b) { return (a >= b || is_nan(a)) ? a : b; });
@@ -195,8 +209,10 @@ T sign_of(T v) {
   if constexpr (std::is_floating_point_v<T>) {
     if (std::isnan(v)) return v;
   }
-  if constexpr (std::is_unsigned_v<T>) return v > 0 ? 1 : 0;
-  else return v > 0 ? T(1) : (v < 0 ? T(-1) : T(0));
+  if constexpr (std::is_unsigned_v<T>)
+    return v > 0 ? 1 : 0;
+  else
+    return v > 0 ? T(1) : (v < 0 ? T(-1) : T(0));
 }
 
 template <class T, unary_op Op>
@@ -204,28 +220,40 @@ void unary(index_t n, const operand_ref* in, std::byte* out) {
   constexpr bool is_float = std::is_floating_point_v<T>;
   constexpr bool is_bool = std::is_same_v<T, bool>;
   if constexpr (Op == unary_op::negative) {
-    if constexpr (is_float) loop1<T, T>(n, in, out, [](T a) { return -a; });
-    else if constexpr (!is_bool) loop1<T, T>(n, in, out, [](T a) { return wrap_sub<T>(0, a); });
+    if constexpr (is_float)
+      loop1<T, T>(n, in, out, [](T a) { return -a; });
+    else if constexpr (!is_bool)
+      loop1<T, T>(n, in, out, [](T a) { return wrap_sub<T>(0, a); });
   } else if constexpr (Op == unary_op::bitwise_not) {
-    if constexpr (is_bool) loop1<T, T>(n, in, out, [](T a) { return !a; });
-    else if constexpr (!is_float) loop1<T, T>(n, in, out, [](T a) { return T(~a); });
+    if constexpr (is_bool)
+      loop1<T, T>(n, in, out, [](T a) { return !a; });
+    else if constexpr (!is_float)
+      loop1<T, T>(n, in, out, [](T a) { return T(~a); });
   } else if constexpr (Op == unary_op::abs) {
-    if constexpr (is_float) loop1<T, T>(n, in, out, [](T a) { return std::fabs(a); });
-    else if constexpr (is_bool || std::is_unsigned_v<T>) loop1<T, T>(n, in, out, [](T a) { return a; });
-    else loop1<T, T>(n, in, out, [](T a) { return a < 0 ? wrap_sub<T>(0, a) : a; });
+    if constexpr (is_float)
+      loop1<T, T>(n, in, out, [](T a) { return std::fabs(a); });
+    else if constexpr (is_bool || std::is_unsigned_v<T>)
+      loop1<T, T>(n, in, out, [](T a) { return a; });
+    else
+      loop1<T, T>(n, in, out, [](T a) { return a < 0 ? wrap_sub<T>(0, a) : a; });
   } else if constexpr (Op == unary_op::sign) {
     if constexpr (!is_bool) loop1<T, T>(n, in, out, [](T a) { return sign_of(a); });
   } else if constexpr (Op == unary_op::isnan) {
     loop1<bool, T>(n, in, out, [](T a) { return is_nan(a); });
   } else if constexpr (Op == unary_op::isinf) {
-    if constexpr (is_float) loop1<bool, T>(n, in, out, [](T a) { return std::isinf(a); });
-    else loop1<bool, T>(n, in, out, [](T) { return false; });
+    if constexpr (is_float)
+      loop1<bool, T>(n, in, out, [](T a) { return std::isinf(a); });
+    else
+      loop1<bool, T>(n, in, out, [](T) { return false; });
   } else if constexpr (Op == unary_op::isfinite) {
-    if constexpr (is_float) loop1<bool, T>(n, in, out, [](T a) { return std::isfinite(a); });
-    else loop1<bool, T>(n, in, out, [](T) { return true; });
+    if constexpr (is_float)
+      loop1<bool, T>(n, in, out, [](T a) { return std::isfinite(a); });
+    else
+      loop1<bool, T>(n, in, out, [](T) { return true; });
   } else if constexpr (is_float) {
-#define CHUNKARR_MATH(op, fn) \
-  if constexpr (Op == unary_op::op) loop1<T, T>(n, in, out, [](T a) { return static_cast<T>(fn(a)); });
+#define CHUNKARR_MATH(op, fn)       \
+  if constexpr (Op == unary_op::op) \
+    loop1<T, T>(n, in, out, [](T a) { return static_cast<T>(fn(a)); });
     CHUNKARR_MATH(sqrt, std::sqrt)
     CHUNKARR_MATH(exp, std::exp)
     CHUNKARR_MATH(expm1, std::expm1)

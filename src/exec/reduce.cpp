@@ -15,15 +15,18 @@ constexpr bool is_float_v = std::is_floating_point_v<T>;
 
 template <class T>
 bool nan_value(T v) {
-  if constexpr (is_float_v<T>) return std::isnan(v);
-  else return false;
+  if constexpr (is_float_v<T>)
+    return std::isnan(v);
+  else
+    return false;
 }
 
 // The accumulator of sums and products: double for floats, 64-bit for integers and bools.
 template <class T>
-using acc_t = std::conditional_t<is_float_v<T>, double,
-                                 std::conditional_t<std::is_unsigned_v<T> && !std::is_same_v<T, bool>,
-                                                    std::uint64_t, std::int64_t>>;
+using acc_t =
+    std::conditional_t<is_float_v<T>, double,
+                       std::conditional_t<std::is_unsigned_v<T> && !std::is_same_v<T, bool>,
+                                          std::uint64_t, std::int64_t>>;
 
 template <class A>
 A acc_add(A a, A b) {
@@ -44,8 +47,10 @@ A acc_mul(A a, A b) {
 
 template <class Out, class V>
 Out to_out(V v) {
-  if constexpr (std::is_same_v<Out, bool>) return v != V(0);
-  else return static_cast<Out>(v);
+  if constexpr (std::is_same_v<Out, bool>)
+    return v != V(0);
+  else
+    return static_cast<Out>(v);
 }
 
 constexpr double nan_d = std::numeric_limits<double>::quiet_NaN();
@@ -403,23 +408,40 @@ std::unique_ptr<reducer::impl> make_impl(reduce_op op, geometry g) {
     return std::make_unique<reducer_for<T, decltype(op_sample)>>(std::move(g));
   };
   switch (op) {
-    case reduce_op::sum: return make(sum_like<T, false, false>{});
-    case reduce_op::nansum: return make(sum_like<T, false, true>{});
-    case reduce_op::prod: return make(sum_like<T, true, false>{});
-    case reduce_op::mean: return make(mean_like<T, false>{});
-    case reduce_op::nanmean: return make(mean_like<T, true>{});
-    case reduce_op::var: return make(var_like<T, false, false>{});
-    case reduce_op::std: return make(var_like<T, false, true>{});
-    case reduce_op::nanvar: return make(var_like<T, true, false>{});
-    case reduce_op::nanstd: return make(var_like<T, true, true>{});
-    case reduce_op::min: return make(min_max<T, false, false>{});
-    case reduce_op::max: return make(min_max<T, true, false>{});
-    case reduce_op::nanmin: return make(min_max<T, false, true>{});
-    case reduce_op::nanmax: return make(min_max<T, true, true>{});
-    case reduce_op::any: return make(any_all<T, false>{});
-    case reduce_op::all: return make(any_all<T, true>{});
-    case reduce_op::argmin: return make(arg_extreme<T, false>{});
-    case reduce_op::argmax: return make(arg_extreme<T, true>{});
+    case reduce_op::sum:
+      return make(sum_like<T, false, false>{});
+    case reduce_op::nansum:
+      return make(sum_like<T, false, true>{});
+    case reduce_op::prod:
+      return make(sum_like<T, true, false>{});
+    case reduce_op::mean:
+      return make(mean_like<T, false>{});
+    case reduce_op::nanmean:
+      return make(mean_like<T, true>{});
+    case reduce_op::var:
+      return make(var_like<T, false, false>{});
+    case reduce_op::std:
+      return make(var_like<T, false, true>{});
+    case reduce_op::nanvar:
+      return make(var_like<T, true, false>{});
+    case reduce_op::nanstd:
+      return make(var_like<T, true, true>{});
+    case reduce_op::min:
+      return make(min_max<T, false, false>{});
+    case reduce_op::max:
+      return make(min_max<T, true, false>{});
+    case reduce_op::nanmin:
+      return make(min_max<T, false, true>{});
+    case reduce_op::nanmax:
+      return make(min_max<T, true, true>{});
+    case reduce_op::any:
+      return make(any_all<T, false>{});
+    case reduce_op::all:
+      return make(any_all<T, true>{});
+    case reduce_op::argmin:
+      return make(arg_extreme<T, false>{});
+    case reduce_op::argmax:
+      return make(arg_extreme<T, true>{});
   }
   throw_error<error>("internal: unknown reduction");
 }
@@ -445,8 +467,12 @@ reducer::reducer(const node& n) {
 }
 
 reducer::~reducer() = default;
-std::size_t reducer::state_bytes() const { return impl_->state_bytes(); }
-void reducer::init(std::byte* states, index_t count) const { impl_->init(states, count); }
+std::size_t reducer::state_bytes() const {
+  return impl_->state_bytes();
+}
+void reducer::init(std::byte* states, index_t count) const {
+  impl_->init(states, count);
+}
 bytes reducer::partial(const std::byte* values, const box& input_box) const {
   return impl_->partial(values, input_box);
 }

@@ -36,21 +36,43 @@ shape_t boundaries(const shape_t& axis_chunks) {
 std::string describe(const node& n) {
   std::string what;
   switch (n.kind) {
-    case node_kind::zarr_source: what = "open " + n.zarr->describe(); break;
-    case node_kind::memory_source: what = "array"; break;
-    case node_kind::fill: what = "full"; break;
-    case node_kind::arange: what = "arange"; break;
+    case node_kind::zarr_source:
+      what = "open " + n.zarr->describe();
+      break;
+    case node_kind::memory_source:
+      what = "array";
+      break;
+    case node_kind::fill:
+      what = "full";
+      break;
+    case node_kind::arange:
+      what = "arange";
+      break;
     case node_kind::elementwise:
       switch (n.elementwise.what) {
-        case elementwise_kind::unary: what = name_of(n.elementwise.unary); break;
-        case elementwise_kind::binary: what = name_of(n.elementwise.binary); break;
-        case elementwise_kind::where: what = "where"; break;
-        case elementwise_kind::cast: what = "astype"; break;
+        case elementwise_kind::unary:
+          what = name_of(n.elementwise.unary);
+          break;
+        case elementwise_kind::binary:
+          what = name_of(n.elementwise.binary);
+          break;
+        case elementwise_kind::where:
+          what = "where";
+          break;
+        case elementwise_kind::cast:
+          what = "astype";
+          break;
       }
       break;
-    case node_kind::reduction: what = name_of(n.reduction.op); break;
-    case node_kind::slice: what = "getitem"; break;
-    case node_kind::transpose: what = "transpose"; break;
+    case node_kind::reduction:
+      what = name_of(n.reduction.op);
+      break;
+    case node_kind::slice:
+      what = "getitem";
+      break;
+    case node_kind::transpose:
+      what = "transpose";
+      break;
   }
   return what + " " + n.dtype.name() + " " + to_string(n.shape);
 }
@@ -63,16 +85,24 @@ using detail::node_ptr;
 
 namespace {
 
-int category(const dtype& t) { return t.is_bool() ? 0 : (t.is_float() ? 2 : 1); }
+int category(const dtype& t) {
+  return t.is_bool() ? 0 : (t.is_float() ? 2 : 1);
+}
 
-dtype native(scalar_kind k) { return make_dtype(k); }
+dtype native(scalar_kind k) {
+  return make_dtype(k);
+}
 
 scalar_kind signed_of_size(std::size_t size) {
   switch (size) {
-    case 1: return scalar_kind::int8;
-    case 2: return scalar_kind::int16;
-    case 4: return scalar_kind::int32;
-    default: return scalar_kind::int64;
+    case 1:
+      return scalar_kind::int8;
+    case 2:
+      return scalar_kind::int16;
+    case 4:
+      return scalar_kind::int32;
+    default:
+      return scalar_kind::int64;
   }
 }
 
@@ -200,8 +230,8 @@ shape_t broadcast_shapes(const std::vector<const node*>& inputs, const char* op)
   return shape;
 }
 
-array make_elementwise(detail::elementwise_payload payload, std::vector<node_ptr> inputs,
-                       dtype out, const char* op) {
+array make_elementwise(detail::elementwise_payload payload, std::vector<node_ptr> inputs, dtype out,
+                       const char* op) {
   std::vector<const node*> raw;
   for (const node_ptr& n : inputs) raw.push_back(n.get());
   auto n = std::make_shared<node>();
@@ -209,7 +239,8 @@ array make_elementwise(detail::elementwise_payload payload, std::vector<node_ptr
   n->shape = broadcast_shapes(raw, op);
   n->dtype = out;
   n->chunks = broadcast_chunks(n->shape, raw);
-  n->weak_scalar = std::all_of(raw.begin(), raw.end(), [](const node* m) { return m->weak_scalar; });
+  n->weak_scalar =
+      std::all_of(raw.begin(), raw.end(), [](const node* m) { return m->weak_scalar; });
   n->elementwise = payload;
   n->inputs = std::move(inputs);
   return array(std::move(n));
@@ -236,10 +267,18 @@ int normalize_axis(int axis, std::size_t ndim, const char* op) {
 // ---- array ---------------------------------------------------------------------------------
 
 array::array(std::shared_ptr<const detail::node> n) : node_(std::move(n)) {}
-const shape_t& array::shape() const { return get(*this).shape; }
-dtype array::dtype() const { return get(*this).dtype; }
-const chunks_t& array::chunks() const { return get(*this).chunks; }
-index_t array::size() const { return element_count(shape()); }
+const shape_t& array::shape() const {
+  return get(*this).shape;
+}
+dtype array::dtype() const {
+  return get(*this).dtype;
+}
+const chunks_t& array::chunks() const {
+  return get(*this).chunks;
+}
+index_t array::size() const {
+  return element_count(shape());
+}
 index_t array::nbytes() const {
   return checked_mul(size(), static_cast<index_t>(dtype().itemsize()), "array size in bytes");
 }
@@ -253,7 +292,7 @@ array array::astype(chunkarr::dtype t) const {
 }
 
 array array::transpose(std::vector<int> axes) const {
-  const node& in = get(*this);
+  const detail::node& in = get(*this);
   const std::size_t ndim = in.shape.size();
   if (axes.empty()) {
     for (std::size_t d = ndim; d-- > 0;) axes.push_back(static_cast<int>(d));
@@ -267,7 +306,7 @@ array array::transpose(std::vector<int> axes) const {
     if (seen[a]) throw_error<shape_error>("transpose: repeated axis in transpose");
     seen[a] = true;
   }
-  auto n = std::make_shared<node>();
+  auto n = std::make_shared<detail::node>();
   n->kind = node_kind::transpose;
   n->dtype = in.dtype;
   for (int a : axes) {
@@ -280,12 +319,14 @@ array array::transpose(std::vector<int> axes) const {
 }
 
 array array::operator()(std::vector<index_spec> subscripts) const {
-  const node& in = get(*this);
+  const detail::node& in = get(*this);
   const std::size_t ndim = in.shape.size();
   std::size_t consumed = 0, ellipses = 0;
   for (const index_spec& s : subscripts) {
-    if (s.what == index_spec::kind::ellipsis) ++ellipses;
-    else if (s.what != index_spec::kind::newaxis) ++consumed;
+    if (s.what == index_spec::kind::ellipsis)
+      ++ellipses;
+    else if (s.what != index_spec::kind::newaxis)
+      ++consumed;
   }
   if (ellipses > 1) throw_error<shape_error>("an index can only have a single ellipsis ('...')");
   if (consumed > ndim) {
@@ -306,7 +347,7 @@ array array::operator()(std::vector<index_spec> subscripts) const {
   if (!expanded) {
     for (std::size_t i = consumed; i < ndim; ++i) full.push_back(all);
   }
-  auto n = std::make_shared<node>();
+  auto n = std::make_shared<detail::node>();
   n->kind = node_kind::slice;
   n->dtype = in.dtype;
   detail::slice_payload& p = n->slicing;
@@ -378,7 +419,9 @@ array from_zarr(const zarr_array& z) {
   return array(std::move(n));
 }
 
-array open(const std::filesystem::path& path) { return from_zarr(zarr_array::open(path)); }
+array open(const std::filesystem::path& path) {
+  return from_zarr(zarr_array::open(path));
+}
 
 array from_buffer(std::span<const std::byte> data, shape_t shape, dtype t, shape_t chunk_shape) {
   chunk_grid(shape, chunk_shape.empty() ? shape_t(shape.size(), 1) : chunk_shape);  // validates
@@ -444,8 +487,9 @@ array apply(binary_op op, const operand& a, const operand& b) {
   switch (op) {
     case binary_op::subtract:
       if (compute.is_bool()) {
-        throw_error<type_error>("subtract: the boolean subtract, the `-` operator, is not "
-                                "supported; use the bitwise_xor, the `^` operator, instead");
+        throw_error<type_error>(
+            "subtract: the boolean subtract, the `-` operator, is not "
+            "supported; use the bitwise_xor, the `^` operator, instead");
       }
       break;
     case binary_op::true_divide:
@@ -461,7 +505,9 @@ array apply(binary_op op, const operand& a, const operand& b) {
     case binary_op::less:
     case binary_op::less_equal:
     case binary_op::greater:
-    case binary_op::greater_equal: out = native(scalar_kind::bool_); break;
+    case binary_op::greater_equal:
+      out = native(scalar_kind::bool_);
+      break;
     case binary_op::bitwise_and:
     case binary_op::bitwise_or:
     case binary_op::bitwise_xor:
@@ -470,7 +516,8 @@ array apply(binary_op op, const operand& a, const operand& b) {
                                 y->dtype.name(), " (booleans and integers only)");
       }
       break;
-    default: break;
+    default:
+      break;
   }
   detail::elementwise_payload p;
   p.what = detail::elementwise_kind::binary;
@@ -487,8 +534,9 @@ array apply(unary_op op, const array& a) {
   switch (op) {
     case unary_op::negative:
       if (compute.is_bool()) {
-        throw_error<type_error>("negative: the boolean negative, the `-` operator, is not "
-                                "supported; use the `~` operator or logical_not instead");
+        throw_error<type_error>(
+            "negative: the boolean negative, the `-` operator, is not "
+            "supported; use the `~` operator or logical_not instead");
       }
       break;
     case unary_op::bitwise_not:
@@ -500,11 +548,16 @@ array apply(unary_op op, const array& a) {
     case unary_op::sign:
       if (compute.is_bool()) throw_error<type_error>("sign: not supported for bool");
       break;
-    case unary_op::abs: break;
+    case unary_op::abs:
+      break;
     case unary_op::isnan:
     case unary_op::isinf:
-    case unary_op::isfinite: out = native(scalar_kind::bool_); break;
-    default: compute = out = float_for(in.dtype); break;
+    case unary_op::isfinite:
+      out = native(scalar_kind::bool_);
+      break;
+    default:
+      compute = out = float_for(in.dtype);
+      break;
   }
   detail::elementwise_payload p;
   p.what = detail::elementwise_kind::unary;
@@ -566,9 +619,12 @@ array reduce(reduce_op op, const array& a, axes_t axes, bool keepdims, int ddof)
     case reduce_op::sum:
     case reduce_op::prod:
     case reduce_op::nansum:
-      if (t.is_bool() || t.is_signed_int()) out = native(scalar_kind::int64);
-      else if (t.is_unsigned_int()) out = native(scalar_kind::uint64);
-      else out = native(t.kind);
+      if (t.is_bool() || t.is_signed_int())
+        out = native(scalar_kind::int64);
+      else if (t.is_unsigned_int())
+        out = native(scalar_kind::uint64);
+      else
+        out = native(t.kind);
       break;
     case reduce_op::mean:
     case reduce_op::var:
@@ -581,11 +637,17 @@ array reduce(reduce_op op, const array& a, axes_t axes, bool keepdims, int ddof)
     case reduce_op::min:
     case reduce_op::max:
     case reduce_op::nanmin:
-    case reduce_op::nanmax: out = native(t.kind); break;
+    case reduce_op::nanmax:
+      out = native(t.kind);
+      break;
     case reduce_op::any:
-    case reduce_op::all: out = native(scalar_kind::bool_); break;
+    case reduce_op::all:
+      out = native(scalar_kind::bool_);
+      break;
     case reduce_op::argmin:
-    case reduce_op::argmax: out = native(scalar_kind::int64); break;
+    case reduce_op::argmax:
+      out = native(scalar_kind::int64);
+      break;
   }
   auto n = std::make_shared<node>();
   n->kind = node_kind::reduction;
@@ -608,25 +670,23 @@ array reduce(reduce_op op, const array& a, axes_t axes, bool keepdims, int ddof)
 
 const char* name_of(binary_op op) {
   static const char* names[] = {
-      "add",        "subtract",      "multiply",    "true_divide", "floor_divide",
-      "remainder",  "power",         "equal",       "not_equal",   "less",
-      "less_equal", "greater",       "greater_equal", "bitwise_and", "bitwise_or",
-      "bitwise_xor", "maximum",      "minimum"};
+      "add",           "subtract",    "multiply",   "true_divide", "floor_divide", "remainder",
+      "power",         "equal",       "not_equal",  "less",        "less_equal",   "greater",
+      "greater_equal", "bitwise_and", "bitwise_or", "bitwise_xor", "maximum",      "minimum"};
   return names[static_cast<int>(op)];
 }
 
 const char* name_of(unary_op op) {
-  static const char* names[] = {"negative", "invert", "abs",    "sqrt",    "exp",    "expm1",
-                                "log",      "log1p",  "log10",  "log2",    "sin",    "cos",
-                                "tan",      "arcsin", "arccos", "arctan",  "sinh",   "cosh",
-                                "tanh",     "floor",  "ceil",   "trunc",   "sign",   "isnan",
-                                "isinf",    "isfinite"};
+  static const char* names[] = {
+      "negative", "invert", "abs",  "sqrt",  "exp",    "expm1",  "log",    "log1p",   "log10",
+      "log2",     "sin",    "cos",  "tan",   "arcsin", "arccos", "arctan", "sinh",    "cosh",
+      "tanh",     "floor",  "ceil", "trunc", "sign",   "isnan",  "isinf",  "isfinite"};
   return names[static_cast<int>(op)];
 }
 
 const char* name_of(reduce_op op) {
-  static const char* names[] = {"sum",    "prod",    "mean",   "var",    "std",    "min",
-                                "max",    "any",     "all",    "argmin", "argmax", "nansum",
+  static const char* names[] = {"sum",     "prod",   "mean",   "var",    "std",    "min",
+                                "max",     "any",    "all",    "argmin", "argmax", "nansum",
                                 "nanmean", "nanvar", "nanstd", "nanmin", "nanmax"};
   return names[static_cast<int>(op)];
 }

@@ -63,14 +63,14 @@ struct node {
   std::vector<node_ptr> inputs;
 
   // Payloads (which one applies depends on kind).
-  std::shared_ptr<const zarr_array> zarr;       // zarr_source
-  std::shared_ptr<const bytes> values;          // memory_source: C order, native
-  bytes fill_value;                             // fill: one element, native
-  bool weak_scalar = false;                     // fill: a Python scalar (NEP 50)
+  std::shared_ptr<const zarr_array> zarr;  // zarr_source
+  std::shared_ptr<const bytes> values;     // memory_source: C order, native
+  bytes fill_value;                        // fill: one element, native
+  bool weak_scalar = false;                // fill: a Python scalar (NEP 50)
   elementwise_payload elementwise;
   reduction_payload reduction;
   slice_payload slicing;
-  std::vector<int> permutation;                 // transpose: output axis d = input axis perm[d]
+  std::vector<int> permutation;  // transpose: output axis d = input axis perm[d]
 };
 
 /// Regular chunks of `chunk_shape` over `shape` (clipped; 0-length axes get no chunks).

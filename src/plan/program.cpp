@@ -39,9 +39,9 @@ class compiler {
                     n.dtype.kind);
         break;
       case elementwise_kind::binary:
-        result = op(binary_kernel(e.binary, e.compute.kind),
-                    {cast_to(args[0], e.compute.kind), cast_to(args[1], e.compute.kind)},
-                    n.dtype.kind);
+        result =
+            op(binary_kernel(e.binary, e.compute.kind),
+               {cast_to(args[0], e.compute.kind), cast_to(args[1], e.compute.kind)}, n.dtype.kind);
         break;
       case elementwise_kind::where:
         result = op(where_kernel(e.compute.kind),

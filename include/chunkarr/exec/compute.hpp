@@ -38,12 +38,12 @@ index_t default_memory_limit();
 
 struct compute_options {
   index_t memory_limit = default_memory_limit();  // bytes for tasks, results and reductions
-  int threads = 0;                                 // worker threads; 0: all cores
-  shape_t chunks;             // store: chunk shape of the output; default: the expression's
-  std::string codec = "blosc:lz4:5:shuffle";  // store: codec spec of the output
-  bool overwrite = false;                      // store: replace an existing output
+  int threads = 0;                                // worker threads; 0: all cores
+  shape_t chunks;  // store: chunk shape of the output; default: the expression's
+  std::string codec = "blosc:lz4:5:shuffle";                  // store: codec spec of the output
+  bool overwrite = false;                                     // store: replace an existing output
   std::function<void(index_t done, index_t total)> progress;  // called as tasks finish
-  execution_stats* stats = nullptr;                              // filled in when set
+  execution_stats* stats = nullptr;                           // filled in when set
 };
 
 /// Computes `a` into `out` (a.nbytes() bytes, C order, a.dtype() in native byte order).
@@ -56,7 +56,8 @@ void check_result_fits(const array& a, const compute_options& options);
 /// Computes `a` into an xtensor array of T (casting first when T is not a's dtype).
 template <class T>
 xt::xarray<T> compute(const array& a, const compute_options& options = {}) {
-  const array typed = a.dtype().kind == kind_of<T>::value ? a : a.astype(make_dtype(kind_of<T>::value));
+  const array typed =
+      a.dtype().kind == kind_of<T>::value ? a : a.astype(make_dtype(kind_of<T>::value));
   check_result_fits(typed, options);
   xt::xarray<T> out(std::vector<std::size_t>(typed.shape().begin(), typed.shape().end()));
   compute_into(typed, std::as_writable_bytes(std::span(out.data(), out.size())), options);

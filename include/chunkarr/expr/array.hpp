@@ -123,14 +123,52 @@ array arange(index_t n, chunkarr::dtype t, index_t chunk = 0);
 // ---- elementwise -------------------------------------------------------------------------
 
 enum class binary_op {
-  add, subtract, multiply, true_divide, floor_divide, remainder, power,
-  equal, not_equal, less, less_equal, greater, greater_equal,
-  bitwise_and, bitwise_or, bitwise_xor, maximum, minimum,
+  add,
+  subtract,
+  multiply,
+  true_divide,
+  floor_divide,
+  remainder,
+  power,
+  equal,
+  not_equal,
+  less,
+  less_equal,
+  greater,
+  greater_equal,
+  bitwise_and,
+  bitwise_or,
+  bitwise_xor,
+  maximum,
+  minimum,
 };
 enum class unary_op {
-  negative, bitwise_not, abs, sqrt, exp, expm1, log, log1p, log10, log2,
-  sin, cos, tan, arcsin, arccos, arctan, sinh, cosh, tanh,
-  floor, ceil, trunc, sign, isnan, isinf, isfinite,
+  negative,
+  bitwise_not,
+  abs,
+  sqrt,
+  exp,
+  expm1,
+  log,
+  log1p,
+  log10,
+  log2,
+  sin,
+  cos,
+  tan,
+  arcsin,
+  arccos,
+  arctan,
+  sinh,
+  cosh,
+  tanh,
+  floor,
+  ceil,
+  trunc,
+  sign,
+  isnan,
+  isinf,
+  isfinite,
 };
 
 /// An operand: an array or a (weak) Python scalar.
@@ -150,8 +188,10 @@ array clip(const array& a, const operand& lo, const operand& hi);
 /// NumPy's result_type for two operands (NEP 50: scalars are weak).
 chunkarr::dtype result_type(const operand& a, const operand& b);
 
-#define CHUNKARR_BINARY(name, op)                                                     \
-  inline array name(const operand& a, const operand& b) { return apply(op, a, b); }
+#define CHUNKARR_BINARY(name, op)                         \
+  inline array name(const operand& a, const operand& b) { \
+    return apply(op, a, b);                               \
+  }
 CHUNKARR_BINARY(add, binary_op::add)
 CHUNKARR_BINARY(subtract, binary_op::subtract)
 CHUNKARR_BINARY(multiply, binary_op::multiply)
@@ -163,8 +203,10 @@ CHUNKARR_BINARY(maximum, binary_op::maximum)
 CHUNKARR_BINARY(minimum, binary_op::minimum)
 #undef CHUNKARR_BINARY
 
-#define CHUNKARR_UNARY(name) \
-  inline array name(const array& a) { return apply(unary_op::name, a); }
+#define CHUNKARR_UNARY(name)          \
+  inline array name(const array& a) { \
+    return apply(unary_op::name, a);  \
+  }
 CHUNKARR_UNARY(abs)
 CHUNKARR_UNARY(sqrt)
 CHUNKARR_UNARY(exp)
@@ -191,12 +233,18 @@ CHUNKARR_UNARY(isinf)
 CHUNKARR_UNARY(isfinite)
 #undef CHUNKARR_UNARY
 
-#define CHUNKARR_OPERATOR(sym, op)                                                          \
-  inline array operator sym(const array& a, const array& b) { return apply(op, a, b); }     \
-  template <class T, class = std::enable_if_t<std::is_arithmetic_v<T>>>                     \
-  array operator sym(const array& a, T b) { return apply(op, a, b); }                       \
-  template <class T, class = std::enable_if_t<std::is_arithmetic_v<T>>>                     \
-  array operator sym(T a, const array& b) { return apply(op, a, b); }
+#define CHUNKARR_OPERATOR(sym, op)                                      \
+  inline array operator sym(const array& a, const array& b) {           \
+    return apply(op, a, b);                                             \
+  }                                                                     \
+  template <class T, class = std::enable_if_t<std::is_arithmetic_v<T>>> \
+  array operator sym(const array& a, T b) {                             \
+    return apply(op, a, b);                                             \
+  }                                                                     \
+  template <class T, class = std::enable_if_t<std::is_arithmetic_v<T>>> \
+  array operator sym(T a, const array& b) {                             \
+    return apply(op, a, b);                                             \
+  }
 CHUNKARR_OPERATOR(+, binary_op::add)
 CHUNKARR_OPERATOR(-, binary_op::subtract)
 CHUNKARR_OPERATOR(*, binary_op::multiply)
@@ -212,14 +260,33 @@ CHUNKARR_OPERATOR(&, binary_op::bitwise_and)
 CHUNKARR_OPERATOR(|, binary_op::bitwise_or)
 CHUNKARR_OPERATOR(^, binary_op::bitwise_xor)
 #undef CHUNKARR_OPERATOR
-inline array operator-(const array& a) { return apply(unary_op::negative, a); }
-inline array operator~(const array& a) { return apply(unary_op::bitwise_not, a); }
+inline array operator-(const array& a) {
+  return apply(unary_op::negative, a);
+}
+inline array operator~(const array& a) {
+  return apply(unary_op::bitwise_not, a);
+}
 
 // ---- reductions --------------------------------------------------------------------------
 
 enum class reduce_op {
-  sum, prod, mean, var, std, min, max, any, all, argmin, argmax,
-  nansum, nanmean, nanvar, nanstd, nanmin, nanmax,
+  sum,
+  prod,
+  mean,
+  var,
+  std,
+  min,
+  max,
+  any,
+  all,
+  argmin,
+  argmax,
+  nansum,
+  nanmean,
+  nanvar,
+  nanstd,
+  nanmin,
+  nanmax,
 };
 
 /// Axes to reduce: empty means all (negative axes count from the end).
@@ -227,12 +294,11 @@ using axes_t = std::vector<int>;
 
 /// Reduces `a` over `axes` (all when empty). `ddof` applies to var/std; argmin/argmax take
 /// one axis or all (then the index is into the flattened array, as NumPy's).
-array reduce(reduce_op op, const array& a, axes_t axes = {}, bool keepdims = false,
-             int ddof = 0);
+array reduce(reduce_op op, const array& a, axes_t axes = {}, bool keepdims = false, int ddof = 0);
 
-#define CHUNKARR_REDUCTION(name)                                                   \
-  inline array name(const array& a, axes_t axes = {}, bool keepdims = false) {     \
-    return reduce(reduce_op::name, a, std::move(axes), keepdims);                  \
+#define CHUNKARR_REDUCTION(name)                                               \
+  inline array name(const array& a, axes_t axes = {}, bool keepdims = false) { \
+    return reduce(reduce_op::name, a, std::move(axes), keepdims);              \
   }
 CHUNKARR_REDUCTION(sum)
 CHUNKARR_REDUCTION(prod)
@@ -240,7 +306,6 @@ CHUNKARR_REDUCTION(mean)
 CHUNKARR_REDUCTION(min)
 CHUNKARR_REDUCTION(max)
 CHUNKARR_REDUCTION(any)
-CHUNKARR_REDUCTION(all)
 CHUNKARR_REDUCTION(argmin)
 CHUNKARR_REDUCTION(argmax)
 CHUNKARR_REDUCTION(nansum)
@@ -248,6 +313,13 @@ CHUNKARR_REDUCTION(nanmean)
 CHUNKARR_REDUCTION(nanmin)
 CHUNKARR_REDUCTION(nanmax)
 #undef CHUNKARR_REDUCTION
+/// NumPy's `all` (the name `all` is the full slice `:`); `any_of` is `any`.
+inline array all_of(const array& a, axes_t axes = {}, bool keepdims = false) {
+  return reduce(reduce_op::all, a, std::move(axes), keepdims);
+}
+inline array any_of(const array& a, axes_t axes = {}, bool keepdims = false) {
+  return reduce(reduce_op::any, a, std::move(axes), keepdims);
+}
 inline array var(const array& a, axes_t axes = {}, bool keepdims = false, int ddof = 0) {
   return reduce(reduce_op::var, a, std::move(axes), keepdims, ddof);
 }

@@ -1,0 +1,457 @@
+// Planning and the sinks: compute, store, to_dot.
+//
+// resolve() walks the DAG bottom-up and replaces every reduction by its materialised result
+// (a memory_source), running one stage per reduction; what remains is a DAG of elementwise
+// operations, slices and transposes over sources, evaluated per output chunk in the final
+// stage. Memory: materialised results and the output being assembled are held for the whole
+// run and subtracted from the limit; the rest is the executor's budget for tasks.
+#include "chunkarr/exec/compute.hpp"
+
+#include <unistd.h>
+
+#include <cstring>
+#include <map>
+#include <sstream>
+
+#include "chunkarr/codec/codec.hpp"
+#include "chunkarr/core/error.hpp"
+#include "chunkarr/core/region_copy.hpp"
+#include "exec/evaluate.hpp"
+#include "exec/executor.hpp"
+#include "exec/reduce.hpp"
+#include "expr/node.hpp"
+
+namespace chunkarr {
+
+using namespace detail;
+
+index_t default_memory_limit() {
+  const long pages = ::sysconf(_SC_PHYS_PAGES);
+  const long page_size = ::sysconf(_SC_PAGE_SIZE);
+  const index_t gib = index_t{1} << 30;
+  if (pages <= 0 || page_size <= 0) return gib;
+  return std::min(gib, static_cast<index_t>(pages) * page_size / 4);
+}
+
+namespace {
+
+// The chunks of a node as a grid: chunk i along axis d spans [bounds[d][i], bounds[d][i+1]).
+struct chunk_layout {
+  std::vector<shape_t> bounds;
+  shape_t counts;
+  index_t total = 1;
+
+  explicit chunk_layout(const chunks_t& chunks) {
+    for (const shape_t& axis : chunks) {
+      bounds.push_back(boundaries(axis));
+      counts.push_back(static_cast<index_t>(axis.size()));
+      total *= static_cast<index_t>(axis.size());
+    }
+  }
+  shape_t unravel(index_t linear) const {
+    shape_t index(counts.size());
+    for (std::size_t d = counts.size(); d-- > 0;) {
+      index[d] = linear % counts[d];
+      linear /= counts[d];
+    }
+    return index;
+  }
+  box chunk_box(const shape_t& index) const {
+    box b{shape_t(index.size()), shape_t(index.size())};
+    for (std::size_t d = 0; d < index.size(); ++d) {
+      b.start[d] = bounds[d][index[d]];
+      b.stop[d] = bounds[d][index[d] + 1];
+    }
+    return b;
+  }
+};
+
+std::string chunk_name(const shape_t& index) {
+  return "chunk " + to_string(index);
+}
+
+class planner {
+ public:
+  explicit planner(const compute_options& o) : options_(o) {}
+
+  // The node with every reduction below it materialised.
+  node_ptr resolve(const node_ptr& n) {
+    if (auto it = resolved_.find(n.get()); it != resolved_.end()) return it->second;
+    std::vector<node_ptr> inputs;
+    bool changed = false;
+    for (const node_ptr& in : n->inputs) {
+      inputs.push_back(resolve(in));
+      changed = changed || inputs.back() != in;
+    }
+    node_ptr out = n;
+    if (changed) {
+      auto copy = std::make_shared<node>(*n);
+      copy->inputs = std::move(inputs);
+      out = copy;
+    }
+    if (out->kind == node_kind::reduction) out = materialise(*out);
+    resolved_.emplace(n.get(), out);
+    return out;
+  }
+
+  // Runs a stage over the chunks of `root` with `budget` bytes for tasks.
+  void run(const stage& s) {
+    const index_t budget = task_budget(s.name);
+    index_t done = 0;
+    const stage_stats st = run_stage(s, budget, options_.threads, [&](index_t) {
+      ++done;
+      if (options_.progress) options_.progress(done + progress_base_, progress_total_);
+    });
+    progress_base_ += s.tasks;
+    stats_.stages += 1;
+    stats_.tasks += st.tasks;
+    stats_.peak_task_bytes = std::max(stats_.peak_task_bytes, st.peak_bytes);
+    stats_.budget = budget;
+  }
+
+  // Bytes held for the whole run (materialised reductions, the result being assembled).
+  void hold(index_t bytes, const std::string& what) {
+    held_ += bytes;
+    if (held_ > options_.memory_limit) {
+      throw_error<memory_budget_error>(what, " needs ", bytes, " bytes held in memory (", held_,
+                                       " in all), more than the memory limit of ",
+                                       options_.memory_limit, " bytes");
+    }
+  }
+  void release(index_t bytes) { held_ -= bytes; }
+
+  void set_progress_total(index_t total) { progress_total_ = total; }
+  void finish() const {
+    if (options_.stats) *options_.stats = stats_;
+  }
+
+  // The number of tasks every stage will run (reductions and `root`'s own chunks).
+  static index_t count_tasks(const node& n, std::map<const node*, index_t>& seen) {
+    if (seen.count(&n)) return 0;
+    seen[&n] = 0;
+    index_t total = 0;
+    for (const node_ptr& in : n.inputs) total += count_tasks(*in, seen);
+    if (n.kind == node_kind::reduction) total += chunk_layout(n.inputs[0]->chunks).total;
+    return total;
+  }
+
+ private:
+  index_t task_budget(const std::string& name) const {
+    const index_t budget = options_.memory_limit - held_;
+    if (budget <= 0) {
+      throw_error<memory_budget_error>(name, ": no memory is left for tasks: ", held_,
+                                       " bytes of results are held and the limit is ",
+                                       options_.memory_limit);
+    }
+    return budget;
+  }
+
+  node_ptr materialise(const node& n) {
+    const node& input = *n.inputs[0];
+    const reducer red(n);
+    const std::size_t state_bytes = red.state_bytes();
+    const std::vector<bool>& reduced = n.reduction.reduced;
+    const std::size_t ndim = input.shape.size();
+    shape_t kept_shape;
+    for (std::size_t d = 0; d < ndim; ++d) {
+      if (!reduced[d]) kept_shape.push_back(input.shape[d]);
+    }
+    const index_t out_count = element_count(kept_shape);
+    const index_t states_size = checked_mul(out_count, static_cast<index_t>(state_bytes), "states");
+    const index_t out_size =
+        checked_mul(out_count, static_cast<index_t>(n.dtype.itemsize()), "result");
+    hold(states_size + out_size, describe(n));
+    bytes states(static_cast<std::size_t>(states_size));
+    red.init(states.data(), out_count);
+    const shape_t state_strides = c_strides(kept_shape);
+
+    // Partials are folded per group (the kept-axes chunk) in reduced-axes chunk order.
+    const chunk_layout layout(input.chunks);
+    shape_t kept_counts, reduced_counts;
+    for (std::size_t d = 0; d < ndim; ++d) {
+      (reduced[d] ? reduced_counts : kept_counts).push_back(layout.counts[d]);
+    }
+    const index_t groups = element_count(kept_counts);
+    std::vector<index_t> next(static_cast<std::size_t>(groups), 0);
+    std::map<std::pair<index_t, index_t>, std::pair<box, bytes>> pending;
+    auto group_and_order = [&](const shape_t& index) {
+      index_t group = 0, order = 0;
+      for (std::size_t d = 0; d < ndim; ++d) {
+        if (reduced[d])
+          order = order * layout.counts[d] + index[d];
+        else
+          group = group * layout.counts[d] + index[d];
+      }
+      return std::pair{group, order};
+    };
+    auto fold = [&](const box& input_box, const bytes& partial) {
+      // Combine the partial into the states of the kept part of input_box, row by row.
+      box kept{{}, {}};
+      for (std::size_t d = 0; d < ndim; ++d) {
+        if (reduced[d]) continue;
+        kept.start.push_back(input_box.start[d]);
+        kept.stop.push_back(input_box.stop[d]);
+      }
+      const shape_t shape = kept.shape();
+      const index_t count = element_count(shape);
+      if (count == 0) return;
+      const std::size_t k = shape.size();
+      const index_t row = k ? shape[k - 1] : 1;
+      const shape_t part_strides = c_strides(shape);
+      shape_t index(k ? k - 1 : 0, 0);
+      for (index_t r = 0; r < count / row; ++r) {
+        index_t to = 0, from = r * row;
+        for (std::size_t d = 0; d + 1 < k; ++d) to += (kept.start[d] + index[d]) * state_strides[d];
+        if (k) to += kept.start[k - 1];
+        red.combine(states.data() + to * static_cast<index_t>(state_bytes),
+                    partial.data() + from * static_cast<index_t>(state_bytes), row);
+        for (std::size_t d = k > 1 ? k - 1 : 0; d-- > 0;) {
+          if (++index[d] < shape[d]) break;
+          index[d] = 0;
+        }
+      }
+      (void)part_strides;
+    };
+
+    stage s;
+    s.name = describe(n);
+    s.tasks = layout.total;
+    s.describe = [&](index_t i) { return chunk_name(layout.unravel(i)); };
+    s.bytes_of = [&](index_t i) {
+      const box b = layout.chunk_box(layout.unravel(i));
+      index_t kept = 1;
+      for (std::size_t d = 0; d < ndim; ++d) {
+        if (!reduced[d]) kept *= b.stop[d] - b.start[d];
+      }
+      return estimate_bytes(input, b) + kept * static_cast<index_t>(state_bytes);
+    };
+    s.run = [&](index_t i) -> std::any {
+      const box b = layout.chunk_box(layout.unravel(i));
+      bytes values(static_cast<std::size_t>(b.size()) * input.dtype.itemsize());
+      evaluate_into(input, b, values);
+      return std::make_shared<bytes>(red.partial(values.data(), b));
+    };
+    s.consume = [&](index_t i, std::any& result) {
+      const shape_t index = layout.unravel(i);
+      const box b = layout.chunk_box(index);
+      auto partial = std::any_cast<std::shared_ptr<bytes>>(result);
+      auto [group, order] = group_and_order(index);
+      if (order != next[group]) {
+        pending.emplace(std::pair{group, order}, std::pair{b, std::move(*partial)});
+        return;
+      }
+      fold(b, *partial);
+      ++next[group];
+      for (auto it = pending.find({group, next[group]}); it != pending.end();
+           it = pending.find({group, next[group]})) {
+        fold(it->second.first, it->second.second);
+        pending.erase(it);
+        ++next[group];
+      }
+    };
+    run(s);
+
+    auto out = std::make_shared<node>();
+    out->kind = node_kind::memory_source;
+    out->shape = n.shape;
+    out->dtype = n.dtype;
+    out->chunks = n.chunks;
+    auto values = std::make_shared<bytes>(static_cast<std::size_t>(out_size));
+    red.finish(states.data(), out_count, values->data());
+    out->values = std::move(values);
+    release(states_size);
+    return out;
+  }
+
+  const compute_options& options_;
+  std::map<const node*, node_ptr> resolved_;
+  index_t held_ = 0;
+  index_t progress_base_ = 0;
+  index_t progress_total_ = 0;
+  execution_stats stats_;
+};
+
+const node& checked(const array& a) {
+  if (!a) throw_error<value_error>("operation on an empty chunkarr::array");
+  return *a.node();
+}
+
+}  // namespace
+
+void check_result_fits(const array& a, const compute_options& options) {
+  const index_t bytes = a.nbytes();
+  if (bytes > options.memory_limit) {
+    throw_error<memory_budget_error>("compute: the result ", describe(checked(a)), " needs ", bytes,
+                                     " bytes, more than the memory limit of ", options.memory_limit,
+                                     " bytes; store it to Zarr instead, or reduce it");
+  }
+}
+
+void compute_into(const array& a, std::span<std::byte> out, const compute_options& options) {
+  const node& root_in = checked(a);
+  check_result_fits(a, options);
+  if (static_cast<index_t>(out.size()) != a.nbytes()) {
+    throw_error<shape_error>("compute_into: ", out.size(), " bytes for ", describe(root_in),
+                             ", expected ", a.nbytes());
+  }
+  planner p(options);
+  std::map<const node*, index_t> seen;
+  p.set_progress_total(planner::count_tasks(root_in, seen) + chunk_layout(root_in.chunks).total);
+  p.hold(a.nbytes(), "the result " + describe(root_in));
+  const node_ptr root = p.resolve(a.node());
+  const chunk_layout layout(root->chunks);
+  const std::size_t itemsize = root->dtype.itemsize();
+  stage s;
+  s.name = describe(*root);
+  s.tasks = root->shape.empty() ? 1 : layout.total;
+  auto box_of = [&](index_t i) {
+    return root->shape.empty() ? box{} : layout.chunk_box(layout.unravel(i));
+  };
+  s.describe = [&](index_t i) {
+    return chunk_name(root->shape.empty() ? shape_t{} : layout.unravel(i));
+  };
+  s.bytes_of = [&](index_t i) { return estimate_bytes(*root, box_of(i)); };
+  s.run = [&](index_t i) -> std::any {
+    const box b = box_of(i);
+    if (b.ndim() == 0 || b == box::whole(root->shape)) {
+      evaluate_into(*root, b, out);
+      return {};
+    }
+    bytes values(static_cast<std::size_t>(b.size()) * itemsize);
+    evaluate_into(*root, b, values);
+    copy_region(values.data(), b.shape(), shape_t(b.ndim(), 0), out.data(), root->shape, b.start,
+                b.shape(), itemsize);
+    return {};
+  };
+  s.consume = [](index_t, std::any&) {};
+  if (root->shape.empty() || element_count(root->shape) > 0) p.run(s);
+  p.finish();
+}
+
+zarr_array store(const array& a, const std::filesystem::path& path,
+                 const compute_options& options) {
+  const node& root_in = checked(a);
+  array_metadata meta;
+  meta.shape = root_in.shape;
+  meta.dtype = root_in.dtype;
+  meta.compressor = make_codec(options.codec);
+  meta.fill = 0.0;
+  if (!options.chunks.empty()) {
+    if (options.chunks.size() != meta.shape.size()) {
+      throw_error<shape_error>("store: chunks ", to_string(options.chunks), " do not match shape ",
+                               to_string(meta.shape));
+    }
+    meta.chunks = options.chunks;
+  } else {
+    for (const shape_t& axis : root_in.chunks) meta.chunks.push_back(axis.empty() ? 1 : axis[0]);
+  }
+  meta.validate(path.string());
+  staged_directory staging(path, options.overwrite);
+  const zarr_array out = zarr_array::create(make_directory_store(staging.path()), "", meta);
+
+  planner p(options);
+  std::map<const node*, index_t> seen;
+  const chunk_grid& grid = out.grid();
+  p.set_progress_total(planner::count_tasks(root_in, seen) + grid.chunk_count());
+  const node_ptr root = p.resolve(a.node());
+  const index_t chunk_bytes = meta.chunk_bytes();
+  stage s;
+  s.name = "store " + describe(*root);
+  s.tasks = grid.chunk_count();
+  s.describe = [&](index_t i) { return chunk_name(grid.unravel(i)); };
+  s.bytes_of = [&](index_t i) {
+    return estimate_bytes(*root, grid.chunk_box(grid.unravel(i))) + 2 * chunk_bytes;
+  };
+  s.run = [&](index_t i) -> std::any {
+    const shape_t index = grid.unravel(i);
+    const box b = grid.chunk_box(index);
+    bytes chunk(static_cast<std::size_t>(chunk_bytes));
+    if (b.shape() == meta.chunks) {
+      evaluate_into(*root, b, chunk);
+    } else {  // an edge chunk: computed values, then zero padding (the fill value)
+      bytes values(static_cast<std::size_t>(b.size()) * meta.dtype.itemsize());
+      evaluate_into(*root, b, values);
+      copy_region(values.data(), b.shape(), shape_t(b.ndim(), 0), chunk.data(), meta.chunks,
+                  shape_t(b.ndim(), 0), b.shape(), meta.dtype.itemsize());
+    }
+    out.write_chunk(index, chunk);
+    return {};
+  };
+  s.consume = [](index_t, std::any&) {};
+  p.run(s);
+  p.finish();
+  staging.commit();
+  return zarr_array::open(path);
+}
+
+std::string to_dot(const array& a, const compute_options& options) {
+  (void)options;
+  const node& root = checked(a);
+  // One cluster per stage: each reduction (inputs first), then the output.
+  std::vector<const node*> stages;
+  std::map<const node*, bool> visited;
+  std::function<void(const node&)> walk = [&](const node& n) {
+    if (visited[&n]) return;
+    visited[&n] = true;
+    for (const node_ptr& in : n.inputs) walk(*in);
+    if (n.kind == node_kind::reduction) stages.push_back(&n);
+  };
+  walk(root);
+  stages.push_back(&root);
+  constexpr index_t shown = 8;
+  std::ostringstream dot;
+  dot << "digraph chunkarr {\n  rankdir=LR;\n  node [shape=box, fontname=\"Helvetica\"];\n";
+  std::map<const node*, std::string> result_of;  // reduction -> its combine node
+  for (std::size_t k = 0; k < stages.size(); ++k) {
+    const node& n = *stages[k];
+    const bool is_output = k + 1 == stages.size() && n.kind != node_kind::reduction;
+    const node& tasks_over = is_output ? n : *n.inputs[0];
+    const chunk_layout layout(tasks_over.chunks);
+    const index_t tasks = tasks_over.shape.empty() ? 1 : layout.total;
+    dot << "  subgraph cluster_" << k << " {\n    label=\"stage " << k + 1 << ": "
+        << (is_output ? "output " : "") << describe(n) << " (" << tasks << " tasks)\";\n";
+    // Which reductions this stage's tasks read.
+    std::vector<std::string> reads;
+    std::function<void(const node&)> uses = [&](const node& m) {
+      for (const node_ptr& in : m.inputs) {
+        if (in->kind == node_kind::reduction)
+          reads.push_back(result_of.at(in.get()));
+        else
+          uses(*in);
+      }
+    };
+    uses(tasks_over);
+    if (tasks_over.kind == node_kind::reduction) reads.push_back(result_of.at(&tasks_over));
+    for (index_t i = 0; i < std::min(tasks, shown); ++i) {
+      const shape_t index = tasks_over.shape.empty() ? shape_t{} : layout.unravel(i);
+      dot << "    s" << k << "_" << i << " [label=\"" << (is_output ? "compute" : "partial")
+          << "\\n"
+          << to_string(index) << "\"];\n";
+    }
+    if (tasks > shown) {
+      dot << "    s" << k << "_more [label=\"… " << tasks - shown
+          << " more tasks\", shape=note];\n";
+    }
+    if (!is_output) {
+      dot << "    s" << k << "_combine [label=\"combine " << name_of(n.reduction.op)
+          << "\\n(fixed order)\", shape=ellipse];\n";
+      result_of[&n] = "s" + std::to_string(k) + "_combine";
+    }
+    dot << "  }\n";
+    auto each_task = [&](const std::function<void(const std::string&)>& f) {
+      for (index_t i = 0; i < std::min(tasks, shown); ++i)
+        f("s" + std::to_string(k) + "_" + std::to_string(i));
+      if (tasks > shown) f("s" + std::to_string(k) + "_more");
+    };
+    for (const std::string& r : reads) {
+      each_task([&](const std::string& t) { dot << "  " << r << " -> " << t << ";\n"; });
+    }
+    if (!is_output) {
+      each_task([&](const std::string& t) { dot << "  " << t << " -> s" << k << "_combine;\n"; });
+    }
+  }
+  dot << "}\n";
+  return dot.str();
+}
+
+}  // namespace chunkarr
