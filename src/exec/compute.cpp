@@ -70,6 +70,12 @@ std::string chunk_name(const shape_t& index) {
   return "chunk " + to_string(index);
 }
 
+shape_t first_chunk(const chunks_t& chunks) {
+  shape_t shape;
+  for (const shape_t& axis : chunks) shape.push_back(axis.empty() ? 0 : axis.front());
+  return shape;
+}
+
 class planner {
  public:
   explicit planner(const compute_options& o) : options_(o) {}
@@ -216,6 +222,7 @@ class planner {
     stage s;
     s.name = describe(n);
     s.tasks = layout.total;
+    s.chunk_shape = first_chunk(input.chunks);
     s.describe = [&](index_t i) { return chunk_name(layout.unravel(i)); };
     s.bytes_of = [&](index_t i) {
       const box b = layout.chunk_box(layout.unravel(i));
@@ -304,6 +311,7 @@ void compute_into(const array& a, std::span<std::byte> out, const compute_option
   stage s;
   s.name = describe(*root);
   s.tasks = root->shape.empty() ? 1 : layout.total;
+  s.chunk_shape = first_chunk(root->chunks);
   auto box_of = [&](index_t i) {
     return root->shape.empty() ? box{} : layout.chunk_box(layout.unravel(i));
   };
@@ -358,6 +366,7 @@ zarr_array store(const array& a, const std::filesystem::path& path,
   stage s;
   s.name = "store " + describe(*root);
   s.tasks = grid.chunk_count();
+  s.chunk_shape = meta.chunks;
   s.describe = [&](index_t i) { return chunk_name(grid.unravel(i)); };
   s.bytes_of = [&](index_t i) {
     return estimate_bytes(*root, grid.chunk_box(grid.unravel(i))) + 2 * chunk_bytes;

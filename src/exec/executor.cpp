@@ -4,6 +4,7 @@
 #include <oneapi/tbb/flow_graph.h>
 #include <oneapi/tbb/task_arena.h>
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 
@@ -58,9 +59,21 @@ stage_stats run_stage(const stage& s, index_t budget, int threads,
     }
   }
   if (largest > budget) {
-    throw_error<memory_budget_error>(s.name, ": one task (", s.describe(largest_task), ") needs ",
-                                     largest, " bytes, more than the memory limit of ", budget,
-                                     " bytes");
+    // Task bytes grow about linearly with the chunk: halve the longest axis until it fits.
+    shape_t fits = s.chunk_shape;
+    double ratio = static_cast<double>(largest) / static_cast<double>(budget);
+    while (ratio > 0.8 && !fits.empty()) {
+      auto longest = std::max_element(fits.begin(), fits.end());
+      if (*longest <= 1) break;
+      *longest = (*longest + 1) / 2;
+      ratio /= 2;
+    }
+    throw_error<memory_budget_error>(
+        s.name, ": one task (", s.describe(largest_task), ") needs ", largest,
+        " bytes, more than the memory limit of ", budget, " bytes",
+        fits.empty() || fits == s.chunk_shape ? std::string("; raise the limit")
+                                              : "; rechunk the input to about " + to_string(fits) +
+                                                    " (chunkarr copy --chunks) or raise the limit");
   }
   const std::size_t slots =
       static_cast<std::size_t>(std::max<index_t>(1, budget / std::max<index_t>(largest, 1)));

@@ -21,10 +21,11 @@ struct stage_stats {
 };
 
 struct stage {
-  std::string name;                                 // for messages: "mean float32 (1000, 30)"
-  index_t tasks = 0;                                // run in order 0 … tasks-1
-  std::function<index_t(index_t)> bytes_of;         // a task's byte estimate
-  std::function<std::string(index_t)> describe;     // "chunk (3, 1)"
+  std::string name;                              // for messages: "mean float32 (1000, 30)"
+  index_t tasks = 0;                             // run in order 0 … tasks-1
+  std::function<index_t(index_t)> bytes_of;      // a task's byte estimate
+  std::function<std::string(index_t)> describe;  // "chunk (3, 1)"
+  shape_t chunk_shape;  // the largest task's chunk, to suggest a smaller one when over budget
   std::function<std::any(index_t)> run;             // the task (parallel)
   std::function<void(index_t, std::any&)> consume;  // the sink (serial)
 };

@@ -39,6 +39,9 @@ shape_t parse_extents(const std::string& text, const std::string& flag);
 /// Whether progress should be shown: `--progress`/`--no-progress`, else stderr is a terminal.
 bool show_progress(int flag);  // flag: > 0 --progress, < 0 --no-progress, 0 neither
 
+/// Parses a size such as `512MiB`, `2GB`, `1e9` (dask's units); usage_error naming `flag`.
+index_t parse_size(const std::string& text, const std::string& flag);
+
 /// `1.5 MiB`
 std::string human_bytes(double bytes);
 
@@ -46,5 +49,7 @@ std::string human_bytes(double bytes);
 void add_info(CLI::App& app, std::function<void()>& run);
 void add_cat(CLI::App& app, std::function<void()>& run);
 void add_copy(CLI::App& app, std::function<void()>& run);
+void add_eval(CLI::App& app, std::function<void()>& run);
+void add_graph(CLI::App& app, std::function<void()>& run);
 
 }  // namespace chunkarr::cli

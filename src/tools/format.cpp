@@ -6,6 +6,9 @@
 #include <cstdio>
 #include <cstring>
 
+#include "chunkarr/core/region_copy.hpp"
+#include "chunkarr/store/store.hpp"
+
 namespace chunkarr::cli {
 namespace {
 
@@ -213,6 +216,85 @@ std::string numpy_str(const std::byte* data, const shape_t& shape, scalar_kind k
   printer p{items, shape, elided, edge, width, {}};
   p.print(0, 0, c_strides(shape));
   return p.out;
+}
+
+namespace {
+
+// Arrays larger than this print summarised, as NumPy's default print threshold does.
+constexpr index_t summary_threshold = 1000;
+constexpr index_t edge_items = 3;
+// The most bytes of values read at once for JSON.
+constexpr index_t slab_bytes = index_t{64} << 20;
+
+}  // namespace
+
+void print_json(std::ostream& os, const region_reader& read, const shape_t& shape, const dtype& t,
+                index_t rows) {
+  const std::size_t itemsize = t.itemsize();
+  std::string out = "{\"shape\": [";
+  for (std::size_t d = 0; d < shape.size(); ++d) out += (d ? ", " : "") + std::to_string(shape[d]);
+  out += "], \"dtype\": \"" + t.typestr() + "\", \"data\": [";
+  os << out;
+  if (shape.empty()) {
+    bytes value(itemsize);
+    read(box{}, value);
+    out.clear();
+    append_json_values(out, value.data(), 1, t.kind, true);
+    os << out;
+  } else if (element_count(shape) > 0) {
+    const index_t row_bytes =
+        element_count(std::span(shape).subspan(1)) * static_cast<index_t>(itemsize);
+    rows = std::max<index_t>(1, std::min(rows, slab_bytes / std::max<index_t>(row_bytes, 1)));
+    bytes buffer;
+    for (index_t r0 = 0; r0 < shape[0]; r0 += rows) {
+      box slab = box::whole(shape);
+      slab.start[0] = r0;
+      slab.stop[0] = std::min(shape[0], r0 + rows);
+      buffer.resize(static_cast<std::size_t>(slab.size()) * itemsize);
+      read(slab, buffer);
+      constexpr index_t batch = 1 << 16;  // so the text held at once stays small too
+      for (index_t i = 0; i < slab.size(); i += batch) {
+        out.clear();
+        append_json_values(out, buffer.data() + i * itemsize, std::min(batch, slab.size() - i),
+                           t.kind, r0 == 0 && i == 0);
+        os << out;
+      }
+    }
+  }
+  os << "]}\n";
+}
+
+void print_text(std::ostream& os, const region_reader& read, const shape_t& shape, const dtype& t) {
+  const std::size_t n = shape.size();
+  const std::size_t itemsize = t.itemsize();
+  const bool summarise = element_count(shape) > summary_threshold;
+  std::vector<bool> elided(n, false);
+  shape_t compact = shape;
+  for (std::size_t d = 0; d < n; ++d) {
+    elided[d] = summarise && shape[d] > 2 * edge_items;
+    if (elided[d]) compact[d] = 2 * edge_items;
+  }
+  bytes values(static_cast<std::size_t>(element_count(compact)) * itemsize);
+  // Read each corner: along an elided axis the first and the last edge_items indices.
+  const index_t corners = index_t{1} << std::count(elided.begin(), elided.end(), true);
+  for (index_t corner = 0; corner < corners; ++corner) {
+    box part = box::whole(shape);
+    shape_t origin(n, 0);
+    int bit = 0;
+    for (std::size_t d = 0; d < n; ++d) {
+      if (!elided[d]) continue;
+      const bool tail = (corner >> bit++) & 1;
+      part.start[d] = tail ? shape[d] - edge_items : 0;
+      part.stop[d] = part.start[d] + edge_items;
+      origin[d] = tail ? edge_items : 0;
+    }
+    bytes piece(static_cast<std::size_t>(part.size()) * itemsize);
+    read(part, piece);
+    const shape_t extent = part.shape();
+    copy_region(piece.data(), extent, shape_t(n, 0), values.data(), compact, origin, extent,
+                itemsize);
+  }
+  os << numpy_str(values.data(), compact, t.kind, elided, edge_items) << "\n";
 }
 
 }  // namespace chunkarr::cli

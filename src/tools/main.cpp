@@ -75,6 +75,8 @@ int main(int argc, char** argv) {
   cli::add_info(app, run);
   cli::add_cat(app, run);
   cli::add_copy(app, run);
+  cli::add_eval(app, run);
+  cli::add_graph(app, run);
   try {
     app.parse(argc, argv);
     run();

@@ -175,6 +175,7 @@ enum class unary_op {
 struct operand {
   std::variant<array, scalar> value;
   operand(array a) : value(std::move(a)) {}
+  operand(scalar s) : value(s) {}
   template <class T, class = std::enable_if_t<std::is_arithmetic_v<T>>>
   operand(T v) : value(scalar(v)) {}
 };

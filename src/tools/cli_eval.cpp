@@ -1,0 +1,196 @@
+// chunkarr eval EXPR -i NAME=PATH ...: evaluate a NumPy-syntax expression over named arrays.
+// chunkarr graph EXPR -i NAME=PATH ...: draw its chunk task graph (Graphviz DOT).
+#include <cmath>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+
+#include "tools/cli.hpp"
+#include "tools/expression.hpp"
+#include "tools/format.hpp"
+
+namespace chunkarr::cli {
+namespace {
+
+struct eval_options {
+  std::string expression;
+  std::vector<std::string> inputs;
+  bool json = false;
+  std::string output;
+  std::string chunks;
+  std::string codec = "blosc:lz4:5:shuffle";
+  bool overwrite = false;
+  std::string memory_limit;
+  int threads = 0;
+  int progress = 0;  // +1 --progress, -1 --no-progress, 0 neither
+};
+
+std::map<std::string, array> open_inputs(const std::vector<std::string>& specs) {
+  std::map<std::string, array> inputs;
+  for (const std::string& spec : specs) {
+    const std::size_t eq = spec.find('=');
+    const std::string name = spec.substr(0, eq);
+    const bool identifier =
+        !name.empty() && (std::isalpha(static_cast<unsigned char>(name[0])) || name[0] == '_') &&
+        std::all_of(name.begin(), name.end(),
+                    [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+    if (eq == std::string::npos || !identifier || eq + 1 == spec.size()) {
+      throw usage_error("-i expects NAME=PATH with NAME an identifier, not '" + spec + "'");
+    }
+    if (inputs.count(name)) throw usage_error("input '" + name + "' is given twice");
+    const std::string path = spec.substr(eq + 1);
+    const node n = open_node(path);
+    if (n.kind != node_kind::array) {
+      throw_error<not_found_error>(path, " is a Zarr group; name an array inside it");
+    }
+    inputs.emplace(name, from_zarr(zarr_array::open(n.storage, n.path)));
+  }
+  return inputs;
+}
+
+compute_options engine_options(const eval_options& o) {
+  compute_options c;
+  if (!o.memory_limit.empty()) c.memory_limit = parse_size(o.memory_limit, "--memory-limit");
+  c.threads = o.threads;
+  c.codec = o.codec;
+  c.overwrite = o.overwrite;
+  if (show_progress(o.progress)) {
+    auto mutex = std::make_shared<std::mutex>();
+    c.progress = [mutex](index_t done, index_t total) {
+      std::lock_guard lock(*mutex);
+      if (done == total || done % 16 == 0) {
+        std::fprintf(stderr, "\reval: %lld/%lld tasks", static_cast<long long>(done),
+                     static_cast<long long>(total));
+        if (done == total) std::fputc('\n', stderr);
+      }
+    };
+  }
+  return c;
+}
+
+void run_eval(const eval_options& o) {
+  const std::map<std::string, array> inputs = open_inputs(o.inputs);
+  const array result = parse_expression(o.expression, inputs);
+  compute_options c = engine_options(o);
+  if (!o.output.empty()) {
+    if (!o.chunks.empty()) {
+      c.chunks = parse_extents(o.chunks, "--chunks");
+      if (c.chunks.size() != result.ndim()) {
+        throw usage_error("--chunks " + o.chunks + " has " + std::to_string(c.chunks.size()) +
+                          " extents; the result has shape " + to_string(result.shape()));
+      }
+    }
+    try {
+      make_codec(o.codec);
+    } catch (const codec_error& e) {
+      throw usage_error(std::string("--codec: ") + e.what());
+    }
+    std::error_code ec;
+    if (std::filesystem::exists(o.output, ec) && !o.overwrite) {
+      throw_error<io_error>(o.output, " already exists (use --overwrite to replace it)");
+    }
+    store(result, o.output, c);
+    return;
+  }
+  check_result_fits(result, c);
+  bytes values(static_cast<std::size_t>(result.nbytes()));
+  compute_into(result, values, c);
+  const shape_t shape = result.shape();
+  const std::size_t itemsize = result.dtype().itemsize();
+  const region_reader read = [&](const box& b, std::span<std::byte> out) {
+    copy_region(values.data(), shape, b.start, out.data(), b.shape(), shape_t(b.ndim(), 0),
+                b.shape(), itemsize);
+  };
+  if (o.json)
+    print_json(std::cout, read, shape, result.dtype(), shape.empty() ? 1 : shape[0]);
+  else
+    print_text(std::cout, read, shape, result.dtype());
+}
+
+void add_expression_options(CLI::App* cmd, eval_options& o) {
+  cmd->add_option("EXPR", o.expression,
+                  "NumPy/Python expression over the inputs, e.g. 'mean(a, axis=0)', "
+                  "'(a - a.mean(axis=0))**2', 'a[:, 100:2000].astype(\"f8\")'")
+      ->required();
+  cmd->add_option("-i,--input", o.inputs, "NAME=PATH: a Zarr array named NAME in EXPR (repeat)");
+}
+
+}  // namespace
+
+index_t parse_size(const std::string& text, const std::string& flag) {
+  std::size_t used = 0;
+  double number = 0;
+  try {
+    number = std::stod(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  std::string unit = text.substr(used);
+  unit.erase(0, unit.find_first_not_of(' '));
+  std::transform(unit.begin(), unit.end(), unit.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  static const std::map<std::string, double> units = {{"", 1},
+                                                      {"b", 1},
+                                                      {"k", 1e3},
+                                                      {"kb", 1e3},
+                                                      {"kib", 1024.0},
+                                                      {"m", 1e6},
+                                                      {"mb", 1e6},
+                                                      {"mib", 1048576.0},
+                                                      {"g", 1e9},
+                                                      {"gb", 1e9},
+                                                      {"gib", 1073741824.0},
+                                                      {"t", 1e12},
+                                                      {"tb", 1e12},
+                                                      {"tib", 1099511627776.0}};
+  const auto it = units.find(unit);
+  if (used == 0 || it == units.end() || !(number > 0) || number * it->second > 9e18) {
+    throw usage_error(flag + " expects a size such as 512MiB, 2GB or 1e9, not '" + text + "'");
+  }
+  return static_cast<index_t>(number * it->second);
+}
+
+void add_eval(CLI::App& app, std::function<void()>& run) {
+  auto* cmd = app.add_subcommand(
+      "eval",
+      "Evaluate a NumPy-syntax expression over named Zarr arrays, streaming chunks under a "
+      "memory budget; print the result (as cat does) or store it with -o");
+  auto o = std::make_shared<eval_options>();
+  add_expression_options(cmd, *o);
+  cmd->add_flag("--json", o->json, "Print the result as one JSON object (as cat --json)");
+  cmd->add_option("-o,--output", o->output, "Store the result as a new Zarr array here");
+  cmd->add_option("--chunks", o->chunks,
+                  "With -o: chunk shape, e.g. 256,8192 (default: the result's)");
+  cmd->add_option("--codec", o->codec, "With -o: codec spec (default blosc:lz4:5:shuffle)");
+  cmd->add_flag("--overwrite", o->overwrite, "With -o: replace an existing output when done");
+  cmd->add_option("--memory-limit", o->memory_limit,
+                  "Bytes in memory at once: tasks, reductions and the printed result "
+                  "(e.g. 512MiB; default min(1 GiB, RAM/4))");
+  cmd->add_option("--threads", o->threads, "Worker threads (default: all cores)")
+      ->check(CLI::Range(1, 1024));
+  cmd->add_flag("--progress,!--no-progress", o->progress,
+                "Show progress on stderr (default: when stderr is a terminal)");
+  cmd->callback([&run, o] { run = [o] { run_eval(*o); }; });
+}
+
+void add_graph(CLI::App& app, std::function<void()>& run) {
+  auto* cmd = app.add_subcommand(
+      "graph", "Print the chunk task graph of an expression in Graphviz DOT (runs nothing)");
+  auto o = std::make_shared<eval_options>();
+  add_expression_options(cmd, *o);
+  cmd->add_option("-o,--output", o->output, "Write the DOT here instead of standard output");
+  cmd->callback([&run, o] {
+    run = [o] {
+      const std::string dot = to_dot(parse_expression(o->expression, open_inputs(o->inputs)));
+      if (o->output.empty()) {
+        std::cout << dot;
+        return;
+      }
+      std::ofstream file(o->output);
+      file << dot;
+      if (!file) throw_error<io_error>("cannot write ", o->output);
+    };
+  });
+}
+
+}  // namespace chunkarr::cli

@@ -1,0 +1,708 @@
+#include "tools/expression.hpp"
+
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <variant>
+
+namespace chunkarr::cli {
+namespace {
+
+// ---- tokens ------------------------------------------------------------------------------
+
+enum class tok { end, name, integer, real, string, op };
+
+struct token {
+  tok kind = tok::end;
+  std::string text;
+  std::size_t column = 0;  // 1-based
+};
+
+[[noreturn]] void syntax_error(const std::string& expr, std::size_t column,
+                               const std::string& why) {
+  throw_error<value_error>("syntax error at column ", column, " of '", expr, "': ", why);
+}
+
+std::vector<token> tokenize(const std::string& s) {
+  static const char* const ops[] = {"**", "//", "<=", ">=", "==", "!=", "+", "-", "*",
+                                    "/",  "%",  "<",  ">",  "&",  "|",  "^", "~", "(",
+                                    ")",  "[",  "]",  ",",  ":",  ".",  "="};
+  std::vector<token> out;
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const char c = s[i];
+    if (std::isspace(static_cast<unsigned char>(c))) {
+      ++i;
+      continue;
+    }
+    token t;
+    t.column = i + 1;
+    if (std::isalpha(static_cast<unsigned char>(c)) || c == '_') {
+      std::size_t j = i;
+      while (j < s.size() && (std::isalnum(static_cast<unsigned char>(s[j])) || s[j] == '_')) ++j;
+      t.kind = tok::name;
+      t.text = s.substr(i, j - i);
+      i = j;
+    } else if (std::isdigit(static_cast<unsigned char>(c)) ||
+               (c == '.' && i + 1 < s.size() &&
+                std::isdigit(static_cast<unsigned char>(s[i + 1])))) {
+      std::size_t j = i;
+      bool real = false;
+      while (j < s.size() && (std::isdigit(static_cast<unsigned char>(s[j])) || s[j] == '_')) ++j;
+      if (j < s.size() && s[j] == '.') {
+        real = true;
+        ++j;
+        while (j < s.size() && std::isdigit(static_cast<unsigned char>(s[j]))) ++j;
+      }
+      if (j < s.size() && (s[j] == 'e' || s[j] == 'E')) {
+        std::size_t k = j + 1;
+        if (k < s.size() && (s[k] == '+' || s[k] == '-')) ++k;
+        if (k < s.size() && std::isdigit(static_cast<unsigned char>(s[k]))) {
+          real = true;
+          j = k;
+          while (j < s.size() && std::isdigit(static_cast<unsigned char>(s[j]))) ++j;
+        }
+      }
+      t.kind = real ? tok::real : tok::integer;
+      t.text = s.substr(i, j - i);
+      std::erase(t.text, '_');
+      i = j;
+    } else if (c == '\'' || c == '"') {
+      const std::size_t j = s.find(c, i + 1);
+      if (j == std::string::npos) syntax_error(s, i + 1, "unterminated string");
+      t.kind = tok::string;
+      t.text = s.substr(i + 1, j - i - 1);
+      i = j + 1;
+    } else {
+      bool matched = false;
+      for (const char* op : ops) {
+        const std::size_t n = std::strlen(op);
+        if (s.compare(i, n, op) == 0) {
+          t.kind = tok::op;
+          t.text = op;
+          i += n;
+          matched = true;
+          break;
+        }
+      }
+      if (!matched) syntax_error(s, i + 1, std::string("unexpected character '") + c + "'");
+    }
+    out.push_back(std::move(t));
+  }
+  token end;
+  end.column = s.size() + 1;
+  out.push_back(end);
+  return out;
+}
+
+// ---- values ------------------------------------------------------------------------------
+
+struct value;
+using tuple_t = std::vector<value>;
+struct none_t {};
+struct ellipsis_t {};
+struct slice_t {
+  std::optional<index_t> start, stop, step;
+};
+struct function_t {
+  std::string name;
+  std::optional<array> self;  // a bound method
+};
+struct namespace_t {};
+
+struct value {
+  std::variant<array, scalar, tuple_t, std::string, none_t, ellipsis_t, slice_t, function_t,
+               namespace_t, dtype>
+      v;
+};
+
+std::string type_name(const value& x) {
+  static const char* names[] = {"array", "number", "tuple",    "string", "None",
+                                "...",   "slice",  "function", "module", "dtype"};
+  return names[x.v.index()];
+}
+
+// ---- the parser (recursive descent, Python's precedence) ---------------------------------
+
+class parser {
+ public:
+  parser(const std::string& text, const std::map<std::string, array>& inputs)
+      : text_(text), tokens_(tokenize(text)), inputs_(inputs) {}
+
+  array parse() {
+    value v = expression();
+    if (peek().kind != tok::end) unexpected();
+    if (auto* a = std::get_if<array>(&v.v)) return *a;
+    if (std::holds_alternative<scalar>(v.v)) return to_array(v, peek());
+    throw_error<type_error>("'", text_, "' is a ", type_name(v), ", not an array");
+  }
+
+ private:
+  const token& peek() const { return tokens_[pos_]; }
+  token next() { return tokens_[pos_++]; }
+  bool accept(const char* op) {
+    if (peek().kind == tok::op && peek().text == op) {
+      ++pos_;
+      return true;
+    }
+    return false;
+  }
+  void expect(const char* op) {
+    if (!accept(op)) {
+      syntax_error(text_, peek().column,
+                   std::string("expected '") + op + "', found " + describe(peek()));
+    }
+  }
+  static std::string describe(const token& t) {
+    return t.kind == tok::end ? "the end of the expression" : "'" + t.text + "'";
+  }
+  [[noreturn]] void unexpected() {
+    syntax_error(text_, peek().column, "unexpected " + describe(peek()));
+  }
+
+  array to_array(const value& v, const token& at) {
+    if (auto* a = std::get_if<array>(&v.v)) return *a;
+    if (auto* s = std::get_if<scalar>(&v.v)) {
+      return apply(binary_op::add, operand(*s), operand(scalar(false)));  // a weak 0-d array
+    }
+    throw_error<type_error>("column ", at.column, " of '", text_,
+                            "': expected an array or a number, not a ", type_name(v));
+  }
+  operand to_operand(const value& v, const token& at) {
+    if (auto* s = std::get_if<scalar>(&v.v)) return operand(*s);
+    return operand(to_array(v, at));
+  }
+
+  value binary(binary_op op, const value& a, const value& b, const token& at) {
+    return value{apply(op, to_operand(a, at), to_operand(b, at))};
+  }
+
+  value expression() { return comparison(); }
+
+  value comparison() {
+    value left = bit_or();
+    std::optional<value> result;
+    while (peek().kind == tok::op) {
+      static const std::pair<const char*, binary_op> ops[] = {
+          {"<", binary_op::less},    {"<=", binary_op::less_equal},
+          {">", binary_op::greater}, {">=", binary_op::greater_equal},
+          {"==", binary_op::equal},  {"!=", binary_op::not_equal}};
+      const binary_op* op = nullptr;
+      for (const auto& [text, o] : ops) {
+        if (peek().text == text) op = &o;
+      }
+      if (!op) break;
+      const token at = next();
+      value right = bit_or();
+      value cmp = binary(*op, left, right, at);
+      result = result ? binary(binary_op::bitwise_and, *result, cmp, at) : cmp;  // a < b < c
+      left = right;
+    }
+    return result ? *result : left;
+  }
+
+  value bit_or() {
+    value v = bit_xor();
+    while (peek().kind == tok::op && peek().text == "|") {
+      const token at = next();
+      v = binary(binary_op::bitwise_or, v, bit_xor(), at);
+    }
+    return v;
+  }
+  value bit_xor() {
+    value v = bit_and();
+    while (peek().kind == tok::op && peek().text == "^") {
+      const token at = next();
+      v = binary(binary_op::bitwise_xor, v, bit_and(), at);
+    }
+    return v;
+  }
+  value bit_and() {
+    value v = sum();
+    while (peek().kind == tok::op && peek().text == "&") {
+      const token at = next();
+      v = binary(binary_op::bitwise_and, v, sum(), at);
+    }
+    return v;
+  }
+  value sum() {
+    value v = product();
+    while (peek().kind == tok::op && (peek().text == "+" || peek().text == "-")) {
+      const token at = next();
+      v = binary(at.text == "+" ? binary_op::add : binary_op::subtract, v, product(), at);
+    }
+    return v;
+  }
+  value product() {
+    value v = unary();
+    while (peek().kind == tok::op && (peek().text == "*" || peek().text == "/" ||
+                                      peek().text == "//" || peek().text == "%")) {
+      const token at = next();
+      const binary_op op = at.text == "*"    ? binary_op::multiply
+                           : at.text == "/"  ? binary_op::true_divide
+                           : at.text == "//" ? binary_op::floor_divide
+                                             : binary_op::remainder;
+      v = binary(op, v, unary(), at);
+    }
+    return v;
+  }
+  value unary() {
+    if (peek().kind == tok::op &&
+        (peek().text == "-" || peek().text == "+" || peek().text == "~")) {
+      const token at = next();
+      value v = unary();
+      if (at.text == "+") return v;
+      if (auto* s = std::get_if<scalar>(&v.v); s && at.text == "-") {  // fold literals: -1
+        return std::visit(
+            [](auto x) -> value {
+              if constexpr (std::is_same_v<decltype(x), bool>)
+                return value{scalar(-std::int64_t{x})};
+              else
+                return value{scalar(-x)};
+            },
+            s->value);
+      }
+      return value{
+          apply(at.text == "-" ? unary_op::negative : unary_op::bitwise_not, to_array(v, at))};
+    }
+    return power();
+  }
+  value power() {
+    value base = postfix();
+    if (peek().kind == tok::op && peek().text == "**") {
+      const token at = next();
+      value exponent = unary();  // right-associative; binds tighter than a unary on its left
+      return binary(binary_op::power, base, exponent, at);
+    }
+    return base;
+  }
+
+  value postfix() {
+    value v = atom();
+    while (peek().kind == tok::op) {
+      if (peek().text == "(") {
+        const token at = next();
+        v = call(v, at);
+      } else if (peek().text == "[") {
+        const token at = next();
+        v = subscript(v, at);
+      } else if (peek().text == ".") {
+        next();
+        const token name = next();
+        if (name.kind != tok::name) syntax_error(text_, name.column, "expected a name after '.'");
+        v = attribute(v, name);
+      } else {
+        break;
+      }
+    }
+    return v;
+  }
+
+  value atom() {
+    const token t = next();
+    switch (t.kind) {
+      case tok::integer: {
+        try {
+          return value{scalar(static_cast<std::int64_t>(std::stoll(t.text)))};
+        } catch (const std::out_of_range&) {
+          syntax_error(text_, t.column, "integer " + t.text + " does not fit in 64 bits");
+        }
+      }
+      case tok::real:
+        return value{scalar(std::stod(t.text))};
+      case tok::string:
+        return value{t.text};
+      case tok::name:
+        return name(t);
+      case tok::op:
+        if (t.text == "(") {
+          if (accept(")")) return value{tuple_t{}};
+          value first = expression();
+          if (accept(")")) return first;
+          tuple_t items{first};
+          while (accept(",")) {
+            if (peek().kind == tok::op && peek().text == ")") break;
+            items.push_back(expression());
+          }
+          expect(")");
+          return value{items};
+        }
+        if (t.text == "." && accept(".")) {  // "..." arrives as three dots
+          expect(".");
+          return value{ellipsis_t{}};
+        }
+        break;
+      case tok::end:
+        break;
+    }
+    --pos_;
+    unexpected();
+  }
+
+  value name(const token& t) {
+    if (auto it = inputs_.find(t.text); it != inputs_.end()) return value{it->second};
+    if (t.text == "True") return value{scalar(true)};
+    if (t.text == "False") return value{scalar(false)};
+    if (t.text == "None" || t.text == "newaxis") return value{none_t{}};
+    if (t.text == "nan" || t.text == "NaN")
+      return value{scalar(std::numeric_limits<double>::quiet_NaN())};
+    if (t.text == "inf") return value{scalar(std::numeric_limits<double>::infinity())};
+    if (t.text == "pi") return value{scalar(3.141592653589793)};
+    if (t.text == "e") return value{scalar(2.718281828459045)};
+    if (t.text == "np" || t.text == "numpy") return value{namespace_t{}};
+    if (is_function(t.text)) return value{function_t{t.text, std::nullopt}};
+    try {
+      return value{parse_dtype(t.text)};
+    } catch (const type_error&) {
+    }
+    std::string names;
+    for (const auto& [n, a] : inputs_) names += (names.empty() ? "" : ", ") + n;
+    throw_error<value_error>("column ", t.column, " of '", text_, "': unknown name '", t.text,
+                             "' (inputs: ", names.empty() ? "none" : names, ")");
+  }
+
+  static bool is_function(const std::string& n) {
+    static const char* const names[] = {
+        "abs",         "absolute",   "sqrt",          "exp",          "expm1",      "log",
+        "log1p",       "log10",      "log2",          "sin",          "cos",        "tan",
+        "arcsin",      "arccos",     "arctan",        "sinh",         "cosh",       "tanh",
+        "floor",       "ceil",       "trunc",         "sign",         "isnan",      "isinf",
+        "isfinite",    "negative",   "invert",        "logical_not",  "add",        "subtract",
+        "multiply",    "divide",     "true_divide",   "floor_divide", "remainder",  "mod",
+        "power",       "maximum",    "minimum",       "equal",        "not_equal",  "less",
+        "less_equal",  "greater",    "greater_equal", "bitwise_and",  "bitwise_or", "bitwise_xor",
+        "logical_and", "logical_or", "logical_xor",   "where",        "clip",       "sum",
+        "prod",        "mean",       "var",           "std",          "min",        "max",
+        "amin",        "amax",       "any",           "all",          "argmin",     "argmax",
+        "nansum",      "nanmean",    "nanvar",        "nanstd",       "nanmin",     "nanmax",
+        "transpose",   "astype"};
+    for (const char* name : names) {
+      if (n == name) return true;
+    }
+    return false;
+  }
+
+  value attribute(const value& v, const token& name) {
+    if (std::holds_alternative<namespace_t>(v.v)) {
+      if (is_function(name.text)) return value{function_t{name.text, std::nullopt}};
+      return this->name(name);  // np.nan, np.float32, np.newaxis
+    }
+    if (auto* a = std::get_if<array>(&v.v)) {
+      if (name.text == "T") return value{a->T()};
+      if (is_function(name.text)) return value{function_t{name.text, *a}};
+    }
+    throw_error<value_error>("column ", name.column, " of '", text_, "': '", type_name(v),
+                             "' has no attribute '", name.text, "'");
+  }
+
+  struct arguments {
+    std::vector<std::pair<value, token>> positional;
+    std::map<std::string, std::pair<value, token>> keywords;
+  };
+
+  value call(const value& f, const token& at) {
+    const auto* fn = std::get_if<function_t>(&f.v);
+    if (!fn) syntax_error(text_, at.column, "a " + type_name(f) + " is not callable");
+    arguments args;
+    if (fn->self) args.positional.push_back({value{*fn->self}, at});
+    if (!accept(")")) {
+      while (true) {
+        const token start = peek();
+        if (start.kind == tok::name && tokens_[pos_ + 1].kind == tok::op &&
+            tokens_[pos_ + 1].text == "=") {
+          pos_ += 2;
+          args.keywords[start.text] = {expression(), start};
+        } else {
+          if (!args.keywords.empty()) {
+            syntax_error(text_, start.column, "positional argument follows keyword argument");
+          }
+          args.positional.push_back({expression(), start});
+        }
+        if (accept(")")) break;
+        expect(",");
+        if (accept(")")) break;
+      }
+    }
+    return apply_function(fn->name, args, at);
+  }
+
+  [[noreturn]] void bad_call(const std::string& fn, const token& at, const std::string& why) {
+    throw_error<value_error>("column ", at.column, " of '", text_, "': ", fn, "(): ", why);
+  }
+
+  axes_t axes_of(const value& v, const std::string& fn, const token& at) {
+    if (std::holds_alternative<none_t>(v.v)) return {};
+    if (auto* s = std::get_if<scalar>(&v.v); s && std::holds_alternative<std::int64_t>(s->value)) {
+      return {static_cast<int>(std::get<std::int64_t>(s->value))};
+    }
+    if (auto* t = std::get_if<tuple_t>(&v.v)) {
+      axes_t axes;
+      for (const value& item : *t) {
+        const auto* s = std::get_if<scalar>(&item.v);
+        if (!s || !std::holds_alternative<std::int64_t>(s->value))
+          bad_call(fn, at, "axis must be integers");
+        axes.push_back(static_cast<int>(std::get<std::int64_t>(s->value)));
+      }
+      if (axes.empty())
+        bad_call(fn, at, "axis=() reduces nothing; chunkarr needs at least one axis");
+      return axes;
+    }
+    bad_call(fn, at, "axis must be an integer, a tuple of integers or None");
+  }
+
+  bool bool_of(const value& v, const std::string& fn, const token& at) {
+    const auto* s = std::get_if<scalar>(&v.v);
+    if (!s || !std::holds_alternative<bool>(s->value)) bad_call(fn, at, "expected True or False");
+    return std::get<bool>(s->value);
+  }
+  index_t int_of(const value& v, const std::string& fn, const token& at) {
+    const auto* s = std::get_if<scalar>(&v.v);
+    if (!s || !std::holds_alternative<std::int64_t>(s->value))
+      bad_call(fn, at, "expected an integer");
+    return std::get<std::int64_t>(s->value);
+  }
+
+  value apply_function(const std::string& fn, arguments& args, const token& at) {
+    auto arg = [&](std::size_t i, const char* keyword) -> std::optional<std::pair<value, token>> {
+      if (i < args.positional.size()) return args.positional[i];
+      if (auto it = args.keywords.find(keyword); it != args.keywords.end()) return it->second;
+      return std::nullopt;
+    };
+    auto require = [&](std::size_t i, const char* keyword) {
+      auto a = arg(i, keyword);
+      if (!a) bad_call(fn, at, std::string("missing argument '") + keyword + "'");
+      return *a;
+    };
+    auto arr = [&](std::size_t i, const char* keyword) {
+      auto [v, t] = require(i, keyword);
+      return to_array(v, t);
+    };
+    auto opnd = [&](std::size_t i, const char* keyword) {
+      auto [v, t] = require(i, keyword);
+      return to_operand(v, t);
+    };
+    auto limit = [&](std::size_t most) {
+      if (args.positional.size() > most) bad_call(fn, at, "too many arguments");
+    };
+
+    static const std::map<std::string, unary_op> unary_ops = {
+        {"abs", unary_op::abs},
+        {"absolute", unary_op::abs},
+        {"sqrt", unary_op::sqrt},
+        {"exp", unary_op::exp},
+        {"expm1", unary_op::expm1},
+        {"log", unary_op::log},
+        {"log1p", unary_op::log1p},
+        {"log10", unary_op::log10},
+        {"log2", unary_op::log2},
+        {"sin", unary_op::sin},
+        {"cos", unary_op::cos},
+        {"tan", unary_op::tan},
+        {"arcsin", unary_op::arcsin},
+        {"arccos", unary_op::arccos},
+        {"arctan", unary_op::arctan},
+        {"sinh", unary_op::sinh},
+        {"cosh", unary_op::cosh},
+        {"tanh", unary_op::tanh},
+        {"floor", unary_op::floor},
+        {"ceil", unary_op::ceil},
+        {"trunc", unary_op::trunc},
+        {"sign", unary_op::sign},
+        {"isnan", unary_op::isnan},
+        {"isinf", unary_op::isinf},
+        {"isfinite", unary_op::isfinite},
+        {"negative", unary_op::negative},
+        {"invert", unary_op::bitwise_not},
+        {"logical_not", unary_op::bitwise_not}};
+    static const std::map<std::string, binary_op> binary_ops = {
+        {"add", binary_op::add},
+        {"subtract", binary_op::subtract},
+        {"multiply", binary_op::multiply},
+        {"divide", binary_op::true_divide},
+        {"true_divide", binary_op::true_divide},
+        {"floor_divide", binary_op::floor_divide},
+        {"remainder", binary_op::remainder},
+        {"mod", binary_op::remainder},
+        {"power", binary_op::power},
+        {"maximum", binary_op::maximum},
+        {"minimum", binary_op::minimum},
+        {"equal", binary_op::equal},
+        {"not_equal", binary_op::not_equal},
+        {"less", binary_op::less},
+        {"less_equal", binary_op::less_equal},
+        {"greater", binary_op::greater},
+        {"greater_equal", binary_op::greater_equal},
+        {"bitwise_and", binary_op::bitwise_and},
+        {"bitwise_or", binary_op::bitwise_or},
+        {"bitwise_xor", binary_op::bitwise_xor}};
+    static const std::map<std::string, reduce_op> reductions = {
+        {"sum", reduce_op::sum},         {"prod", reduce_op::prod},
+        {"mean", reduce_op::mean},       {"var", reduce_op::var},
+        {"std", reduce_op::std},         {"min", reduce_op::min},
+        {"max", reduce_op::max},         {"amin", reduce_op::min},
+        {"amax", reduce_op::max},        {"any", reduce_op::any},
+        {"all", reduce_op::all},         {"argmin", reduce_op::argmin},
+        {"argmax", reduce_op::argmax},   {"nansum", reduce_op::nansum},
+        {"nanmean", reduce_op::nanmean}, {"nanvar", reduce_op::nanvar},
+        {"nanstd", reduce_op::nanstd},   {"nanmin", reduce_op::nanmin},
+        {"nanmax", reduce_op::nanmax}};
+
+    if (auto it = unary_ops.find(fn); it != unary_ops.end()) {
+      limit(1);
+      array a = arr(0, "x");
+      if (fn == "logical_not") a = a.astype(make_dtype(scalar_kind::bool_));
+      return value{apply(it->second, a)};
+    }
+    if (fn == "logical_and" || fn == "logical_or" || fn == "logical_xor") {
+      limit(2);
+      const dtype b = make_dtype(scalar_kind::bool_);
+      const binary_op op = fn == "logical_and"  ? binary_op::bitwise_and
+                           : fn == "logical_or" ? binary_op::bitwise_or
+                                                : binary_op::bitwise_xor;
+      return value{apply(op, arr(0, "x1").astype(b), arr(1, "x2").astype(b))};
+    }
+    if (auto it = binary_ops.find(fn); it != binary_ops.end()) {
+      limit(2);
+      return value{apply(it->second, opnd(0, "x1"), opnd(1, "x2"))};
+    }
+    if (auto it = reductions.find(fn); it != reductions.end()) {
+      limit(2);
+      const array a = arr(0, "a");
+      axes_t axes;
+      if (auto ax = arg(1, "axis")) axes = axes_of(ax->first, fn, ax->second);
+      bool keepdims = false;
+      if (auto k = arg(99, "keepdims")) keepdims = bool_of(k->first, fn, k->second);
+      int ddof = 0;
+      if (auto d = arg(99, "ddof")) ddof = static_cast<int>(int_of(d->first, fn, d->second));
+      for (const auto& [key, unused] : args.keywords) {
+        if (key != "axis" && key != "keepdims" && key != "ddof") {
+          bad_call(fn, at, "unexpected keyword argument '" + key + "'");
+        }
+      }
+      return value{reduce(it->second, a, axes, keepdims, ddof)};
+    }
+    if (fn == "where") {
+      limit(3);
+      return value{chunkarr::where(opnd(0, "condition"), opnd(1, "x"), opnd(2, "y"))};
+    }
+    if (fn == "clip") {
+      limit(3);
+      return value{clip(arr(0, "a"), opnd(1, "a_min"), opnd(2, "a_max"))};
+    }
+    if (fn == "astype") {
+      limit(2);
+      const array a = arr(0, "self");
+      auto [v, t] = require(1, "dtype");
+      if (auto* d = std::get_if<dtype>(&v.v)) return value{a.astype(*d)};
+      if (auto* s = std::get_if<std::string>(&v.v)) return value{a.astype(parse_dtype(*s))};
+      bad_call(fn, at, "expected a dtype such as 'f4' or float32");
+    }
+    if (fn == "transpose") {
+      const array a = arr(0, "a");
+      std::vector<int> axes;
+      for (std::size_t i = 1; i < args.positional.size(); ++i) {
+        const value& v = args.positional[i].first;
+        if (auto* t = std::get_if<tuple_t>(&v.v)) {
+          for (const value& item : *t) axes.push_back(static_cast<int>(int_of(item, fn, at)));
+        } else {
+          axes.push_back(static_cast<int>(int_of(v, fn, at)));
+        }
+      }
+      if (auto ax = arg(99, "axes")) {
+        for (const value& item : std::get<tuple_t>(ax->first.v)) {
+          axes.push_back(static_cast<int>(int_of(item, fn, at)));
+        }
+      }
+      return value{a.transpose(axes)};
+    }
+    bad_call(fn, at, "unknown function");
+  }
+
+  // After '[': subscripts up to ']'.
+  value subscript(const value& v, const token& at) {
+    const array a = to_array(v, at);
+    std::vector<index_spec> specs;
+    while (true) {
+      specs.push_back(subscript_item());
+      if (accept("]")) break;
+      expect(",");
+      if (accept("]")) break;
+    }
+    return value{a(specs)};
+  }
+
+  std::optional<index_t> optional_index() {
+    if (peek().kind == tok::op &&
+        (peek().text == ":" || peek().text == "]" || peek().text == ",")) {
+      return std::nullopt;
+    }
+    const token t = peek();
+    value v = expression();
+    if (std::holds_alternative<none_t>(v.v)) return std::nullopt;
+    const auto* s = std::get_if<scalar>(&v.v);
+    if (!s || !std::holds_alternative<std::int64_t>(s->value)) {
+      syntax_error(text_, t.column, "slice indices must be integers or None");
+    }
+    return std::get<std::int64_t>(s->value);
+  }
+
+  index_spec subscript_item() {
+    if (peek().kind == tok::op && peek().text == ".") {
+      next();
+      expect(".");
+      expect(".");
+      return ellipsis;
+    }
+    if (peek().kind == tok::name && (peek().text == "None" || peek().text == "newaxis")) {
+      next();
+      return newaxis;
+    }
+    std::optional<index_t> start = optional_index();
+    if (!accept(":")) {
+      if (!start) unexpected();
+      return index_spec(static_cast<long long>(*start));
+    }
+    std::optional<index_t> stop = optional_index();
+    std::optional<index_t> step;
+    if (accept(":")) step = optional_index();
+    if (step && *step == 0) syntax_error(text_, peek().column, "slice step cannot be zero");
+    return index_spec(chunkarr::slice{start, stop, step});
+  }
+
+  const std::string& text_;
+  std::vector<token> tokens_;
+  const std::map<std::string, array>& inputs_;
+  std::size_t pos_ = 0;
+};
+
+}  // namespace
+
+dtype parse_dtype(const std::string& text) {
+  static const std::map<std::string, scalar_kind> names = {
+      {"bool", scalar_kind::bool_},     {"bool_", scalar_kind::bool_},
+      {"?", scalar_kind::bool_},        {"b1", scalar_kind::bool_},
+      {"int8", scalar_kind::int8},      {"i1", scalar_kind::int8},
+      {"int16", scalar_kind::int16},    {"i2", scalar_kind::int16},
+      {"int32", scalar_kind::int32},    {"i4", scalar_kind::int32},
+      {"int64", scalar_kind::int64},    {"i8", scalar_kind::int64},
+      {"int", scalar_kind::int64},      {"uint8", scalar_kind::uint8},
+      {"u1", scalar_kind::uint8},       {"uint16", scalar_kind::uint16},
+      {"u2", scalar_kind::uint16},      {"uint32", scalar_kind::uint32},
+      {"u4", scalar_kind::uint32},      {"uint64", scalar_kind::uint64},
+      {"u8", scalar_kind::uint64},      {"float32", scalar_kind::float32},
+      {"f4", scalar_kind::float32},     {"float64", scalar_kind::float64},
+      {"f8", scalar_kind::float64},     {"float", scalar_kind::float64},
+      {"double", scalar_kind::float64}, {"single", scalar_kind::float32}};
+  if (auto it = names.find(text); it != names.end()) return make_dtype(it->second);
+  if (!text.empty() && (text[0] == '<' || text[0] == '>' || text[0] == '|' || text[0] == '=')) {
+    return make_dtype(dtype::from_typestr(text).kind);
+  }
+  throw_error<type_error>("data type '", text, "' not understood");
+}
+
+array parse_expression(const std::string& text, const std::map<std::string, array>& inputs) {
+  parser p(text, inputs);
+  return p.parse();
+}
+
+}  // namespace chunkarr::cli

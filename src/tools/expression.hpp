@@ -1,0 +1,29 @@
+// The expression language of `chunkarr eval` and `chunkarr graph`: NumPy/Python syntax over
+// named arrays, evaluated to a lazy chunkarr::array.
+//
+//   operators   + - * / // % ** (unary - + ~), comparisons (chained as in Python), & | ^
+//   calls       mean(a, axis=0), where(a > 0, a, 0), clip(a, 0, 1), np.sqrt(a), …
+//   methods     a.mean(axis=(0, 2), keepdims=True), a.astype('f4'), a.T, a.transpose(1, 0)
+//   subscripts  a[0, 10:20, ::-1, ..., None]
+//   literals    1, 2.5, 1e-3, nan, inf, True, False, 'f4', tuples
+//
+// A syntax error is reported with the column it was found at; a semantic error (unknown
+// name, shapes that do not broadcast, a bad axis) with the names, shapes and dtypes involved.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "chunkarr/chunkarr.hpp"
+
+namespace chunkarr::cli {
+
+/// Parses and builds `text` over `inputs`. Throws value_error (syntax), or the engine's own
+/// errors (shape_error, type_error, …) with the expression in the message.
+array parse_expression(const std::string& text, const std::map<std::string, array>& inputs);
+
+/// Parses a dtype the way NumPy's np.dtype() does for numeric types: 'f4', 'float32', '<i8',
+/// 'uint8', 'bool', '?'. Throws type_error.
+dtype parse_dtype(const std::string& text);
+
+}  // namespace chunkarr::cli
