@@ -2,11 +2,13 @@
 #include "exec/executor.hpp"
 
 #include <oneapi/tbb/flow_graph.h>
+#include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/task_arena.h>
 
 #include <algorithm>
 #include <atomic>
 #include <mutex>
+#include <optional>
 
 #include "chunkarr/core/error.hpp"
 
@@ -90,6 +92,11 @@ stage_stats run_stage(const stage& s, index_t budget, int threads,
     std::any value;
   };
 
+  // Allow more workers than cores when asked (oneTBB caps them at the core count otherwise).
+  std::optional<tbb::global_control> allow;
+  if (threads > 0) {
+    allow.emplace(tbb::global_control::max_allowed_parallelism, static_cast<std::size_t>(threads));
+  }
   tbb::task_arena arena(threads > 0 ? threads : tbb::task_arena::automatic);
   arena.execute([&] {
     tbb::flow::graph g;

@@ -112,7 +112,8 @@ void add_expression_options(CLI::App* cmd, eval_options& o) {
                   "NumPy/Python expression over the inputs, e.g. 'mean(a, axis=0)', "
                   "'(a - a.mean(axis=0))**2', 'a[:, 100:2000].astype(\"f8\")'")
       ->required();
-  cmd->add_option("-i,--input", o.inputs, "NAME=PATH: a Zarr array named NAME in EXPR (repeat)");
+  cmd->add_option("-i,--input", o.inputs, "NAME=PATH: a Zarr array named NAME in EXPR (repeat)")
+      ->allow_extra_args(false);
 }
 
 }  // namespace

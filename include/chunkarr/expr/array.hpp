@@ -324,7 +324,9 @@ inline array any_of(const array& a, axes_t axes = {}, bool keepdims = false) {
 inline array var(const array& a, axes_t axes = {}, bool keepdims = false, int ddof = 0) {
   return reduce(reduce_op::var, a, std::move(axes), keepdims, ddof);
 }
-inline array std(const array& a, axes_t axes = {}, bool keepdims = false, int ddof = 0) {
+/// NumPy's `std` (named as xtensor's, since a function `std` would clash with namespace std
+/// wherever `using namespace chunkarr` is in effect).
+inline array stddev(const array& a, axes_t axes = {}, bool keepdims = false, int ddof = 0) {
   return reduce(reduce_op::std, a, std::move(axes), keepdims, ddof);
 }
 inline array nanvar(const array& a, axes_t axes = {}, bool keepdims = false, int ddof = 0) {

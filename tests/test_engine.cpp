@@ -1,0 +1,242 @@
+// exec: compute and store against references, bit-identical reductions at any thread count,
+// the memory budget, cancellation on errors, and outputs that never look complete early.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstring>
+
+#include <xtensor/xmath.hpp>
+#include <xtensor/xsort.hpp>
+#include <xtensor/xview.hpp>
+
+#include "chunkarr/chunkarr.hpp"
+#include "test_helpers.hpp"
+
+using namespace chunkarr;
+
+namespace {
+
+// A float32 array on disk, value (i, j) = sin(i * 0.01) * 100 + j % 17 - 0.5 * (i % 5).
+zarr_array write_source(const std::filesystem::path& dir, shape_t shape, shape_t chunks,
+                        const char* codec = "blosc:lz4:5:shuffle") {
+  array_metadata m;
+  m.shape = shape;
+  m.chunks = chunks;
+  m.dtype = make_dtype(scalar_kind::float32);
+  m.compressor = make_codec(codec);
+  const zarr_array z = zarr_array::create(make_directory_store(dir), "", m);
+  for (index_t c = 0; c < z.grid().chunk_count(); ++c) {
+    const shape_t index = z.grid().unravel(c);
+    const box b = z.grid().chunk_box(index);
+    std::vector<float> values(static_cast<std::size_t>(z.grid().chunk_elements()), 0.f);
+    for (index_t i = b.start[0]; i < b.stop[0]; ++i) {
+      for (index_t j = b.start[1]; j < b.stop[1]; ++j) {
+        values[(i - b.start[0]) * chunks[1] + (j - b.start[1])] = static_cast<float>(
+            std::sin(i * 0.01) * 100 + static_cast<double>(j % 17) - 0.5 * (i % 5));
+      }
+    }
+    z.write_chunk(index, std::as_bytes(std::span(values)));
+  }
+  return z;
+}
+
+xt::xarray<float> reference(const zarr_array& z) {
+  xt::xarray<float> x(std::vector<std::size_t>(z.shape().begin(), z.shape().end()));
+  z.read(box::whole(z.shape()), std::as_writable_bytes(std::span(x.data(), x.size())));
+  return x;
+}
+
+// A store that counts reads of chunk keys, and can fail on one of them.
+class counting_store final : public kvstore {
+ public:
+  explicit counting_store(std::shared_ptr<kvstore> inner) : inner_(std::move(inner)) {}
+  std::optional<bytes> get(std::string_view key) const override {
+    if (key.find(".z") == std::string_view::npos) ++chunk_reads;
+    if (!fail_on.empty() && key == fail_on) throw_error<io_error>("injected failure reading ", key);
+    return inner_->get(key);
+  }
+  void set(std::string_view key, std::span<const std::byte> value) override {
+    inner_->set(key, value);
+  }
+  bool erase(std::string_view key) override { return inner_->erase(key); }
+  std::size_t erase_prefix(std::string_view p) override { return inner_->erase_prefix(p); }
+  bool exists(std::string_view key) const override { return inner_->exists(key); }
+  std::vector<std::string> list(std::string_view p) const override { return inner_->list(p); }
+  std::vector<std::string> list_dir(std::string_view p) const override {
+    return inner_->list_dir(p);
+  }
+  std::string describe() const override { return inner_->describe(); }
+
+  mutable std::atomic<int> chunk_reads{0};
+  std::string fail_on;
+
+ private:
+  std::shared_ptr<kvstore> inner_;
+};
+
+}  // namespace
+
+TEST_CASE("compute agrees with xtensor on elementwise, reductions and slices") {
+  test::temp_dir dir;
+  const zarr_array z = write_source(dir.path() / "x.zarr", {203, 77}, {32, 20});
+  const array x = from_zarr(z);
+  const xt::xarray<float> ref = reference(z);
+  for (int threads : {1, 2, 4}) {
+    CAPTURE(threads);
+    compute_options o;
+    o.threads = threads;
+    CHECK(xt::allclose(compute<float>(sqrt(abs(x)) * 2.0f + 1.0f, o),
+                       xt::sqrt(xt::abs(ref)) * 2.0f + 1.0f));
+    CHECK(xt::allclose(compute<double>(mean(x, {0}), o), xt::mean(xt::cast<double>(ref), {0})));
+    CHECK(xt::allclose(compute<double>(mean(x, {1}), o), xt::mean(xt::cast<double>(ref), {1})));
+    const double total = compute<double>(sum(x.astype(make_dtype(scalar_kind::float64))), o)();
+    CHECK(total == doctest::Approx(xt::sum(xt::cast<double>(ref))()).epsilon(1e-12));
+    const auto slice = compute<float>(x(range(10, 150, 3), range({}, {}, -2)), o);
+    CHECK(slice == xt::view(ref, xt::range(10, 150, 3), xt::range(76, xt::placeholders::_, -2)));
+    const auto argmax_rows = compute<std::int64_t>(argmax(x, {1}), o);
+    CHECK(argmax_rows == xt::argmax(ref, 1));
+  }
+}
+
+TEST_CASE("reductions are bit-identical for any thread count and budget") {
+  test::temp_dir dir;
+  const array x = from_zarr(write_source(dir.path() / "x.zarr", {500, 300}, {37, 41}));
+  const std::vector<array> exprs = {
+      sum(x),    mean(x, {0}),       var(x, {1}),
+      stddev(x), nanmean(x * 1e-3f), mean((x * 1000.0f - mean(x * 1000.0f, {0})) * 2.0f, {0})};
+  for (const array& e : exprs) {
+    std::vector<std::vector<double>> results;
+    for (int threads : {1, 2, 4}) {
+      for (index_t limit : {index_t{200} << 10, index_t{64} << 20}) {
+        compute_options o;
+        o.threads = threads;
+        o.memory_limit = limit;
+        const xt::xarray<double> r = compute<double>(e, o);
+        results.emplace_back(r.begin(), r.end());
+      }
+    }
+    for (const auto& r : results) {
+      REQUIRE(r.size() == results[0].size());
+      CHECK(std::memcmp(r.data(), results[0].data(), r.size() * sizeof(double)) == 0);
+    }
+  }
+}
+
+TEST_CASE("a reduction over an array many times the budget stays within it") {
+  test::temp_dir dir;
+  // 16 MiB of float32 in 256 KiB chunks; a 2 MiB budget.
+  const zarr_array z = write_source(dir.path() / "big.zarr", {2048, 2048}, {128, 512});
+  const array x = from_zarr(z);
+  execution_stats stats;
+  compute_options o;
+  o.memory_limit = 2 << 20;
+  o.stats = &stats;
+  o.threads = 4;
+  const auto anomaly = compute<float>(mean(power(x * 1000.0f - mean(x * 1000.0f, {0}), 2), {0}), o);
+  CHECK(stats.stages == 2);
+  CHECK(stats.tasks == 2 * 16 * 4);
+  CHECK(stats.peak_task_bytes > 0);
+  CHECK(stats.peak_task_bytes <= stats.budget);
+  CHECK(stats.budget <= o.memory_limit);
+  const xt::xarray<double> ref = xt::cast<double>(reference(z)) * 1000.0;
+  const xt::xarray<double> expected = xt::mean(xt::square(ref - xt::mean(ref, {0})), {0});
+  CHECK(xt::allclose(xt::cast<double>(anomaly), expected, 1e-4));
+}
+
+TEST_CASE("over-budget tasks and results fail before running, naming a chunk shape that fits") {
+  test::temp_dir dir;
+  const array x = from_zarr(write_source(dir.path() / "x.zarr", {512, 512}, {256, 256}));
+  compute_options o;
+  o.memory_limit = 300 << 10;  // a chunk is 256 KiB; a task needs several
+  CHECK_THROWS_WITH_AS(compute<double>(sum(x), o), doctest::Contains("rechunk the input to about"),
+                       memory_budget_error);
+  o.memory_limit = 512 << 10;
+  CHECK_THROWS_WITH_AS(compute<float>(x * 2.0f, o), doctest::Contains("the result"),
+                       memory_budget_error);
+}
+
+TEST_CASE("a slice reads only the chunks it touches") {
+  test::temp_dir dir;
+  write_source(dir.path() / "x.zarr", {400, 400}, {100, 100});
+  auto counted = std::make_shared<counting_store>(make_directory_store(dir.path() / "x.zarr"));
+  const array x = from_zarr(zarr_array::open(counted, ""));
+  compute<float>(x(range(150, 160), range(10, 390)));
+  CHECK(counted->chunk_reads == 4);  // one chunk row, four chunk columns
+  counted->chunk_reads = 0;
+  compute<float>(x(250, range(310, 320)));
+  CHECK(counted->chunk_reads == 1);
+}
+
+TEST_CASE("an error in a task cancels the run and names the chunk and operation") {
+  test::temp_dir dir;
+  write_source(dir.path() / "x.zarr", {400, 400}, {100, 100});
+  auto failing = std::make_shared<counting_store>(make_directory_store(dir.path() / "x.zarr"));
+  failing->fail_on = "2.1";
+  const array x = from_zarr(zarr_array::open(failing, ""));
+  for (int threads : {1, 2, 4}) {
+    compute_options o;
+    o.threads = threads;
+    failing->chunk_reads = 0;
+    try {
+      compute<double>(mean(x, {0}), o);
+      FAIL("no exception");
+    } catch (const io_error& e) {
+      const std::string message = e.what();
+      CHECK(message.find("mean float32 (400,)") != std::string::npos);
+      CHECK(message.find("chunk (2, 1)") != std::string::npos);
+      CHECK(message.find("injected failure reading 2.1") != std::string::npos);
+    }
+  }
+}
+
+TEST_CASE("store writes a Zarr array, and nothing at all when it fails") {
+  test::temp_dir dir;
+  const zarr_array z = write_source(dir.path() / "x.zarr", {130, 90}, {40, 40});
+  const array x = from_zarr(z);
+  compute_options o;
+  o.chunks = {50, 30};
+  o.codec = "zstd:3";
+  const zarr_array out = store(x - mean(x, {0}), dir.path() / "out.zarr", o);
+  CHECK(out.metadata().chunks == shape_t{50, 30});
+  CHECK(out.metadata().compressor->spec() == "zstd:3");
+  const xt::xarray<double> ref = xt::cast<double>(reference(z));
+  xt::xarray<float> got(std::vector<std::size_t>{130, 90});
+  out.read(box::whole(out.shape()), std::as_writable_bytes(std::span(got.data(), got.size())));
+  CHECK(xt::allclose(got, xt::cast<float>(ref - xt::mean(ref, {0})), 1e-5, 1e-3));
+  // Refuses to overwrite unless asked.
+  CHECK_THROWS_AS(store(x, dir.path() / "out.zarr"), io_error);
+  // A failure midway leaves neither the output nor its staging directory.
+  auto failing = std::make_shared<counting_store>(make_directory_store(dir.path() / "x.zarr"));
+  failing->fail_on = "3.2";
+  CHECK_THROWS_AS(store(from_zarr(zarr_array::open(failing, "")) * 2.0f, dir.path() / "bad.zarr"),
+                  io_error);
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path())) {
+    names.push_back(e.path().filename().string());
+  }
+  std::sort(names.begin(), names.end());
+  CHECK(names == std::vector<std::string>{"out.zarr", "x.zarr"});
+}
+
+TEST_CASE("in-memory sources, scalars and 0-d results") {
+  const xt::xarray<double> v = {{1.0, 2.0, 3.0}, {4.0, 5.0, 6.5}};
+  const array x = from_xtensor(v, {1, 2});
+  CHECK(compute<double>(x * 2.0 + 1.0) == v * 2.0 + 1.0);
+  CHECK(compute<double>(sum(x))() == 21.5);
+  CHECK(compute<std::int64_t>(argmin(x))() == 0);
+  CHECK(compute<double>(x.T())(2, 1) == 6.5);
+  CHECK(compute<bool>(any_of(x > 6.0))() == true);
+  CHECK(compute<bool>(all_of(x > 1.0))() == false);
+  CHECK(compute<std::int32_t>(arange(5, make_dtype(scalar_kind::int32), 2) * 3) ==
+        xt::xarray<std::int32_t>{0, 3, 6, 9, 12});
+  CHECK(compute<float>(full({2, 2}, 1.5, make_dtype(scalar_kind::float32))) ==
+        xt::xarray<float>{{1.5f, 1.5f}, {1.5f, 1.5f}});
+  CHECK(std::isnan(compute<double>(mean(zeros({0}, make_dtype(scalar_kind::float64))))()));
+  CHECK(compute<double>(x(1, 2))() == 6.5);
+  const auto empty = compute<double>(x(range(2, 2)));
+  CHECK(empty.shape() == std::vector<std::size_t>{0, 3});
+  const std::string dot = to_dot(x - mean(x, {0}));
+  CHECK(dot.find("combine mean") != std::string::npos);
+  CHECK(dot.find("stage 2: output") != std::string::npos);
+}

@@ -1,0 +1,220 @@
+#!/usr/bin/python3
+"""`chunkarr eval` against NumPy: the same expressions over the same Zarr data, compared
+value for value (NumPy run with NEP 50 promotion, as chunkarr follows NumPy 2).
+
+Inputs cover dtypes, misaligned and size-1 chunks, edge chunks and broadcasting; the
+expressions cover every operator, function, reduction and indexing form the language has.
+"""
+import json
+import os
+import warnings
+
+import numpy as np
+import zarr
+
+import cli_harness
+from cli_harness import TempDirCase, run
+
+np._set_promotion_state("weak")  # NEP 50, NumPy 2's rules
+warnings.simplefilter("ignore")  # NumPy's divide-by-zero and invalid-value warnings
+
+SPECIAL = {"NaN": np.nan, "Infinity": np.inf, "-Infinity": -np.inf}
+
+
+def evaluate(expr, inputs, *flags):
+    args = ["eval", "--json", *flags]
+    for name, path in inputs.items():
+        args += ["-i", f"{name}={path}"]
+    args += ["--", expr]  # an expression may start with '-'
+
+    doc = json.loads(run(*args).stdout)
+    data = [SPECIAL.get(v, v) if isinstance(v, str) else v for v in doc["data"]]
+    return np.array(data, dtype=np.dtype(doc["dtype"])).reshape(doc["shape"])
+
+
+class Eval(TempDirCase):
+    def write(self, name, values, chunks):
+        path = self.path(f"{name}.zarr")
+        zarr.open(path, mode="w", shape=values.shape, chunks=chunks, dtype=values.dtype)[:] = values
+        return path
+
+    def setUp(self):
+        super().setUp()
+        rng = np.random.default_rng(7)
+        self.values = {
+            "a": (rng.normal(0, 10, size=(37, 23)).astype("f4"), (8, 5)),
+            "b": (rng.normal(0, 10, size=(37, 23)), (10, 23)),  # float64, other chunks
+            "i": (rng.integers(-50, 50, size=(37, 23)).astype("i4"), (37, 1)),
+            "u": (rng.integers(0, 255, size=(37, 23)).astype("u1"), (5, 7)),
+            "m": (rng.integers(0, 2, size=(37, 23)).astype(bool), (6, 6)),
+            "r": (rng.normal(size=(23,)).astype("f4"), (7,)),  # broadcasts along rows
+            "c": (rng.normal(size=(37, 1)), (4, 1)),            # broadcasts along columns
+            "t": (rng.normal(size=(4, 6, 5)).astype("f4"), (3, 4, 2)),
+        }
+        self.values["a"][0][3, 4] = np.nan
+        self.inputs = {k: self.write(k, v, c) for k, (v, c) in self.values.items()}
+        self.ns = {k: v for k, (v, _) in self.values.items()}
+
+    def check(self, expr, numpy_expr=None, *flags, exact=False):
+        with self.subTest(expr=expr):
+            expected = np.asarray(eval(numpy_expr or expr, {"np": np, **vars(np)}, self.ns))
+            got = evaluate(expr, self.inputs, *flags)
+            self.assertEqual(got.shape, expected.shape)
+            self.assertEqual(got.dtype, expected.dtype, f"{expr}: dtype")
+            if exact or expected.dtype.kind in "biu":
+                np.testing.assert_array_equal(got, expected)
+            else:
+                tight = 1e-5 if expected.dtype == np.float32 else 1e-12
+                np.testing.assert_allclose(got, expected, rtol=tight, atol=tight, equal_nan=True)
+
+    def test_arithmetic_and_promotion(self):
+        for expr in ["a + b", "a - 1", "2 * a", "a / 3", "i / 2", "i // 7", "i % 7", "-i // 7",
+                     "a // 3", "a % -3", "i ** 2", "a ** 2", "u + 1", "u * 2", "u + i",
+                     "i * 1.5", "m + m", "m * i", "a * r", "c - a", "a + c + r", "-a", "~m",
+                     "~i", "i & 12", "u | 3", "m ^ True", "(a + b) * (a - b) / 7",
+                     "a + 2 ** 3", "-a ** 2", "u - 200", "i.astype('u1')", "a.astype('i2')",
+                     "b.astype(np.float32)", "m.astype('f8')", "a.astype(bool)"]:
+            self.check(expr)
+
+    def test_comparisons_and_logic(self):
+        for expr in ["a > 0", "a <= b", "i == 3", "i != u", "0 < a", "-1 < a < 1",
+                     "(a > 0) & (b < 0)", "(a > 0) | m", "where(m, i, u)", "where(a > b, 1, 2.5)"]:
+            numpy_expr = "(-1 < a) & (a < 1)" if expr == "-1 < a < 1" else None
+            self.check(expr, numpy_expr)
+        # NEP 50 makes the scalar weak; NumPy 1.24's np.where does not, so spell it out there.
+        self.check("where(a > 0, a, 0)", "where(a > 0, a, np.float32(0))")
+
+    def test_functions(self):
+        for fn in ["abs", "sqrt", "exp", "expm1", "log", "log1p", "log10", "log2", "sin", "cos",
+                   "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "floor", "ceil",
+                   "trunc", "sign", "isnan", "isinf", "isfinite"]:
+            arg = "a / 100" if fn in ("arcsin", "arccos", "sinh", "cosh", "exp", "expm1") else "a"
+            self.check(f"{fn}({arg})")
+            self.check(f"np.{fn}(b / 100)")
+        self.check("sqrt(i)")  # integers become float64
+        self.check("abs(i)")
+        self.check("maximum(a, b)")
+        self.check("minimum(a, 0)")
+        self.check("clip(a, -5, 5)")
+        self.check("clip(i, -5, 5)")
+        self.check("power(a, 2)")
+
+    def test_reductions(self):
+        for fn in ["sum", "prod", "mean", "var", "std", "min", "max", "nansum", "nanmean",
+                   "nanvar", "nanstd", "nanmin", "nanmax"]:
+            for args in ["", ", axis=0", ", axis=1", ", axis=(0, 1)", ", axis=-1, keepdims=True"]:
+                src = "b / 10" if fn == "prod" else "a"
+                self.check(f"{fn}({src}{args})")
+        for fn in ["sum", "mean", "min", "max", "any", "all", "argmin", "argmax", "var"]:
+            for args in ["", ", axis=0", ", axis=1"]:
+                for src in ["i", "u", "m", "b"]:
+                    if fn in ("any", "all") and src not in ("m", "i"):
+                        continue
+                    self.check(f"{fn}({src}{args})")
+        self.check("a.std(axis=0, ddof=1)")
+        self.check("var(b, ddof=2)")
+        self.check("t.sum(axis=(0, 2))")
+        self.check("t.mean(axis=(2, 0), keepdims=True)")
+        self.check("t.argmax(axis=1)")
+        self.check("t.argmin()")
+        self.check("b.argmax()")
+        self.check("nanargmax(a)" if False else "argmax(a)")  # NaN wins, as in NumPy
+
+    def test_indexing(self):
+        for expr in ["a[0]", "a[-1, 3]", "a[5:20]", "a[:, 3:9]", "a[::3, ::2]", "a[::-1]",
+                     "a[30:5:-4, -1:-10:-2]", "a[..., 0]", "a[None]", "a[:, None, 2:4]",
+                     "t[1, ..., ::-2]", "t[..., None, 1]", "a.T", "t.transpose(2, 0, 1)",
+                     "t.T[1:3]", "a[100:]", "(a * 2)[::5, 1:4]", "a.T[::2] + 1",
+                     "b[:, 1:].sum(axis=0)"]:
+            self.check(expr)
+
+    def test_two_pass_and_nested(self):
+        self.check("((b*1000 - mean(b*1000, axis=0))**2).mean(axis=0)")
+        self.check("a - a.mean(axis=0)")
+        self.check("(a - a.mean(axis=1, keepdims=True)) / a.std(axis=1, keepdims=True)")
+        self.check("mean(mean(t, axis=0), axis=0)")
+        self.check("b.sum() + b.mean()")
+
+    def test_results_identical_for_any_thread_count_and_budget(self):
+        exprs = ["sum(b)", "mean(a, axis=0)", "var(b, axis=1)", "std(t)", "argmax(b, axis=0)"]
+        for expr in exprs:
+            with self.subTest(expr=expr):
+                outputs = set()
+                for threads in ["1", "2", "4"]:
+                    for limit in ["64KiB", "64MiB"]:
+                        p = run("eval", expr, "--json", "--threads", threads,
+                                "--memory-limit", limit,
+                                *sum((["-i", f"{k}={v}"] for k, v in self.inputs.items()), []))
+                        outputs.add(p.stdout)
+                self.assertEqual(len(outputs), 1, outputs)
+
+    def test_store_output(self):
+        out = self.path("out.zarr")
+        p = run("eval", "sqrt(abs(b)) * 2 + 1", "-i", f"b={self.inputs['b']}", "-o", out,
+                "--chunks", "16,16", "--codec", "zstd:3")
+        self.assertEqual(p.stdout, "")
+        z = zarr.open(out, mode="r")
+        self.assertEqual(z.chunks, (16, 16))
+        self.assertEqual(z.compressor.get_config()["id"], "zstd")
+        np.testing.assert_allclose(z[:], np.sqrt(np.abs(self.ns["b"])) * 2 + 1, rtol=1e-12)
+        # Refuses to replace without --overwrite; replaces with it.
+        self.assert_error(["eval", "b + 1", "-i", f"b={self.inputs['b']}", "-o", out], 1,
+                          "--overwrite")
+        run("eval", "b.sum(axis=0)", "-i", f"b={self.inputs['b']}", "-o", out, "--overwrite")
+        np.testing.assert_allclose(zarr.open(out, mode="r")[:], self.ns["b"].sum(axis=0))
+
+    def test_text_output_matches_numpy_print(self):
+        p = run("eval", "i[:4, :5] * 2", "-i", f"i={self.inputs['i']}")
+        self.assertEqual(p.stdout, str(self.ns["i"][:4, :5] * 2) + "\n")
+
+    def test_errors(self):
+        a = f"a={self.inputs['a']}"
+        t = f"t={self.inputs['t']}"
+        cases = [
+            (["mean(a,, 0)", "-i", a], "column 8"),
+            (["a +", "-i", a], "column 4"),
+            (["a[1:2", "-i", a], "column 6"),
+            (["(a + 1", "-i", a], "column 7"),
+            (["a $ 2", "-i", a], "column 3"),
+            (["a + x", "-i", a], "unknown name 'x'"),
+            (["a + t", "-i", a, "-i", t], "(37, 23) (4, 6, 5)"),
+            (["a.mean(axis=2)", "-i", a], "axis 2 is out of bounds"),
+            (["a[40]", "-i", a], "out of bounds"),
+            (["a[0, 0, 0]", "-i", a], "too many indices"),
+            (["a & 1", "-i", a], "float32"),
+            (["frobnicate(a)", "-i", a], "unknown name"),
+            (["mean(a, axis=0, bogus=1)", "-i", a], "bogus"),
+            (["a.astype('c8')", "-i", a], "not understood"),
+            (["a", "-i", f"a={self.path('missing.zarr')}"], "missing.zarr"),
+            (["sum(a)", "-i", a, "--memory-limit", "200"], "memory limit"),
+            (["a * 2", "-i", a, "--memory-limit", "2KiB"], "memory limit"),
+        ]
+        for args, needle in cases:
+            with self.subTest(args=args):
+                self.assert_error(["eval", *args], 1, needle)
+        for args in [[], ["a", "-i", "a"], ["a", "-i", "1a=x"], ["a", "-i", a, "--memory-limit", "lots"],
+                     ["a", "-i", a, "--threads", "0"]]:
+            with self.subTest(args=args):
+                p = run("eval", *args, check=False)
+                self.assertEqual(p.returncode, 2, p.stderr)
+
+    def test_corrupt_chunk_surfaces_with_its_key(self):
+        path = self.inputs["b"]
+        with open(os.path.join(path, "1.0"), "wb") as f:
+            f.write(b"garbage")
+        self.assert_error(["eval", "b.sum()", "-i", f"b={path}"], 1, os.path.join(path, "1.0"),
+                          "sum")
+
+    def test_graph(self):
+        p = run("graph", "a - a.mean(axis=0)", "-i", f"a={self.inputs['a']}")
+        self.assertTrue(p.stdout.startswith("digraph chunkarr {"))
+        self.assertIn("combine mean", p.stdout)
+        self.assertIn("stage 2: output", p.stdout)
+        dot = self.path("g.dot")
+        run("graph", "sum(a)", "-i", f"a={self.inputs['a']}", "-o", dot)
+        with open(dot) as f:
+            self.assertIn("combine sum", f.read())
+
+
+if __name__ == "__main__":
+    cli_harness.main()
