@@ -19,14 +19,10 @@ import os
 import platform
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 
-import numcodecs
-import numpy as np
-import zarr
+from common import make_data, timed
 
 DASK_SCRIPT = r"""
 import sys, dask, dask.array as da, numcodecs
@@ -39,40 +35,6 @@ if chunks != "same":
 with dask.config.set(scheduler="threads"):
     a.to_zarr(dst, compressor=comp, overwrite=True)
 """
-
-
-def make_data(path, size_mib, seed=5):
-    rows = 256
-    cols = max(8192, (size_mib << 20) // 4 // 1024 // 8192 * 8192)
-    total_rows = (size_mib << 20) // 4 // cols
-    total_rows = max(rows, total_rows // rows * rows)
-    z = zarr.open(path, mode="w", shape=(total_rows, cols), chunks=(256, 8192), dtype="<f4",
-                  compressor=numcodecs.Blosc("lz4", 5, numcodecs.Blosc.SHUFFLE))
-    rng = np.random.default_rng(seed)
-    t = np.arange(cols, dtype=np.float64)
-    for r0 in range(0, total_rows, rows):
-        ch = np.arange(r0, r0 + rows, dtype=np.float64)[:, None]
-        block = 40 * np.sin(2 * np.pi * t / (500 + ch)) + 0.001 * t + 3 * ch
-        block += rng.normal(0, 5, size=block.shape)
-        z[r0:r0 + rows] = (np.round(block / 0.195) * 0.195).astype(np.float32)
-    return z.shape
-
-
-def timed(cmd, work):
-    """Runs cmd; returns (seconds, peak RSS in MiB) of that process alone.
-
-    GNU time measures the peak: it forks the command from its own small process, whereas
-    a child forked from this (large) Python process would report this process's RSS too.
-    """
-    rss_file = os.path.join(work, "rss")
-    start = time.perf_counter()
-    p = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss_file, *cmd],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    elapsed = time.perf_counter() - start
-    if p.returncode != 0:
-        sys.exit(f"failed: {' '.join(cmd)}\n{p.stderr.decode()}")
-    with open(rss_file) as f:
-        return elapsed, int(f.read().split()[-1]) / 1024
 
 
 def main():
@@ -105,7 +67,7 @@ def main():
                         cmd = [args.chunkarr, "copy", src, dst, "--no-progress", *flags]
                     else:
                         cmd = ["/usr/bin/python3", "-c", DASK_SCRIPT, src, dst, dask_chunks, codec]
-                    results[system].append(timed(cmd, work))
+                    results[system].append(timed(cmd, work)[:2])
                     shutil.rmtree(dst, ignore_errors=True)
             c = statistics.median(t for t, _ in results["chunkarr"])
             d = statistics.median(t for t, _ in results["dask"])

@@ -383,6 +383,7 @@ zarr_array store(const array& a, const std::filesystem::path& path,
     if (b.shape() == meta.chunks) {
       evaluate_into(*root, b, chunk);
     } else {  // an edge chunk: computed values, then zero padding (the fill value)
+      std::fill(chunk.begin(), chunk.end(), std::byte{0});
       bytes values(static_cast<std::size_t>(b.size()) * meta.dtype.itemsize());
       evaluate_into(*root, b, values);
       copy_region(values.data(), b.shape(), shape_t(b.ndim(), 0), chunk.data(), meta.chunks,

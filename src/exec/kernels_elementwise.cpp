@@ -85,6 +85,7 @@ T remainder_of(T a, T b) {
 template <class T>
 T power_of(T a, T b) {
   if constexpr (std::is_floating_point_v<T>) {
+    if (b == T(2)) return a * a;  // the common x**2, without a call to pow
     return std::pow(a, b);
   } else {
     if constexpr (std::is_signed_v<T>) {

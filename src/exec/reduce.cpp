@@ -95,11 +95,13 @@ struct sum_like {
     a.acc = Prod ? acc_mul(a.acc, b.acc) : acc_add(a.acc, b.acc);
   }
   template <class Out>
-  Out finish(const state& s, int) const {
+  Out finish(const state& s, int, index_t) const {
     return to_out<Out>(s.acc);
   }
 };
 
+// mean: NaN-skipping means count what they add; plain means divide by the number of reduced
+// elements, so their state is one double and the column loop vectorises.
 template <class T, bool SkipNan>
 struct mean_like {
   struct state {
@@ -141,8 +143,34 @@ struct mean_like {
     a.count += b.count;
   }
   template <class Out>
-  Out finish(const state& s, int) const {
+  Out finish(const state& s, int, index_t) const {
     return to_out<Out>(s.count ? s.sum / static_cast<double>(s.count) : nan_d);
+  }
+};
+
+template <class T>
+struct mean_like<T, false> {
+  struct state {
+    double sum;
+  };
+  static constexpr int passes = 1;
+  void init(state& s) const { s.sum = 0.0; }
+  void add(state& s, T x, index_t, int) const { s.sum += static_cast<double>(x); }
+  void add_row(state& s, const T* v, index_t n, index_t, index_t, int) const {
+    double lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    index_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+      for (int k = 0; k < 8; ++k) lanes[k] += static_cast<double>(v[i + k]);
+    }
+    for (; i < n; ++i) lanes[0] += static_cast<double>(v[i]);
+    s.sum += ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) +
+             ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+  }
+  void between(state&) const {}
+  void combine(state& a, const state& b) const { a.sum += b.sum; }
+  template <class Out>
+  Out finish(const state& s, int, index_t reduced_count) const {
+    return to_out<Out>(reduced_count ? s.sum / static_cast<double>(reduced_count) : nan_d);
   }
 };
 
@@ -187,7 +215,7 @@ struct var_like {
     a.count += b.count;
   }
   template <class Out>
-  Out finish(const state& s, int ddof) const {
+  Out finish(const state& s, int ddof, index_t) const {
     const double dof = static_cast<double>(s.count - ddof);
     if (dof <= 0) return to_out<Out>(nan_d);
     const double var = s.m2 / dof;
@@ -220,7 +248,7 @@ struct min_max {
     if (b.seen) add(a, b.value, 0, 0);
   }
   template <class Out>
-  Out finish(const state& s, int) const {
+  Out finish(const state& s, int, index_t) const {
     if (!s.seen) return to_out<Out>(nan_d);  // nanmin/nanmax of all-NaN, as NumPy
     return to_out<Out>(s.value);
   }
@@ -244,7 +272,7 @@ struct any_all {
     a.value = All ? (a.value && b.value) : (a.value || b.value);
   }
   template <class Out>
-  Out finish(const state& s, int) const {
+  Out finish(const state& s, int, index_t) const {
     return to_out<Out>(s.value);
   }
 };
@@ -277,7 +305,7 @@ struct arg_extreme {
     if (!a.seen || better(b.value, a.value) || (same(a.value, b.value) && b.index < a.index)) a = b;
   }
   template <class Out>
-  Out finish(const state& s, int) const {
+  Out finish(const state& s, int, index_t) const {
     return to_out<Out>(s.index);
   }
 };
@@ -291,6 +319,7 @@ struct geometry {
   int arg_axis = -1;  // the reduced axis, for argmin/argmax over one axis
   int ddof = 0;
   scalar_kind out = scalar_kind::float64;
+  index_t reduced_count = 0;  // elements reduced into each output element
 };
 
 }  // namespace
@@ -342,40 +371,53 @@ class reducer_for final : public reducer::impl {
     const shape_t full_strides = c_strides(g_.input_shape);
     const index_t row = ndim ? shape[ndim - 1] : 1;
     const bool last_reduced = ndim && g_.reduced[ndim - 1];
+    // Per row (all axes but the last): its first state, and the index argmin/argmax records
+    // for its first element (with the step along the row).
+    const index_t rows = total / row;
+    std::vector<index_t> row_state(static_cast<std::size_t>(rows));
+    std::vector<index_t> row_arg(static_cast<std::size_t>(rows));
+    index_t step = 0;
+    if (g_.flat_index || g_.arg_axis == static_cast<int>(ndim) - 1) step = 1;
+    shape_t index(ndim ? ndim - 1 : 0, 0);
+    for (index_t r = 0; r < rows; ++r) {
+      index_t st = 0, arg = 0;
+      for (std::size_t d = 0; d + 1 < ndim; ++d) st += index[d] * state_stride[d];
+      if (g_.flat_index) {
+        for (std::size_t d = 0; d + 1 < ndim; ++d) {
+          arg += (input_box.start[d] + index[d]) * full_strides[d];
+        }
+        if (ndim) arg += input_box.start[ndim - 1];
+      } else if (g_.arg_axis >= 0) {
+        const std::size_t a = static_cast<std::size_t>(g_.arg_axis);
+        arg = input_box.start[a] + (a == ndim - 1 ? 0 : index[a]);
+      }
+      row_state[r] = st;
+      row_arg[r] = arg;
+      for (std::size_t d = ndim > 1 ? ndim - 1 : 0; d-- > 0;) {
+        if (++index[d] < shape[d]) break;
+        index[d] = 0;
+      }
+    }
+    // Along a kept last axis, walk the rows one tile of columns at a time, so the tile's
+    // states stay in L1 while every row adds to them.
+    constexpr index_t tile = 1024;
     for (int pass = 0; pass < Op::passes; ++pass) {
       if (pass > 0) {
         for (index_t i = 0; i < count; ++i) op_.between(states[i]);
       }
-      shape_t index(ndim ? ndim - 1 : 0, 0);
-      for (index_t r = 0; r < total / row; ++r) {
-        index_t s = 0;
-        for (std::size_t d = 0; d + 1 < ndim; ++d) s += index[d] * state_stride[d];
-        // The index argmin/argmax records for the row's first element, and its step.
-        index_t arg = 0, step = 0;
-        if (g_.flat_index) {
-          for (std::size_t d = 0; d + 1 < ndim; ++d) {
-            arg += (input_box.start[d] + index[d]) * full_strides[d];
-          }
-          if (ndim) arg += input_box.start[ndim - 1];
-          step = 1;
-        } else if (g_.arg_axis >= 0) {
-          const std::size_t a = static_cast<std::size_t>(g_.arg_axis);
-          if (a == ndim - 1) {
-            arg = input_box.start[a];
-            step = 1;
-          } else {
-            arg = input_box.start[a] + index[a];
-          }
+      if (last_reduced || ndim == 0) {
+        for (index_t r = 0; r < rows; ++r) {
+          op_.add_row(states[row_state[r]], v + r * row, row, row_arg[r], step, pass);
         }
-        const T* p = v + r * row;
-        if (last_reduced || ndim == 0) {
-          op_.add_row(states[s], p, row, arg, step, pass);
-        } else {
-          for (index_t j = 0; j < row; ++j) op_.add(states[s + j], p[j], arg, pass);
-        }
-        for (std::size_t d = ndim > 1 ? ndim - 1 : 0; d-- > 0;) {
-          if (++index[d] < shape[d]) break;
-          index[d] = 0;
+        continue;
+      }
+      for (index_t j0 = 0; j0 < row; j0 += tile) {
+        const index_t j1 = std::min(row, j0 + tile);
+        for (index_t r = 0; r < rows; ++r) {
+          state* st = states + row_state[r];
+          const T* p = v + r * row;
+          const index_t arg = row_arg[r];
+          for (index_t j = j0; j < j1; ++j) op_.add(st[j], p[j], arg + j * step, pass);
         }
       }
     }
@@ -393,7 +435,8 @@ class reducer_for final : public reducer::impl {
     visit_kind(g_.out, [&](auto sample) {
       using Out = decltype(sample);
       Out* o = reinterpret_cast<Out*>(out);
-      for (index_t i = 0; i < count; ++i) o[i] = op_.template finish<Out>(s[i], g_.ddof);
+      for (index_t i = 0; i < count; ++i)
+        o[i] = op_.template finish<Out>(s[i], g_.ddof, g_.reduced_count);
     });
   }
 
@@ -456,6 +499,10 @@ reducer::reducer(const node& n) {
   g.flat_index = n.reduction.flat_index;
   g.ddof = n.reduction.ddof;
   g.out = n.dtype.kind;
+  g.reduced_count = 1;
+  for (std::size_t d = 0; d < g.reduced.size(); ++d) {
+    if (g.reduced[d]) g.reduced_count *= input.shape[d];
+  }
   const reduce_op op = n.reduction.op;
   if ((op == reduce_op::argmin || op == reduce_op::argmax) && !g.flat_index) {
     for (std::size_t d = 0; d < g.reduced.size(); ++d) {

@@ -18,11 +18,33 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace chunkarr {
 
-using bytes = std::vector<std::byte>;
+/// An allocator whose resize leaves new bytes uninitialised: chunk buffers are always
+/// written in full before they are read, and zero-filling them first would cost a pass of
+/// memory bandwidth per chunk.
+template <class T>
+struct uninitialized_allocator : std::allocator<T> {
+  template <class U>
+  struct rebind {
+    using other = uninitialized_allocator<U>;
+  };
+  using std::allocator<T>::allocator;
+  template <class U>
+  void construct(U* p) noexcept {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <class U, class... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+};
+
+/// Bytes of a chunk or a value. `bytes(n)` is n uninitialised bytes; `bytes(n, b)` n copies.
+using bytes = std::vector<std::byte, uninitialized_allocator<std::byte>>;
 
 class kvstore {
  public:
