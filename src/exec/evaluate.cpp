@@ -1,5 +1,6 @@
 #include "exec/evaluate.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "chunkarr/core/error.hpp"
@@ -164,9 +165,34 @@ void run_program(const node& n, const box& region, std::span<std::byte> out) {
   std::vector<operand_ref> refs(registers);
   for (std::size_t r = program.leaves.size(); r < registers; ++r) refs[r] = {owned[r].data(), 1};
   std::vector<std::size_t> itemsize(registers);
-  for (std::size_t r = 0; r < registers; ++r)
+  for (std::size_t r = 0; r < registers; ++r) {
     itemsize[r] = make_dtype(program.register_kinds[r]).itemsize();
+  }
   const std::size_t out_itemsize = n.dtype.itemsize();
+
+  // Fold what is the same for every element (scalars, and operations on them only) once, so
+  // `x * 1000` multiplies by one value instead of casting a block of 1000s per block.
+  std::vector<bool> uniform(registers, false);
+  for (std::size_t l = 0; l < leaves.size(); ++l) {
+    uniform[l] = std::all_of(leaves[l].strides.begin(), leaves[l].strides.end(),
+                             [](index_t st) { return st == 0; });
+    if (uniform[l]) refs[l] = {leaves[l].base, 0};
+  }
+  std::vector<const instruction*> per_block;
+  std::vector<operand_ref> args;
+  for (const instruction& ins : program.code) {
+    const bool folded = std::all_of(ins.inputs.begin(), ins.inputs.end(),
+                                    [&](int i) { return uniform[static_cast<std::size_t>(i)]; });
+    if (!folded) {
+      per_block.push_back(&ins);
+      continue;
+    }
+    args.clear();
+    for (int i : ins.inputs) args.push_back(refs[i]);
+    ins.kernel(1, args.data(), owned[ins.output].data());
+    refs[ins.output] = {owned[ins.output].data(), 0};
+    uniform[ins.output] = true;
+  }
 
   const index_t total = element_count(shape);
   if (total == 0) return;
@@ -174,7 +200,6 @@ void run_program(const node& n, const box& region, std::span<std::byte> out) {
   const index_t rows = total / row;
   shape_t index(ndim ? ndim - 1 : 0, 0);
   std::vector<const std::byte*> row_base(program.leaves.size());
-  std::vector<operand_ref> args;
   for (index_t r = 0; r < rows; ++r) {
     for (std::size_t l = 0; l < leaves.size(); ++l) {
       index_t offset = 0;
@@ -184,13 +209,14 @@ void run_program(const node& n, const box& region, std::span<std::byte> out) {
     for (index_t j = 0; j < row; j += block_elements) {
       const index_t count = std::min(block_elements, row - j);
       for (std::size_t l = 0; l < leaves.size(); ++l) {
+        if (uniform[l]) continue;
         const index_t inner = ndim ? leaves[l].strides[ndim - 1] : 0;
         refs[l] = {row_base[l] + j * inner * static_cast<index_t>(itemsize[l]), inner};
       }
-      for (const instruction& ins : program.code) {
+      for (const instruction* ins : per_block) {
         args.clear();
-        for (int i : ins.inputs) args.push_back(refs[i]);
-        ins.kernel(count, args.data(), owned[ins.output].data());
+        for (int i : ins->inputs) args.push_back(refs[i]);
+        ins->kernel(count, args.data(), owned[ins->output].data());
       }
       std::byte* dst = out.data() + (r * row + j) * static_cast<index_t>(out_itemsize);
       const operand_ref& result = refs[program.result];

@@ -1,24 +1,28 @@
-// Writes and reads a small array through the installed chunkarr package.
+// The README's C++ example, built against the installed chunkarr package.
+// usage: consumer SAMPLE_DIR OUT_DIR
 #include <chunkarr/chunkarr.hpp>
 
-#include <cstdio>
-#include <vector>
+#include <iostream>
 
-int main() {
-  namespace ca = chunkarr;
-  ca::array_metadata meta;
-  meta.shape = {4, 6};
-  meta.chunks = {3, 4};
-  meta.dtype = ca::make_dtype(ca::scalar_kind::int32);
-  meta.compressor = ca::make_codec("blosc:lz4:5:shuffle");
-  const auto a = ca::zarr_array::create(ca::make_memory_store(), "x", meta);
-  std::vector<std::int32_t> values(24);
-  for (int i = 0; i < 24; ++i) values[i] = i * i;
-  a.write_from<std::int32_t>(ca::box::whole(a.shape()), values);
-  if (a.read_as<std::int32_t>(ca::box::whole(a.shape())) != values) {
-    std::puts("consumer: values differ");
+namespace ca = chunkarr;
+
+int main(int argc, char** argv) {
+  if (argc != 3) return 2;
+  const std::string lfp_path =
+      std::string(argv[1]) + "/2018_12_11_experiment_5.zarr/recordings/lfp";
+  const std::string out_path = std::string(argv[2]) + "/out.zarr";
+  // --- README example begins ---
+  ca::array x = ca::open(lfp_path);                                        // lazy: reads .zarray
+  ca::array y = ca::mean(x(ca::all, ca::range(100, 2000)) * 1000.0, {1});  // lazy
+  xt::xarray<double> m = ca::compute<double>(y, {.memory_limit = 256 << 20});
+  ca::store(ca::sqrt(ca::abs(x)), out_path, {.codec = "blosc:lz4:5:shuffle"});
+  std::cout << ca::to_dot(y);
+  // --- README example ends ---
+  const ca::zarr_array out = ca::zarr_array::open(out_path);
+  if (m.size() != 16 || out.shape() != ca::shape_t{16, 30000} || !(m(3) > m(0))) {
+    std::cerr << "consumer: unexpected result\n";
     return 1;
   }
-  std::printf("consumer: chunkarr %s OK\n", ca::version());
+  std::cerr << "consumer: chunkarr " << ca::version() << " OK\n";
   return 0;
 }
