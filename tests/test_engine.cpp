@@ -156,6 +156,24 @@ TEST_CASE("over-budget tasks and results fail before running, naming a chunk sha
                        memory_budget_error);
 }
 
+TEST_CASE("the plan is checked against the budget before any stage runs") {
+  test::temp_dir dir;
+  write_source(dir.path() / "x.zarr", {512, 512}, {64, 512});
+  auto counted = std::make_shared<counting_store>(make_directory_store(dir.path() / "x.zarr"));
+  const array x = from_zarr(zarr_array::open(counted, ""));
+  // The mean's tasks (a 128 KiB chunk, its read scratch, 512 partial sums) fit in 500 KiB; the
+  // second stage's (x - mean: that, plus the difference and a block register) do not, so the
+  // run must fail before the first stage reads anything.
+  compute_options o;
+  o.memory_limit = 500 << 10;
+  CHECK_NOTHROW(compute<float>(mean(x, {0}), o));
+  counted->chunk_reads = 0;
+  CHECK_THROWS_WITH_AS(compute<float>(sum(x - mean(x, {0}), {0}), o),
+                       doctest::Contains("sum float32 (512,): one task needs"),
+                       memory_budget_error);
+  CHECK(counted->chunk_reads == 0);
+}
+
 TEST_CASE("a slice reads only the chunks it touches") {
   test::temp_dir dir;
   write_source(dir.path() / "x.zarr", {400, 400}, {100, 100});

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <functional>
 #include <map>
 #include <sstream>
 
@@ -70,6 +71,15 @@ std::string chunk_name(const shape_t& index) {
   return "chunk " + to_string(index);
 }
 
+// A reduction task: its input's values over `b`, and the partial states of b's kept part.
+index_t reduction_task_bytes(const node& n, const box& b, index_t state_bytes) {
+  index_t kept = 1;
+  for (std::size_t d = 0; d < b.ndim(); ++d) {
+    if (!n.reduction.reduced[d]) kept *= b.stop[d] - b.start[d];
+  }
+  return estimate_bytes(*n.inputs[0], b) + kept * state_bytes;
+}
+
 shape_t first_chunk(const chunks_t& chunks) {
   shape_t shape;
   for (const shape_t& axis : chunks) shape.push_back(axis.empty() ? 0 : axis.front());
@@ -100,7 +110,7 @@ class planner {
     return out;
   }
 
-  // Runs a stage over the chunks of `root` with `budget` bytes for tasks.
+  // Runs a stage with the memory not held by results as its task budget.
   void run(const stage& s) {
     const index_t budget = task_budget(s.name);
     index_t done = 0;
@@ -127,6 +137,39 @@ class planner {
   void release(index_t bytes) { held_ -= bytes; }
 
   void set_progress_total(index_t total) { progress_total_ = total; }
+
+  // The plan-time memory check: every stage's largest task against the budget it will have,
+  // before any stage runs (the reductions' results count as held, as they will be).
+  void check_plan(const node& root, index_t output_task_extra) const {
+    std::map<const node*, bool> seen;
+    index_t held = held_;
+    std::function<void(const node&)> walk = [&](const node& n) {
+      if (seen[&n]) return;
+      seen[&n] = true;
+      for (const node_ptr& in : n.inputs) walk(*in);
+      if (n.kind != node_kind::reduction) return;
+      const node& input = *n.inputs[0];
+      const chunk_layout layout(input.chunks);
+      const index_t state = static_cast<index_t>(reducer(n).state_bytes());
+      index_t largest = 0;
+      for (index_t i = 0; i < layout.total; ++i) {
+        largest =
+            std::max(largest, reduction_task_bytes(n, layout.chunk_box(layout.unravel(i)), state));
+      }
+      const index_t out = element_count(n.shape) * static_cast<index_t>(n.dtype.itemsize());
+      check_fits(describe(n), largest, held + element_count(n.shape) * state + out, input.chunks);
+      held += out;
+    };
+    walk(root);
+    if (root.kind == node_kind::reduction) return;
+    const chunk_layout layout(root.chunks);
+    index_t largest = 0;
+    for (index_t i = 0; i < (root.shape.empty() ? 1 : layout.total); ++i) {
+      const box b = root.shape.empty() ? box{} : layout.chunk_box(layout.unravel(i));
+      largest = std::max(largest, estimate_bytes(root, b) + output_task_extra);
+    }
+    check_fits(describe(root), largest, held, root.chunks);
+  }
   void finish() const {
     if (options_.stats) *options_.stats = stats_;
   }
@@ -142,6 +185,20 @@ class planner {
   }
 
  private:
+  void check_fits(const std::string& name, index_t task, index_t held,
+                  const chunks_t& chunks) const {
+    if (held > options_.memory_limit) {
+      throw_error<memory_budget_error>(name, ": its result needs ", held,
+                                       " bytes held in memory, more than the memory limit of ",
+                                       options_.memory_limit, " bytes");
+    }
+    if (task <= options_.memory_limit - held) return;
+    throw_error<memory_budget_error>(
+        name, ": one task needs ", task, " bytes, more than the ", options_.memory_limit - held,
+        " bytes the memory limit leaves for tasks",
+        over_budget_advice(first_chunk(chunks), task, options_.memory_limit - held));
+  }
+
   index_t task_budget(const std::string& name) const {
     const index_t budget = options_.memory_limit - held_;
     if (budget <= 0) {
@@ -203,7 +260,6 @@ class planner {
       if (count == 0) return;
       const std::size_t k = shape.size();
       const index_t row = k ? shape[k - 1] : 1;
-      const shape_t part_strides = c_strides(shape);
       shape_t index(k ? k - 1 : 0, 0);
       for (index_t r = 0; r < count / row; ++r) {
         index_t to = 0, from = r * row;
@@ -216,7 +272,6 @@ class planner {
           index[d] = 0;
         }
       }
-      (void)part_strides;
     };
 
     stage s;
@@ -225,12 +280,8 @@ class planner {
     s.chunk_shape = first_chunk(input.chunks);
     s.describe = [&](index_t i) { return chunk_name(layout.unravel(i)); };
     s.bytes_of = [&](index_t i) {
-      const box b = layout.chunk_box(layout.unravel(i));
-      index_t kept = 1;
-      for (std::size_t d = 0; d < ndim; ++d) {
-        if (!reduced[d]) kept *= b.stop[d] - b.start[d];
-      }
-      return estimate_bytes(input, b) + kept * static_cast<index_t>(state_bytes);
+      return reduction_task_bytes(n, layout.chunk_box(layout.unravel(i)),
+                                  static_cast<index_t>(state_bytes));
     };
     s.run = [&](index_t i) -> std::any {
       const box b = layout.chunk_box(layout.unravel(i));
@@ -305,6 +356,7 @@ void compute_into(const array& a, std::span<std::byte> out, const compute_option
   std::map<const node*, index_t> seen;
   p.set_progress_total(planner::count_tasks(root_in, seen) + chunk_layout(root_in.chunks).total);
   p.hold(a.nbytes(), "the result " + describe(root_in));
+  p.check_plan(root_in, 0);
   const node_ptr root = p.resolve(a.node());
   if (root->kind == node_kind::memory_source) {  // a reduction: already computed
     std::memcpy(out.data(), root->values->data(), out.size());
@@ -366,6 +418,7 @@ zarr_array store(const array& a, const std::filesystem::path& path,
   std::map<const node*, index_t> seen;
   const chunk_grid& grid = out.grid();
   p.set_progress_total(planner::count_tasks(root_in, seen) + grid.chunk_count());
+  p.check_plan(root_in, 2 * meta.chunk_bytes());
   const node_ptr root = p.resolve(a.node());
   const index_t chunk_bytes = meta.chunk_bytes();
   stage s;

@@ -46,6 +46,21 @@ namespace {
 
 }  // namespace
 
+std::string over_budget_advice(shape_t chunk, index_t task, index_t budget) {
+  // Task bytes grow about linearly with the chunk: halve the longest axis until it fits.
+  const shape_t original = chunk;
+  double ratio = static_cast<double>(task) / static_cast<double>(std::max<index_t>(budget, 1));
+  while (ratio > 0.8 && !chunk.empty()) {
+    auto longest = std::max_element(chunk.begin(), chunk.end());
+    if (*longest <= 1) break;
+    *longest = (*longest + 1) / 2;
+    ratio /= 2;
+  }
+  if (chunk == original) return "; raise the limit";
+  return "; rechunk the input to about " + to_string(chunk) +
+         " (chunkarr copy --chunks) or raise the limit";
+}
+
 stage_stats run_stage(const stage& s, index_t budget, int threads,
                       const std::function<void(index_t)>& on_done) {
   stage_stats stats;
@@ -61,21 +76,9 @@ stage_stats run_stage(const stage& s, index_t budget, int threads,
     }
   }
   if (largest > budget) {
-    // Task bytes grow about linearly with the chunk: halve the longest axis until it fits.
-    shape_t fits = s.chunk_shape;
-    double ratio = static_cast<double>(largest) / static_cast<double>(budget);
-    while (ratio > 0.8 && !fits.empty()) {
-      auto longest = std::max_element(fits.begin(), fits.end());
-      if (*longest <= 1) break;
-      *longest = (*longest + 1) / 2;
-      ratio /= 2;
-    }
-    throw_error<memory_budget_error>(
-        s.name, ": one task (", s.describe(largest_task), ") needs ", largest,
-        " bytes, more than the memory limit of ", budget, " bytes",
-        fits.empty() || fits == s.chunk_shape ? std::string("; raise the limit")
-                                              : "; rechunk the input to about " + to_string(fits) +
-                                                    " (chunkarr copy --chunks) or raise the limit");
+    throw_error<memory_budget_error>(s.name, ": one task (", s.describe(largest_task), ") needs ",
+                                     largest, " bytes, more than the memory limit of ", budget,
+                                     " bytes", over_budget_advice(s.chunk_shape, largest, budget));
   }
   const std::size_t slots =
       static_cast<std::size_t>(std::max<index_t>(1, budget / std::max<index_t>(largest, 1)));

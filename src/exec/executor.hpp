@@ -30,6 +30,10 @@ struct stage {
   std::function<void(index_t, std::any&)> consume;  // the sink (serial)
 };
 
+/// "; rechunk the input to about (…) …": advice for a task of `task` bytes over `budget`,
+/// from the chunk shape the task covers.
+std::string over_budget_advice(shape_t chunk, index_t task, index_t budget);
+
 /// Runs `s` with at most `budget` task bytes in flight on `threads` threads (0: all cores).
 /// Throws memory_budget_error before running when one task alone exceeds the budget.
 stage_stats run_stage(const stage& s, index_t budget, int threads,
