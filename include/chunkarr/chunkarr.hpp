@@ -17,3 +17,4 @@
 #include "chunkarr/zarr/zarr_array.hpp"
 #include "chunkarr/expr/array.hpp"
 #include "chunkarr/exec/compute.hpp"
+#include "chunkarr/io/hdf5.hpp"

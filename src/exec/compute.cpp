@@ -393,6 +393,90 @@ void compute_into(const array& a, std::span<std::byte> out, const compute_option
   p.finish();
 }
 
+namespace {
+
+// Runs `a` in chunks of `grid`, handing each chunk's values (a full chunk of the grid, edge
+// chunks padded with `pad`, when `pad` is set; else exactly the chunk's box) to `consume` on
+// the worker threads. `extra` bytes per task are counted for what `consume` allocates.
+void run_chunks(
+    const array& a, const chunk_grid& grid, const bytes* pad, index_t extra,
+    const std::string& what,
+    const std::function<void(const shape_t&, const box&, std::span<const std::byte>)>& consume,
+    const compute_options& options) {
+  const node& root_in = checked(a);
+  if (grid.shape() != root_in.shape) {
+    throw_error<shape_error>(what, ": shape ", to_string(grid.shape()), " does not match ",
+                             describe(root_in));
+  }
+  const std::size_t itemsize = root_in.dtype.itemsize();
+  const index_t full_bytes = grid.chunk_elements() * static_cast<index_t>(itemsize);
+  planner p(options);
+  std::map<const node*, index_t> seen;
+  p.set_progress_total(planner::count_tasks(root_in, seen) + grid.chunk_count());
+  p.check_plan(root_in, full_bytes + extra);
+  const node_ptr root = p.resolve(a.node());
+  stage s;
+  s.name = what + " " + describe(*root);
+  s.tasks = grid.chunk_count();
+  s.chunk_shape = grid.chunks();
+  s.describe = [&](index_t i) { return chunk_name(grid.unravel(i)); };
+  s.bytes_of = [&](index_t i) {
+    return estimate_bytes(*root, grid.chunk_box(grid.unravel(i))) + full_bytes + extra;
+  };
+  s.run = [&](index_t i) -> std::any {
+    const shape_t index = grid.unravel(i);
+    const box b = grid.chunk_box(index);
+    const bool edge = b.shape() != grid.chunks();
+    if (!edge || !pad) {
+      bytes values(static_cast<std::size_t>(b.size()) * itemsize);
+      evaluate_into(*root, b, values);
+      consume(index, b, values);
+      return {};
+    }
+    bytes chunk(static_cast<std::size_t>(full_bytes));
+    fill_elements(chunk.data(), grid.chunk_elements(), pad->data(), itemsize);
+    bytes values(static_cast<std::size_t>(b.size()) * itemsize);
+    evaluate_into(*root, b, values);
+    copy_region(values.data(), b.shape(), shape_t(b.ndim(), 0), chunk.data(), grid.chunks(),
+                shape_t(b.ndim(), 0), b.shape(), itemsize);
+    consume(index, b, chunk);
+    return {};
+  };
+  s.consume = [](index_t, std::any&) {};
+  p.run(s);
+  p.finish();
+}
+
+}  // namespace
+
+void store(const array& a, const zarr_array& out, const compute_options& options) {
+  const bytes fill = out.metadata().fill_element();
+  const array typed =
+      a.dtype().kind == out.dtype().kind ? a : a.astype(make_dtype(out.dtype().kind));
+  run_chunks(
+      typed, out.grid(), &fill, out.metadata().chunk_bytes(), "store",
+      [&](const shape_t& index, const box&, std::span<const std::byte> chunk) {
+        out.write_chunk(index, chunk);
+      },
+      options);
+}
+
+void compute_chunks(const array& a, const shape_t& chunk_shape,
+                    const std::function<void(const box&, std::span<const std::byte>)>& consume,
+                    index_t consume_bytes, bool pad_edges, const compute_options& options) {
+  const node& root_in = checked(a);
+  if (chunk_shape.size() != root_in.shape.size()) {
+    throw_error<shape_error>("compute_chunks: chunks ", to_string(chunk_shape),
+                             " do not match shape ", to_string(root_in.shape));
+  }
+  const bytes zero(root_in.dtype.itemsize(), std::byte{0});
+  run_chunks(
+      a, chunk_grid(root_in.shape, chunk_shape), pad_edges ? &zero : nullptr, consume_bytes,
+      "compute",
+      [&](const shape_t&, const box& b, std::span<const std::byte> values) { consume(b, values); },
+      options);
+}
+
 zarr_array store(const array& a, const std::filesystem::path& path,
                  const compute_options& options) {
   const node& root_in = checked(a);
@@ -413,41 +497,7 @@ zarr_array store(const array& a, const std::filesystem::path& path,
   meta.validate(path.string());
   staged_directory staging(path, options.overwrite);
   const zarr_array out = zarr_array::create(make_directory_store(staging.path()), "", meta);
-
-  planner p(options);
-  std::map<const node*, index_t> seen;
-  const chunk_grid& grid = out.grid();
-  p.set_progress_total(planner::count_tasks(root_in, seen) + grid.chunk_count());
-  p.check_plan(root_in, 2 * meta.chunk_bytes());
-  const node_ptr root = p.resolve(a.node());
-  const index_t chunk_bytes = meta.chunk_bytes();
-  stage s;
-  s.name = "store " + describe(*root);
-  s.tasks = grid.chunk_count();
-  s.chunk_shape = meta.chunks;
-  s.describe = [&](index_t i) { return chunk_name(grid.unravel(i)); };
-  s.bytes_of = [&](index_t i) {
-    return estimate_bytes(*root, grid.chunk_box(grid.unravel(i))) + 2 * chunk_bytes;
-  };
-  s.run = [&](index_t i) -> std::any {
-    const shape_t index = grid.unravel(i);
-    const box b = grid.chunk_box(index);
-    bytes chunk(static_cast<std::size_t>(chunk_bytes));
-    if (b.shape() == meta.chunks) {
-      evaluate_into(*root, b, chunk);
-    } else {  // an edge chunk: computed values, then zero padding (the fill value)
-      std::fill(chunk.begin(), chunk.end(), std::byte{0});
-      bytes values(static_cast<std::size_t>(b.size()) * meta.dtype.itemsize());
-      evaluate_into(*root, b, values);
-      copy_region(values.data(), b.shape(), shape_t(b.ndim(), 0), chunk.data(), meta.chunks,
-                  shape_t(b.ndim(), 0), b.shape(), meta.dtype.itemsize());
-    }
-    out.write_chunk(index, chunk);
-    return {};
-  };
-  s.consume = [](index_t, std::any&) {};
-  p.run(s);
-  p.finish();
+  store(a, out, options);
   staging.commit();
   return zarr_array::open(path);
 }

@@ -256,6 +256,9 @@ void evaluate_into(const node& n, const box& region, std::span<std::byte> out) {
     case node_kind::zarr_source:
       n.zarr->read(region, out);
       return;
+    case node_kind::chunk_source:
+      n.source->read(region, out);
+      return;
     case node_kind::memory_source:
       copy_region(n.values->data(), n.shape, region.start, out.data(), region.shape(),
                   shape_t(n.shape.size(), 0), region.shape(), itemsize);
@@ -308,6 +311,8 @@ index_t estimate_bytes(const node& n, const box& region) {
       const index_t chunk = n.zarr->metadata().chunk_bytes();
       return out + chunk * (n.zarr->metadata().order == memory_order::f ? 3 : 2);
     }
+    case node_kind::chunk_source:
+      return out + n.source->scratch_bytes();
     case node_kind::memory_source:
     case node_kind::fill:
     case node_kind::arange:

@@ -42,6 +42,9 @@ std::string describe(const node& n) {
     case node_kind::memory_source:
       what = "array";
       break;
+    case node_kind::chunk_source:
+      what = "open " + n.source->describe();
+      break;
     case node_kind::fill:
       what = "full";
       break;
@@ -416,6 +419,17 @@ array from_zarr(const zarr_array& z) {
   n->dtype = native(z.dtype().kind);
   n->chunks = detail::regular_chunks(z.shape(), z.metadata().chunks);
   n->zarr = std::make_shared<const zarr_array>(z);
+  return array(std::move(n));
+}
+
+array from_source(std::shared_ptr<const chunk_source> source) {
+  if (!source) throw_error<value_error>("from_source: no source");
+  auto n = std::make_shared<node>();
+  n->kind = node_kind::chunk_source;
+  n->shape = source->shape();
+  n->dtype = make_dtype(source->kind());
+  n->chunks = detail::regular_chunks(n->shape, source->chunk_shape());
+  n->source = std::move(source);
   return array(std::move(n));
 }
 

@@ -20,6 +20,7 @@ using node_ptr = std::shared_ptr<const node>;
 enum class node_kind {
   zarr_source,    // chunks read from a zarr_array
   memory_source,  // values held in memory (from_buffer, materialised reductions)
+  chunk_source,   // chunks read through a chunk_source (HDF5 datasets)
   fill,           // every element the same value (full/zeros/ones, and scalars)
   arange,         // 0, 1, 2, …
   elementwise,    // unary / binary / where / cast over broadcast inputs
@@ -63,10 +64,11 @@ struct node {
   std::vector<node_ptr> inputs;
 
   // Payloads (which one applies depends on kind).
-  std::shared_ptr<const zarr_array> zarr;  // zarr_source
-  std::shared_ptr<const bytes> values;     // memory_source: C order, native
-  bytes fill_value;                        // fill: one element, native
-  bool weak_scalar = false;                // fill: a Python scalar (NEP 50)
+  std::shared_ptr<const zarr_array> zarr;                // zarr_source
+  std::shared_ptr<const bytes> values;                   // memory_source: C order, native
+  std::shared_ptr<const chunkarr::chunk_source> source;  // chunk_source
+  bytes fill_value;                                      // fill: one element, native
+  bool weak_scalar = false;                              // fill: a Python scalar (NEP 50)
   elementwise_payload elementwise;
   reduction_payload reduction;
   slice_payload slicing;

@@ -33,6 +33,14 @@ struct node {
 /// Opens what lives at `path`; not_found_error when nothing does.
 node open_node(const std::string& path);
 
+/// An array given on the command line: a Zarr array directory (possibly inside a group) or an
+/// HDF5 dataset `file.h5:/group/dataset`. not_found_error for a group or nothing.
+array open_input(const std::string& spec);
+
+/// A reader of any box of `a` (computed through the engine), for printing.
+std::function<void(const box&, std::span<std::byte>)> array_reader(const array& a,
+                                                                   const compute_options& options);
+
 /// Parses `100,200` into a shape; usage_error naming `flag` otherwise.
 shape_t parse_extents(const std::string& text, const std::string& flag);
 
@@ -51,5 +59,6 @@ void add_cat(CLI::App& app, std::function<void()>& run);
 void add_copy(CLI::App& app, std::function<void()>& run);
 void add_eval(CLI::App& app, std::function<void()>& run);
 void add_graph(CLI::App& app, std::function<void()>& run);
+void add_convert(CLI::App& app, std::function<void()>& run);
 
 }  // namespace chunkarr::cli

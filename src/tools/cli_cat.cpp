@@ -5,44 +5,35 @@
 #include "tools/format.hpp"
 
 namespace chunkarr::cli {
-namespace {
-
-zarr_array open_array(const std::string& path) {
-  const node n = open_node(path);
-  if (n.kind != node_kind::array) {
-    std::string example = "NAME";
-    for (const group_child& child : group_children(*n.storage, n.path)) {
-      if (child.kind == node_kind::array) {
-        example = child.name;
-        break;
-      }
-    }
-    throw_error<not_found_error>(path, " is a Zarr group; cat prints an array inside it, e.g. ",
-                                 join_key(path, example), " (chunkarr info ", path, " lists them)");
-  }
-  return zarr_array::open(n.storage, n.path);
-}
-
-}  // namespace
-
 void add_cat(CLI::App& app, std::function<void()>& run) {
   auto* cmd = app.add_subcommand(
       "cat", "Print an array's values (NumPy-like text, summarised when large, or JSON)");
   auto path = std::make_shared<std::string>();
   auto as_json = std::make_shared<bool>(false);
-  cmd->add_option("PATH", *path, "Zarr array directory (may be inside a group)")->required();
+  cmd->add_option("PATH", *path,
+                  "Zarr array directory (may be inside a group), or an HDF5 dataset "
+                  "file.h5:/group/dataset")
+      ->required();
   cmd->add_flag("--json", *as_json,
                 "Print {\"shape\": [...], \"dtype\": \"<f8\", \"data\": [...]}: every value, "
                 "flat in C order");
   cmd->callback([&run, path, as_json] {
     run = [path, as_json] {
-      const zarr_array a = open_array(*path);
-      const array_metadata& m = a.metadata();
-      const region_reader read = [&a](const box& b, std::span<std::byte> out) { a.read(b, out); };
-      if (*as_json) {
-        print_json(std::cout, read, m.shape, m.dtype, m.chunks.empty() ? 1 : m.chunks[0]);
+      const array a = open_input(*path);
+      // Show the dtype as stored (byte order included); values arrive in native order.
+      dtype shown = a.dtype();
+      if (const auto h5 = parse_hdf5_location(*path)) {
+        shown = dtype::from_typestr(list_hdf5(*h5).at(0).type);
       } else {
-        print_text(std::cout, read, m.shape, m.dtype);
+        const node n = open_node(*path);
+        shown = zarr_array::open(n.storage, n.path).dtype();
+      }
+      const region_reader read = array_reader(a, {});
+      if (*as_json) {
+        const index_t rows = a.shape().empty() || a.chunks()[0].empty() ? 1 : a.chunks()[0][0];
+        print_json(std::cout, read, a.shape(), shown, rows);
+      } else {
+        print_text(std::cout, read, a.shape(), shown);
       }
     };
   });

@@ -38,12 +38,7 @@ std::map<std::string, array> open_inputs(const std::vector<std::string>& specs) 
       throw usage_error("-i expects NAME=PATH with NAME an identifier, not '" + spec + "'");
     }
     if (inputs.count(name)) throw usage_error("input '" + name + "' is given twice");
-    const std::string path = spec.substr(eq + 1);
-    const node n = open_node(path);
-    if (n.kind != node_kind::array) {
-      throw_error<not_found_error>(path, " is a Zarr group; name an array inside it");
-    }
-    inputs.emplace(name, from_zarr(zarr_array::open(n.storage, n.path)));
+    inputs.emplace(name, open_input(spec.substr(eq + 1)));
   }
   return inputs;
 }
@@ -112,7 +107,9 @@ void add_expression_options(CLI::App* cmd, eval_options& o) {
                   "NumPy/Python expression over the inputs, e.g. 'mean(a, axis=0)', "
                   "'(a - a.mean(axis=0))**2', 'a[:, 100:2000].astype(\"f8\")'")
       ->required();
-  cmd->add_option("-i,--input", o.inputs, "NAME=PATH: a Zarr array named NAME in EXPR (repeat)")
+  cmd->add_option("-i,--input", o.inputs,
+                  "NAME=PATH: an array named NAME in EXPR (repeat): a Zarr array directory or an "
+                  "HDF5 dataset file.h5:/group/dataset")
       ->allow_extra_args(false);
 }
 

@@ -22,6 +22,39 @@ node open_node(const std::string& path) {
   return n;
 }
 
+array open_input(const std::string& spec) {
+  if (const auto h5 = parse_hdf5_location(spec)) {
+    if (h5->object == "/") {
+      throw_error<not_found_error>(spec, " is an HDF5 file; name a dataset in it, e.g. ",
+                                   h5->file.string(), ":/group/dataset (chunkarr info ",
+                                   h5->file.string(), " lists them)");
+    }
+    return open_hdf5(*h5);
+  }
+  const node n = open_node(spec);
+  if (n.kind != node_kind::array) {
+    std::string example = "NAME";
+    for (const group_child& child : group_children(*n.storage, n.path)) {
+      if (child.kind == node_kind::array) {
+        example = child.name;
+        break;
+      }
+    }
+    throw_error<not_found_error>(spec, " is a Zarr group; name an array inside it, e.g. ",
+                                 join_key(spec, example), " (chunkarr info ", spec, " lists them)");
+  }
+  return from_zarr(zarr_array::open(n.storage, n.path));
+}
+
+std::function<void(const box&, std::span<std::byte>)> array_reader(const array& a,
+                                                                   const compute_options& options) {
+  return [a, options](const box& b, std::span<std::byte> out) {
+    std::vector<index_spec> subscripts;
+    for (std::size_t d = 0; d < b.ndim(); ++d) subscripts.push_back(range(b.start[d], b.stop[d]));
+    compute_into(b.ndim() == 0 ? a : a(subscripts), out, options);
+  };
+}
+
 shape_t parse_extents(const std::string& text, const std::string& flag) {
   shape_t out;
   std::size_t pos = 0;
@@ -77,6 +110,7 @@ int main(int argc, char** argv) {
   cli::add_copy(app, run);
   cli::add_eval(app, run);
   cli::add_graph(app, run);
+  cli::add_convert(app, run);
   try {
     app.parse(argc, argv);
     run();

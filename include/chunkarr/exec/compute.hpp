@@ -68,6 +68,19 @@ xt::xarray<T> compute(const array& a, const compute_options& options = {}) {
 zarr_array store(const array& a, const std::filesystem::path& path,
                  const compute_options& options = {});
 
+/// Writes `a` into `out`, an array already created with a's shape, chunk by chunk in out's
+/// chunks (values cast to out's dtype; edge chunks padded with its fill value).
+void store(const array& a, const zarr_array& out, const compute_options& options = {});
+
+/// Computes `a` in chunks of `chunk_shape` and hands each one — its box and its values, C
+/// order, native byte order — to `consume`, on the worker threads, several at once, in no set
+/// order. With `pad_edges`, edge chunks come full size, padded with zeros. `consume_bytes` is
+/// what one call of `consume` allocates, counted against the memory limit. A sink for writers
+/// other than Zarr (HDF5 uses it).
+void compute_chunks(const array& a, const shape_t& chunk_shape,
+                    const std::function<void(const box&, std::span<const std::byte>)>& consume,
+                    index_t consume_bytes, bool pad_edges, const compute_options& options = {});
+
 /// The chunk task graph in Graphviz DOT, summarised when large. Runs nothing.
 std::string to_dot(const array& a, const compute_options& options = {});
 

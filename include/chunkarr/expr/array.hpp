@@ -17,6 +17,7 @@
 #include <initializer_list>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <variant>
 #include <vector>
@@ -110,6 +111,26 @@ class array {
 array open(const std::filesystem::path& path);
 /// A Zarr array already opened.
 array from_zarr(const zarr_array& z);
+
+/// Chunked data that is not a Zarr array (an HDF5 dataset, say): what the engine needs to
+/// read it. Implementations live in adapter layers (`io/`); `from_source` makes one lazy.
+class chunk_source {
+ public:
+  virtual ~chunk_source() = default;
+  virtual const shape_t& shape() const = 0;
+  /// The kind of the values `read` produces (always in native byte order).
+  virtual scalar_kind kind() const = 0;
+  /// The storage chunking, which the engine's tasks follow.
+  virtual const shape_t& chunk_shape() const = 0;
+  /// Reads `region` into `out` (C order, native byte order, region.size() * itemsize bytes).
+  /// Called from several threads at once.
+  virtual void read(const box& region, std::span<std::byte> out) const = 0;
+  /// Bytes a read needs beyond its output (stored and decoded chunks), for the memory budget.
+  virtual index_t scratch_bytes() const = 0;
+  /// `file.h5:/recordings/lfp`, for messages and graphs.
+  virtual std::string describe() const = 0;
+};
+array from_source(std::shared_ptr<const chunk_source> source);
 /// Values in memory (C order, native byte order, element_count(shape) * itemsize bytes),
 /// copied now, split into chunks of `chunk_shape` (default: one chunk).
 array from_buffer(std::span<const std::byte> data, shape_t shape, chunkarr::dtype t,

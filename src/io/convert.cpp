@@ -1,0 +1,515 @@
+// chunkarr::convert: HDF5 -> Zarr and Zarr -> HDF5, streaming through the executor.
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <map>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "chunkarr/codec/codec.hpp"
+#include "chunkarr/core/error.hpp"
+#include "chunkarr/io/hdf5.hpp"
+#include "chunkarr/zarr/group.hpp"
+#include "io/hdf5_dataset.hpp"
+
+namespace chunkarr {
+
+namespace fs = std::filesystem;
+namespace h5 = detail::h5;
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* soft_links_key = "chunkarr:soft_links";
+constexpr const char* external_links_key = "chunkarr:external_links";
+
+struct zarr_side {
+  fs::path dir;
+};
+
+bool is_zarr_dir(const fs::path& p) {
+  std::error_code ec;
+  return fs::exists(p / ".zarray", ec) || fs::exists(p / ".zgroup", ec);
+}
+
+void warn(const convert_options& o, const std::string& message) {
+  if (o.warn) o.warn(message);
+}
+
+std::string child_path(const std::string& parent, const std::string& name) {
+  return parent == "/" ? "/" + name : parent + "/" + name;
+}
+
+// Chunks for an output array: the user's (when they fit the array's rank), else `fallback`;
+// each clipped to the array (and at least 1).
+shape_t pick_chunks(const convert_options& o, const shape_t& shape, shape_t fallback) {
+  shape_t chunks = o.chunks.size() == shape.size() && !o.chunks.empty() ? o.chunks : fallback;
+  for (std::size_t k = 0; k < chunks.size(); ++k)
+    chunks[k] = std::max<index_t>(1, std::min(chunks[k], std::max<index_t>(shape[k], 1)));
+  return chunks;
+}
+
+fill_value fill_of(const detail::hdf5_dataset& d) {
+  if (!d.fill_defined) return std::int64_t{0};
+  return visit_kind(d.type.type->kind, [&](auto sample) -> fill_value {
+    using T = decltype(sample);
+    T v;
+    std::memcpy(&v, d.fill.data(), sizeof(T));
+    if constexpr (std::is_same_v<T, bool>) {
+      return v;
+    } else if constexpr (std::is_floating_point_v<T>) {
+      return static_cast<double>(v);
+    } else if constexpr (std::is_unsigned_v<T>) {
+      return static_cast<std::uint64_t>(v);
+    } else {
+      return static_cast<std::int64_t>(v);
+    }
+  });
+}
+
+// ---- HDF5 -> Zarr ------------------------------------------------------------------------
+
+class to_zarr {
+ public:
+  to_zarr(const hdf5_location& src, const fs::path& dst, const convert_options& o)
+      : src_(src), dst_(dst), o_(o) {}
+
+  convert_report run() {
+    file_ = std::make_shared<h5::handle>(h5::open_file(src_.file, false));
+    const auto info = h5::get_object_info(file_->get(), src_.object);
+    if (!info) throw_error<not_found_error>(src_.str(), ": no such dataset or group");
+    codec_ = make_codec(o_.codec.empty() ? "blosc:lz4:5:shuffle" : o_.codec);
+    // Count the arrays first, for progress, and refuse unsupported ones before writing.
+    plan(src_.object, info->type);
+    staged_directory staging(dst_, o_.overwrite);
+    store_ = make_directory_store(staging.path());
+    if (info->type == H5O_TYPE_DATASET) {
+      dataset(src_.object, "");
+    } else if (info->type == H5O_TYPE_GROUP) {
+      group(src_.object, "");
+    } else {
+      throw_error<format_error>(src_.str(), ": neither a dataset nor a group");
+    }
+    staging.commit();
+    return report_;
+  }
+
+ private:
+  // Walks the tree without writing: the arrays to convert, and what cannot be converted.
+  void plan(const std::string& path, H5O_type_t type) {
+    if (type == H5O_TYPE_DATASET) {
+      const detail::hdf5_dataset d = detail::open_dataset(file_, src_.file.string(), path);
+      std::string why = d.unsupported();
+      if (why.empty() && d.extent.null) why = "a null dataspace (no shape)";
+      if (!why.empty()) {
+        if (!o_.skip_unsupported) {
+          throw_error<type_error>(d.where, ": ", why, " (--skip-unsupported converts the rest)");
+        }
+        unsupported_[path] = why;
+      } else {
+        ++total_;
+      }
+      return;
+    }
+    if (type != H5O_TYPE_GROUP) return;
+    h5::handle g = h5::check(H5Gopen2(file_->get(), path.c_str(), H5P_DEFAULT), H5Gclose,
+                             src_.str() + ": cannot open group " + path);
+    for (const h5::link& l : h5::list_links(g.get())) {
+      if (l.what != h5::link::kind::hard) continue;
+      const std::string child = child_path(path, l.name);
+      const auto info = h5::get_object_info(file_->get(), child);
+      if (!info || !planned_.insert(info->address).second) continue;
+      plan(child, info->type);
+    }
+  }
+
+  void group(const std::string& path, const std::string& key) {
+    h5::handle g = h5::check(H5Gopen2(file_->get(), path.c_str(), H5P_DEFAULT), H5Gclose,
+                             src_.str() + ": cannot open group " + path);
+    const auto self = h5::get_object_info(file_->get(), path);
+    if (self) seen_[self->address] = path;
+    create_group(*store_, key);
+    ++report_.groups;
+    json attrs = h5::read_attributes(g.get(), skipped_attribute(path));
+    for (const h5::link& l : h5::list_links(g.get())) {
+      const std::string child = child_path(path, l.name);
+      const std::string child_key = key.empty() ? l.name : key + "/" + l.name;
+      switch (l.what) {
+        case h5::link::kind::soft:
+          attrs[soft_links_key][l.name] = l.target;
+          ++report_.links;
+          continue;
+        case h5::link::kind::external:
+          attrs[external_links_key][l.name] = l.target;
+          warn(o_, src_.file.string() + ":" + child + ": external link to " + l.target +
+                       " not followed (recorded in the .zattrs of " +
+                       (key.empty() ? std::string("the root group") : key) + ")");
+          ++report_.links;
+          continue;
+        case h5::link::kind::other:
+          warn(o_, src_.file.string() + ":" + child + ": user-defined link skipped");
+          continue;
+        case h5::link::kind::hard:
+          break;
+      }
+      const auto info = h5::get_object_info(file_->get(), child);
+      if (!info) continue;
+      if (auto it = seen_.find(info->address); it != seen_.end()) {
+        // A second hard link to an object already converted: recorded, not duplicated.
+        attrs[soft_links_key][l.name] = it->second;
+        ++report_.links;
+        continue;
+      }
+      if (info->type == H5O_TYPE_GROUP) {
+        group(child, child_key);
+      } else if (info->type == H5O_TYPE_DATASET) {
+        seen_[info->address] = child;
+        dataset(child, child_key);
+      } else {
+        warn(o_, src_.file.string() + ":" + child + ": named datatype skipped");
+      }
+    }
+    write_attributes(*store_, key, attrs);
+  }
+
+  void dataset(const std::string& path, const std::string& key) {
+    if (auto it = unsupported_.find(path); it != unsupported_.end()) {
+      const std::string line = src_.file.string() + ":" + path + ": skipped: " + it->second;
+      report_.skipped.push_back(line);
+      warn(o_, line);
+      return;
+    }
+    detail::hdf5_dataset d = detail::open_dataset(file_, src_.file.string(), path);
+    const json attrs = h5::read_attributes(d.id->get(), skipped_attribute(path));
+    array_metadata meta;
+    meta.shape = d.extent.shape;
+    meta.dtype = *d.type.type;  // the file's own byte order
+    meta.chunks = pick_chunks(
+        o_, meta.shape,
+        d.layout == "chunked" ? d.storage_chunks : auto_chunks(meta.shape, meta.dtype.itemsize()));
+    meta.compressor = codec_;
+    meta.fill = fill_of(d);
+    meta.validate(dst_.string() + (key.empty() ? "" : "/" + key));
+    const zarr_array out = zarr_array::create(store_, key, meta);
+    if (o_.on_array) o_.on_array(d.where, done_, total_);
+    const array source = from_source(detail::make_hdf5_source(std::move(d)));
+    store(source, out, o_.compute);
+    out.set_attributes(attrs);
+    ++done_;
+    ++report_.arrays;
+    report_.bytes += source.nbytes();
+  }
+
+  std::function<void(const std::string&, const std::string&)> skipped_attribute(
+      const std::string& path) {
+    return [this, path](const std::string& name, const std::string& reason) {
+      warn(o_, src_.file.string() + ":" + path + ": attribute '" + name + "' skipped: " + reason);
+    };
+  }
+
+  hdf5_location src_;
+  fs::path dst_;
+  const convert_options& o_;
+  std::shared_ptr<h5::handle> file_;
+  std::shared_ptr<kvstore> store_;
+  std::shared_ptr<const codec> codec_;
+  std::map<haddr_t, std::string> seen_;
+  std::set<haddr_t> planned_;
+  std::map<std::string, std::string> unsupported_;
+  index_t total_ = 0, done_ = 0;
+  convert_report report_;
+};
+
+// ---- Zarr -> HDF5 ------------------------------------------------------------------------
+
+struct hdf5_codec {
+  int level = -1;  // -1: no compression
+  bool shuffle = false;
+};
+
+hdf5_codec parse_hdf5_codec(const std::string& spec) {
+  if (spec.empty()) return {4, true};
+  if (spec == "none") return {};
+  const auto colon = spec.find(':');
+  const std::string name = spec.substr(0, colon);
+  if (name == "gzip" || name == "zlib" || name == "deflate") {
+    int level = 4;
+    if (colon != std::string::npos) {
+      const std::string rest = spec.substr(colon + 1);
+      if (rest.size() != 1 || rest[0] < '0' || rest[0] > '9') {
+        throw_error<codec_error>("codec '", spec, "': the gzip level must be 0-9");
+      }
+      level = rest[0] - '0';
+    }
+    return {level, true};
+  }
+  throw_error<codec_error>("codec '", spec,
+                           "': HDF5 output takes gzip[:LEVEL] (deflate with shuffle) or none");
+}
+
+void shuffle_bytes(const std::byte* in, std::byte* out, std::size_t size, std::size_t itemsize) {
+  const std::size_t n = size / itemsize;
+  for (std::size_t b = 0; b < itemsize; ++b) {
+    std::byte* dst = out + b * n;
+    for (std::size_t i = 0; i < n; ++i) dst[i] = in[i * itemsize + b];
+  }
+  std::memcpy(out + n * itemsize, in + n * itemsize, size - n * itemsize);
+}
+
+class to_hdf5 {
+ public:
+  to_hdf5(const fs::path& src, const hdf5_location& dst, const convert_options& o)
+      : src_(src), dst_(dst), o_(o), codec_(parse_hdf5_codec(o.codec)) {}
+
+  convert_report run() {
+    store_ = make_directory_store(src_);
+    const node_kind kind = node_at(*store_, "");
+    if (kind == node_kind::none) {
+      throw_error<format_error>(src_.string(),
+                                ": not a Zarr array or group (no .zarray or .zgroup)");
+    }
+    std::error_code ec;
+    if (fs::exists(dst_.file, ec) && !o_.overwrite) {
+      throw_error<io_error>(dst_.file.string(), " already exists (--overwrite to replace it)");
+    }
+    if (codec_.level >= 0) {
+      deflate_ = make_codec("zlib:" + std::to_string(codec_.level));
+    }
+    static std::atomic<int> counter{0};
+    fs::path temp = dst_.file;
+    temp +=
+        ".chunkarr-tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter.fetch_add(1));
+    struct remover {
+      fs::path p;
+      bool keep = false;
+      ~remover() {
+        std::error_code e;
+        if (!keep) fs::remove(p, e);
+      }
+    } cleanup{temp};
+    {
+      file_ = h5::create_file(temp);
+      total_ = count_arrays("", kind);
+      if (kind == node_kind::array) {
+        std::string path = dst_.object;
+        if (path == "/") {
+          std::string stem = src_.filename().string();
+          if (stem.empty()) stem = src_.parent_path().filename().string();
+          if (stem.size() > 5 && stem.ends_with(".zarr")) stem.resize(stem.size() - 5);
+          path = "/" + (stem.empty() ? std::string("data") : stem);
+        }
+        array_to_dataset("", path);
+      } else {
+        group("", dst_.object);
+      }
+      check_flush();
+      file_.reset();
+    }
+    fs::rename(temp, dst_.file, ec);
+    if (ec) {
+      throw_error<io_error>("cannot rename ", temp.string(), " to ", dst_.file.string(), ": ",
+                            ec.message());
+    }
+    cleanup.keep = true;
+    return report_;
+  }
+
+ private:
+  void check_flush() {
+    h5::check(H5Fflush(file_.get(), H5F_SCOPE_GLOBAL), dst_.file.string() + ": cannot flush");
+  }
+
+  index_t count_arrays(const std::string& key, node_kind kind) {
+    if (kind == node_kind::array) return 1;
+    index_t n = 0;
+    for (const group_child& c : group_children(*store_, key))
+      n += count_arrays(join_key(key, c.name), c.kind);
+    return n;
+  }
+
+  h5::handle link_plist() {
+    h5::handle lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
+    H5Pset_create_intermediate_group(lcpl.get(), 1);
+    H5Pset_char_encoding(lcpl.get(), H5T_CSET_UTF8);
+    return lcpl;
+  }
+
+  std::function<void(const std::string&, const std::string&)> skipped_attribute(
+      const std::string& key) {
+    return [this, key](const std::string& name, const std::string& reason) {
+      warn(o_, (key.empty() ? src_ : src_ / key).string() + ": attribute '" + name +
+                   "' skipped: " + reason);
+    };
+  }
+
+  void group(const std::string& key, const std::string& path) {
+    h5::handle g;
+    if (path == "/") {
+      g = h5::check(H5Gopen2(file_.get(), "/", H5P_DEFAULT), H5Gclose, "cannot open root group");
+    } else {
+      h5::handle lcpl = link_plist();
+      g = h5::check(H5Gcreate2(file_.get(), path.c_str(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT),
+                    H5Gclose, dst_.file.string() + ":" + path + ": cannot create group");
+    }
+    ++report_.groups;
+    json attrs = read_attributes(*store_, key);
+    json links = json::object(), external = json::object();
+    if (attrs.contains(soft_links_key)) {
+      links = attrs[soft_links_key];
+      attrs.erase(soft_links_key);
+    }
+    if (attrs.contains(external_links_key)) {
+      external = attrs[external_links_key];
+      attrs.erase(external_links_key);
+    }
+    h5::write_attributes(g.get(), attrs, skipped_attribute(key));
+    for (const group_child& c : group_children(*store_, key)) {
+      const std::string child_key = join_key(key, c.name);
+      const std::string child = child_path(path, c.name);
+      if (c.kind == node_kind::array) {
+        array_to_dataset(child_key, child);
+      } else {
+        group(child_key, child);
+      }
+    }
+    if (links.is_object()) {
+      for (const auto& [name, target] : links.items()) {
+        if (!target.is_string()) continue;
+        const std::string link = child_path(path, name);
+        h5::check(H5Lcreate_soft(target.get<std::string>().c_str(), file_.get(), link.c_str(),
+                                 H5P_DEFAULT, H5P_DEFAULT),
+                  dst_.file.string() + ":" + link + ": cannot create soft link");
+        ++report_.links;
+      }
+    }
+    if (external.is_object()) {  // recorded from HDF5: made links again, still not followed
+      for (const auto& [name, target] : external.items()) {
+        const std::string text = target.is_string() ? target.get<std::string>() : "";
+        const auto colon = text.rfind(':');
+        if (colon == std::string::npos || colon == 0) continue;
+        const std::string link = child_path(path, name);
+        h5::check(H5Lcreate_external(text.substr(0, colon).c_str(), text.substr(colon + 1).c_str(),
+                                     file_.get(), link.c_str(), H5P_DEFAULT, H5P_DEFAULT),
+                  dst_.file.string() + ":" + link + ": cannot create external link");
+        ++report_.links;
+      }
+    }
+  }
+
+  void array_to_dataset(const std::string& key, const std::string& path) {
+    const zarr_array z = zarr_array::open(store_, key);
+    const array_metadata& meta = z.metadata();
+    const scalar_kind kind = meta.dtype.kind;
+    const std::size_t itemsize = meta.dtype.itemsize();
+    const std::string where = dst_.file.string() + ":" + path;
+    if (o_.on_array) o_.on_array((src_ / key).string(), done_, total_);
+    h5::handle type = h5::file_type(kind);
+    std::vector<hsize_t> dims(meta.shape.begin(), meta.shape.end());
+    h5::handle space(dims.empty()
+                         ? H5Screate(H5S_SCALAR)
+                         : H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr),
+                     H5Sclose);
+    h5::handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+    const bool chunked = !dims.empty() && element_count(meta.shape) > 0;
+    shape_t chunks;
+    if (chunked) {
+      chunks = pick_chunks(o_, meta.shape, meta.chunks);
+      const index_t chunk_bytes = element_count(chunks) * static_cast<index_t>(itemsize);
+      if (chunk_bytes >= (index_t{1} << 32)) {
+        throw_error<shape_error>(where, ": chunks ", to_string(chunks),
+                                 " exceed HDF5's 4 GiB chunk limit; pass smaller --chunks");
+      }
+      std::vector<hsize_t> cdims(chunks.begin(), chunks.end());
+      H5Pset_chunk(dcpl.get(), static_cast<int>(cdims.size()), cdims.data());
+      if (codec_.shuffle && codec_.level >= 0) H5Pset_shuffle(dcpl.get());
+      if (codec_.level >= 0) H5Pset_deflate(dcpl.get(), static_cast<unsigned>(codec_.level));
+    }
+    if (!std::holds_alternative<std::monostate>(meta.fill)) {
+      const bytes fill = meta.fill_element();
+      h5::handle mem = h5::memory_type(kind);
+      H5Pset_fill_value(dcpl.get(), mem.get(), fill.data());
+    }
+    h5::handle lcpl = link_plist();
+    h5::handle ds = h5::check(H5Dcreate2(file_.get(), path.c_str(), type.get(), space.get(),
+                                         lcpl.get(), dcpl.get(), H5P_DEFAULT),
+                              H5Dclose, where + ": cannot create dataset");
+    const array source = from_zarr(z);
+    if (chunked) {
+      const index_t chunk_bytes = element_count(chunks) * static_cast<index_t>(itemsize);
+      const hid_t id = ds.get();
+      compute_chunks(
+          source, chunks,
+          [&](const box& b, std::span<const std::byte> values) {
+            h5::quiet();
+            std::vector<hsize_t> offset(b.start.begin(), b.start.end());
+            if (!deflate_) {
+              h5::check(
+                  H5Dwrite_chunk(id, H5P_DEFAULT, 0, offset.data(), values.size(), values.data()),
+                  where + ": cannot write chunk at " + to_string(b.start));
+              return;
+            }
+            bytes shuffled(values.size());
+            shuffle_bytes(values.data(), shuffled.data(), values.size(), itemsize);
+            const bytes packed = deflate_->encode(shuffled, 1);
+            h5::check(
+                H5Dwrite_chunk(id, H5P_DEFAULT, 0, offset.data(), packed.size(), packed.data()),
+                where + ": cannot write chunk at " + to_string(b.start));
+          },
+          2 * chunk_bytes + 1024, true, o_.compute);
+    } else if (dims.empty()) {
+      bytes value(itemsize);
+      compute_into(source, value, o_.compute);
+      h5::handle mem = h5::memory_type(kind);
+      h5::check(H5Dwrite(ds.get(), mem.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, value.data()),
+                where + ": cannot write");
+    }
+    h5::write_attributes(ds.get(), z.attributes(), skipped_attribute(key));
+    ++done_;
+    ++report_.arrays;
+    report_.bytes += source.nbytes();
+  }
+
+  fs::path src_;
+  hdf5_location dst_;
+  const convert_options& o_;
+  hdf5_codec codec_;
+  std::shared_ptr<const codec> deflate_;
+  std::shared_ptr<kvstore> store_;
+  h5::handle file_;
+  index_t total_ = 0, done_ = 0;
+  convert_report report_;
+};
+
+}  // namespace
+
+convert_report convert(const std::string& src, const std::string& dst,
+                       const convert_options& options) {
+  h5::quiet();
+  const std::optional<hdf5_location> src_h5 = parse_hdf5_location(src);
+  const std::optional<hdf5_location> dst_h5 = parse_hdf5_location(dst);
+  std::error_code ec;
+  if (src_h5) {
+    if (!fs::exists(src_h5->file, ec)) {
+      throw_error<not_found_error>(src_h5->file.string(), ": no such file");
+    }
+    if (dst_h5) {
+      throw_error<value_error>("convert ", src, " ", dst,
+                               ": both sides are HDF5; convert goes between HDF5 and Zarr");
+    }
+    return to_zarr(*src_h5, dst, options).run();
+  }
+  if (!fs::exists(src, ec)) throw_error<not_found_error>(src, ": no such file or directory");
+  if (!is_zarr_dir(src)) {
+    throw_error<format_error>(src, ": neither an HDF5 file nor a Zarr array or group");
+  }
+  if (!dst_h5) {
+    throw_error<value_error>("convert ", src, " ", dst,
+                             ": both sides are Zarr; convert goes between HDF5 and Zarr (name "
+                             "the HDF5 side .h5, .hdf5, .he5 or .nc; chunkarr copy copies Zarr)");
+  }
+  return to_hdf5(src, *dst_h5, options).run();
+}
+
+}  // namespace chunkarr

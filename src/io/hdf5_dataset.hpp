@@ -1,0 +1,43 @@
+// An open HDF5 dataset as chunkarr reads it (internal to io/).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "chunkarr/expr/array.hpp"
+#include "chunkarr/io/hdf5.hpp"
+#include "chunkarr/store/store.hpp"
+#include "io/h5.hpp"
+
+namespace chunkarr::detail {
+
+/// Everything chunkarr needs to know about a dataset, read once when it is opened.
+struct hdf5_dataset {
+  std::shared_ptr<h5::handle> id;  // keeps the file open while the dataset is in use
+  std::string where;               // "file.h5:/path", for messages
+  h5::extent extent;
+  h5::type_info type;
+  std::string layout;      // chunked, contiguous, compact, virtual
+  shape_t storage_chunks;  // chunked layout only
+  std::vector<h5::filter> filters;
+  bool fill_defined = false;
+  bytes fill;  // one element, native order (zeros when undefined)
+  index_t stored_bytes = 0;
+
+  /// Why chunkarr cannot read it ("" when it can): a non-numeric type, a filter that is not
+  /// available, a virtual layout.
+  std::string unsupported() const;
+  /// Whether the stored chunks can be read raw and decoded by chunkarr.
+  bool raw_chunks() const;
+};
+
+/// Opens the dataset at `path` in `file` (an open file handle), reading its description.
+hdf5_dataset open_dataset(const std::shared_ptr<h5::handle>& file, const std::string& file_name,
+                          const std::string& path);
+
+/// The dataset as a chunk_source (chunks: its own, or auto_chunks for unchunked layouts).
+/// Throws type_error / codec_error when it is unsupported.
+std::shared_ptr<const chunk_source> make_hdf5_source(hdf5_dataset d);
+
+}  // namespace chunkarr::detail

@@ -1,0 +1,481 @@
+// Reading HDF5: locations, datasets as lazy sources (raw chunks decoded in parallel), listing.
+#include <cmath>
+#include <cstring>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "chunkarr/codec/codec.hpp"
+#include "chunkarr/core/chunk_grid.hpp"
+#include "chunkarr/core/error.hpp"
+#include "chunkarr/core/region_copy.hpp"
+#include "io/hdf5_dataset.hpp"
+
+namespace chunkarr {
+
+using detail::hdf5_dataset;
+namespace h5 = detail::h5;
+
+bool has_hdf5_suffix(const std::filesystem::path& path) {
+  std::string ext = path.extension().string();
+  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return ext == ".h5" || ext == ".hdf5" || ext == ".he5" || ext == ".nc" || ext == ".hdf" ||
+         ext == ".h5py" || ext == ".nc4";
+}
+
+bool is_hdf5_file(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) return false;
+  std::ifstream in(path, std::ios::binary);
+  static constexpr char signature[8] = {'\x89', 'H', 'D', 'F', '\r', '\n', '\x1a', '\n'};
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec) return false;
+  for (std::uintmax_t offset = 0; offset + 8 <= size; offset = offset ? offset * 2 : 512) {
+    char buffer[8];
+    in.seekg(static_cast<std::streamoff>(offset));
+    if (!in.read(buffer, 8)) return false;
+    if (std::memcmp(buffer, signature, 8) == 0) return true;
+  }
+  return false;
+}
+
+std::optional<hdf5_location> parse_hdf5_location(std::string_view spec) {
+  const std::string s(spec);
+  const auto colon = s.rfind(':');
+  if (colon != std::string::npos && colon > 0) {
+    const std::filesystem::path file = s.substr(0, colon);
+    std::string object = s.substr(colon + 1);
+    if (has_hdf5_suffix(file) || is_hdf5_file(file)) {
+      if (object.empty() || object[0] != '/') object = "/" + object;
+      while (object.size() > 1 && object.back() == '/') object.pop_back();
+      return hdf5_location{file, object};
+    }
+  }
+  if (has_hdf5_suffix(s) || is_hdf5_file(s)) return hdf5_location{s, "/"};
+  return std::nullopt;
+}
+
+shape_t auto_chunks(const shape_t& shape, std::size_t itemsize, index_t target) {
+  shape_t chunks(shape.size(), 1);
+  index_t bytes = static_cast<index_t>(itemsize);
+  // Whole along trailing axes while they fit, then split the axis where the budget runs out.
+  for (std::size_t k = shape.size(); k-- > 0;) {
+    const index_t n = std::max<index_t>(shape[k], 1);
+    if (bytes * n <= target) {
+      chunks[k] = n;
+      bytes *= n;
+    } else {
+      chunks[k] = std::max<index_t>(1, target / bytes);
+      break;
+    }
+  }
+  return chunks;
+}
+
+namespace detail {
+
+std::string hdf5_dataset::unsupported() const {
+  if (!type.type) return type.unsupported;
+  if (layout == "virtual") return "virtual datasets are not supported";
+  for (const h5::filter& f : filters) {
+    if (!f.available)
+      return "filter '" + f.name + "' (id " + std::to_string(f.id) + ") is not available";
+  }
+  return "";
+}
+
+bool hdf5_dataset::raw_chunks() const {
+  if (layout != "chunked") return false;
+  for (const h5::filter& f : filters) {
+    if (f.id != H5Z_FILTER_DEFLATE && f.id != H5Z_FILTER_SHUFFLE && f.id != H5Z_FILTER_FLETCHER32)
+      return false;
+  }
+  return true;
+}
+
+hdf5_dataset open_dataset(const std::shared_ptr<h5::handle>& file, const std::string& file_name,
+                          const std::string& path) {
+  h5::quiet();
+  hdf5_dataset d;
+  d.where = file_name + ":" + path;
+  const auto info = h5::get_object_info(file->get(), path);
+  if (!info) throw_error<not_found_error>(d.where, ": no such dataset");
+  if (info->type != H5O_TYPE_DATASET) throw_error<not_found_error>(d.where, ": not a dataset");
+  d.id = std::make_shared<h5::handle>(h5::check(H5Dopen2(file->get(), path.c_str(), H5P_DEFAULT),
+                                                H5Dclose, d.where + ": cannot open"));
+  h5::handle type(H5Dget_type(d.id->get()), H5Tclose);
+  h5::handle space(H5Dget_space(d.id->get()), H5Sclose);
+  h5::handle dcpl(H5Dget_create_plist(d.id->get()), H5Pclose);
+  if (!type || !space || !dcpl) throw_error<format_error>(d.where, ": unreadable dataset header");
+  d.type = h5::classify(type.get());
+  d.extent = h5::get_extent(space.get());
+  switch (H5Pget_layout(dcpl.get())) {
+    case H5D_CHUNKED: {
+      d.layout = "chunked";
+      std::vector<hsize_t> dims(d.extent.shape.size());
+      H5Pget_chunk(dcpl.get(), static_cast<int>(dims.size()), dims.data());
+      for (hsize_t c : dims) d.storage_chunks.push_back(static_cast<index_t>(c));
+      break;
+    }
+    case H5D_CONTIGUOUS:
+      d.layout = "contiguous";
+      break;
+    case H5D_COMPACT:
+      d.layout = "compact";
+      break;
+    case H5D_VIRTUAL:
+      d.layout = "virtual";
+      break;
+    default:
+      d.layout = "unknown";
+  }
+  d.filters = h5::get_filters(dcpl.get());
+  d.stored_bytes = static_cast<index_t>(H5Dget_storage_size(d.id->get()));
+  if (d.type.type) {
+    d.fill.assign(d.type.type->itemsize(), std::byte{0});
+    H5D_fill_value_t status = H5D_FILL_VALUE_UNDEFINED;
+    H5Pfill_value_defined(dcpl.get(), &status);
+    d.fill_defined = status == H5D_FILL_VALUE_USER_DEFINED;
+    if (d.fill_defined) {
+      h5::handle mem = h5::memory_type(d.type.type->kind);
+      if (d.type.type->is_bool() || H5Tget_class(type.get()) == H5T_ENUM) {
+        h5::handle native(H5Tget_native_type(type.get(), H5T_DIR_ASCEND), H5Tclose);
+        H5Pget_fill_value(dcpl.get(), native.get(), d.fill.data());
+      } else {
+        H5Pget_fill_value(dcpl.get(), mem.get(), d.fill.data());
+      }
+    }
+  }
+  H5Eclear2(H5E_DEFAULT);
+  return d;
+}
+
+namespace {
+
+// HDF5's Fletcher-32 (H5_checksum_fletcher32): 16-bit words, most significant byte first.
+std::uint32_t fletcher32(const std::byte* data, std::size_t len) {
+  const auto* p = reinterpret_cast<const std::uint8_t*>(data);
+  std::uint32_t sum1 = 0, sum2 = 0;
+  std::size_t words = len / 2;
+  while (words) {
+    std::size_t n = words > 360 ? 360 : words;
+    words -= n;
+    do {
+      sum1 += static_cast<std::uint32_t>((p[0] << 8) | p[1]);
+      p += 2;
+      sum2 += sum1;
+    } while (--n);
+    sum1 = (sum1 & 0xffff) + (sum1 >> 16);
+    sum2 = (sum2 & 0xffff) + (sum2 >> 16);
+  }
+  if (len % 2) {
+    sum1 += static_cast<std::uint32_t>(*p << 8);
+    sum2 += sum1;
+    sum1 = (sum1 & 0xffff) + (sum1 >> 16);
+    sum2 = (sum2 & 0xffff) + (sum2 >> 16);
+  }
+  sum1 = (sum1 & 0xffff) + (sum1 >> 16);
+  sum2 = (sum2 & 0xffff) + (sum2 >> 16);
+  return (sum2 << 16) | sum1;
+}
+
+// HDF5's shuffle filter, undone: byte b of element i is at b * n + i; a tail of
+// size % itemsize bytes is left as it is.
+void unshuffle(const std::byte* in, std::byte* out, std::size_t size, std::size_t itemsize) {
+  const std::size_t n = size / itemsize;
+  for (std::size_t b = 0; b < itemsize; ++b) {
+    const std::byte* src = in + b * n;
+    for (std::size_t i = 0; i < n; ++i) out[i * itemsize + b] = src[i];
+  }
+  std::memcpy(out + n * itemsize, in + n * itemsize, size - n * itemsize);
+}
+
+class hdf5_source final : public chunk_source {
+ public:
+  explicit hdf5_source(hdf5_dataset d) : d_(std::move(d)) {
+    shape_ = d_.extent.shape;
+    kind_ = d_.type.type->kind;
+    itemsize_ = d_.type.type->itemsize();
+    raw_ = d_.raw_chunks() && !shape_.empty();
+    chunks_ = d_.layout == "chunked" ? d_.storage_chunks : auto_chunks(shape_, itemsize_);
+    if (raw_) {
+      storage_bytes_ = static_cast<index_t>(itemsize_) * element_count(d_.storage_chunks);
+      zlib_ = make_codec("zlib:1");
+    }
+    mem_type_ = std::make_shared<h5::handle>(
+        d_.type.type->is_bool() ? h5::memory_type(scalar_kind::bool_) : h5::memory_type(kind_));
+    if (!d_.type.type->is_bool()) {
+      h5::handle ftype(H5Dget_type(d_.id->get()), H5Tclose);
+      if (H5Tget_class(ftype.get()) == H5T_ENUM) {  // read an enum as its integers
+        mem_type_ =
+            std::make_shared<h5::handle>(H5Tget_native_type(ftype.get(), H5T_DIR_ASCEND), H5Tclose);
+      }
+    }
+  }
+
+  const shape_t& shape() const override { return shape_; }
+  scalar_kind kind() const override { return kind_; }
+  const shape_t& chunk_shape() const override { return chunks_; }
+  std::string describe() const override { return d_.where; }
+  index_t scratch_bytes() const override { return raw_ ? 3 * storage_bytes_ + 8 : 0; }
+
+  void read(const box& region, std::span<std::byte> out) const override {
+    h5::quiet();
+    if (region.ndim() > 0 && region.empty()) return;
+    if (raw_) return read_raw(region, out);
+    read_hyperslab(region, out);
+  }
+
+ private:
+  void read_hyperslab(const box& region, std::span<std::byte> out) const {
+    h5::handle file_space(H5Dget_space(d_.id->get()), H5Sclose);
+    h5::handle mem_space;
+    if (shape_.empty()) {
+      mem_space = h5::handle(H5Screate(H5S_SCALAR), H5Sclose);
+    } else {
+      std::vector<hsize_t> start(region.start.begin(), region.start.end());
+      std::vector<hsize_t> count(region.ndim());
+      for (std::size_t d = 0; d < count.size(); ++d)
+        count[d] = static_cast<hsize_t>(region.stop[d] - region.start[d]);
+      H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(),
+                          nullptr);
+      mem_space = h5::handle(
+          H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr), H5Sclose);
+    }
+    h5::check(H5Dread(d_.id->get(), mem_type_->get(), mem_space.get(), file_space.get(),
+                      H5P_DEFAULT, out.data()),
+              d_.where + ": cannot read " + to_string(region));
+  }
+
+  // Decodes stored chunk `index` into `chunk` (a full chunk, native order).
+  void decode_chunk(const shape_t& index, std::span<std::byte> chunk, bytes& stored,
+                    bytes& scratch) const {
+    std::vector<hsize_t> offset(index.size());
+    for (std::size_t k = 0; k < index.size(); ++k)
+      offset[k] = static_cast<hsize_t>(index[k] * d_.storage_chunks[k]);
+    unsigned mask = 0;
+    haddr_t address = HADDR_UNDEF;
+    hsize_t size = 0;
+    if (H5Dget_chunk_info_by_coord(d_.id->get(), offset.data(), &mask, &address, &size) < 0 ||
+        address == HADDR_UNDEF || size == 0) {
+      H5Eclear2(H5E_DEFAULT);
+      fill_elements(chunk.data(), static_cast<index_t>(chunk.size() / itemsize_), d_.fill.data(),
+                    itemsize_);
+      return;
+    }
+    stored.resize(static_cast<std::size_t>(size));
+    std::uint32_t filters = 0;
+    const std::string key = d_.where + " chunk " + to_string(index);
+    h5::check(H5Dread_chunk(d_.id->get(), H5P_DEFAULT, offset.data(), &filters, stored.data()),
+              key + ": cannot read");
+    // Undo the pipeline last filter first; a set bit in `filters` means that filter was skipped.
+    std::span<const std::byte> data(stored.data(), stored.size());
+    bool in_chunk = false;  // whether `data` already lives in `chunk`
+    for (std::size_t f = d_.filters.size(); f-- > 0;) {
+      if (filters & (1u << f)) continue;
+      const h5::filter& flt = d_.filters[f];
+      if (flt.id == H5Z_FILTER_FLETCHER32) {
+        if (data.size() < 4) throw_error<codec_error>(key, ": truncated (no Fletcher-32 checksum)");
+        const std::size_t n = data.size() - 4;
+        std::uint32_t stored_sum = 0;
+        for (int b = 3; b >= 0; --b)
+          stored_sum =
+              (stored_sum << 8) | static_cast<std::uint8_t>(data[n + static_cast<std::size_t>(b)]);
+        const std::uint32_t sum = fletcher32(data.data(), n);
+        const std::uint32_t reversed = __builtin_bswap32(sum);
+        if (stored_sum != sum && stored_sum != reversed)
+          throw_error<codec_error>(key, ": Fletcher-32 checksum mismatch (corrupt chunk)");
+        data = data.first(n);
+      } else if (flt.id == H5Z_FILTER_DEFLATE) {
+        // The next stage's input: the chunk itself when deflate is the first filter.
+        const bool last = f == 0 || [&] {
+          for (std::size_t g = 0; g < f; ++g)
+            if (!(filters & (1u << g))) return false;
+          return true;
+        }();
+        std::span<std::byte> target;
+        if (last) {
+          target = chunk;
+        } else {
+          scratch.resize(chunk.size());
+          target = scratch;
+        }
+        try {
+          zlib_->decode(data, target);
+        } catch (const codec_error& e) {
+          throw_error<codec_error>(key, ": deflate: ", e.what());
+        }
+        data = target;
+        in_chunk = last;
+      } else if (flt.id == H5Z_FILTER_SHUFFLE) {
+        if (data.size() != chunk.size())
+          throw_error<codec_error>(key, ": ", data.size(), " bytes, expected ", chunk.size());
+        const std::size_t element = flt.values.empty() ? itemsize_ : flt.values[0];
+        if (data.data() == chunk.data()) {
+          scratch.assign(data.begin(), data.end());
+          data = scratch;
+        }
+        unshuffle(data.data(), chunk.data(), chunk.size(), std::max<std::size_t>(element, 1));
+        data = chunk;
+        in_chunk = true;
+      }
+    }
+    if (!in_chunk) {
+      if (data.size() != chunk.size())
+        throw_error<codec_error>(key, ": ", data.size(), " bytes, expected ", chunk.size());
+      std::memcpy(chunk.data(), data.data(), chunk.size());
+    }
+    if (d_.type.type->needs_swap())
+      byteswap_elements(chunk.data(), chunk.size() / itemsize_, itemsize_);
+  }
+
+  void read_raw(const box& region, std::span<std::byte> out) const {
+    const chunk_grid grid(shape_, d_.storage_chunks);
+    const box touched = grid.chunks_touching(region);
+    bytes chunk, stored, scratch;
+    const shape_t& cs = d_.storage_chunks;
+    for_each_index(touched, [&](const shape_t& index) {
+      const box cb = grid.chunk_box(index);
+      const box part = cb.intersect(region);
+      bool full = true;  // the region is this whole chunk, not clipped: decode in place
+      for (std::size_t k = 0; k < cs.size(); ++k)
+        full = full && cb.stop[k] - cb.start[k] == cs[k] && part == region;
+      if (full) {
+        decode_chunk(index, out, stored, scratch);
+        return;
+      }
+      chunk.resize(static_cast<std::size_t>(storage_bytes_));
+      decode_chunk(index, chunk, stored, scratch);
+      const box src = part.relative_to(cb.start);
+      const box dst = part.relative_to(region.start);
+      copy_region(chunk.data(), cs, src.start, out.data(), region.shape(), dst.start, part.shape(),
+                  itemsize_);
+    });
+  }
+
+  hdf5_dataset d_;
+  shape_t shape_;
+  shape_t chunks_;
+  scalar_kind kind_;
+  std::size_t itemsize_ = 1;
+  bool raw_ = false;
+  index_t storage_bytes_ = 0;
+  std::shared_ptr<const codec> zlib_;
+  std::shared_ptr<h5::handle> mem_type_;
+};
+
+}  // namespace
+
+std::shared_ptr<const chunk_source> make_hdf5_source(hdf5_dataset d) {
+  const std::string why = d.unsupported();
+  if (!why.empty()) {
+    if (!d.type.type) throw_error<type_error>(d.where, ": ", why);
+    throw_error<codec_error>(d.where, ": ", why);
+  }
+  if (d.extent.null)
+    throw_error<type_error>(d.where, ": a dataset with a null dataspace (no shape)");
+  return std::make_shared<hdf5_source>(std::move(d));
+}
+
+}  // namespace detail
+
+array open_hdf5(const hdf5_location& where) {
+  auto file = std::make_shared<h5::handle>(h5::open_file(where.file, false));
+  return from_source(
+      detail::make_hdf5_source(detail::open_dataset(file, where.file.string(), where.object)));
+}
+
+namespace {
+
+nlohmann::json fill_json(const hdf5_dataset& d) {
+  if (!d.fill_defined || !d.type.type) return nullptr;
+  return visit_kind(d.type.type->kind, [&](auto sample) -> nlohmann::json {
+    using T = decltype(sample);
+    T v;
+    std::memcpy(&v, d.fill.data(), sizeof(T));
+    if constexpr (std::is_floating_point_v<T>) {
+      if (std::isnan(v)) return "NaN";
+      if (std::isinf(v)) return v > 0 ? "Infinity" : "-Infinity";
+    }
+    return v;
+  });
+}
+
+void list_into(hid_t file, const std::shared_ptr<h5::handle>& file_handle,
+               const std::string& file_name, const std::string& path, hdf5_entry::kind what,
+               std::vector<hdf5_entry>& out) {
+  hdf5_entry e;
+  e.path = path;
+  e.what = what;
+  auto ignore = [](const std::string&, const std::string&) {};
+  if (what == hdf5_entry::kind::dataset) {
+    const hdf5_dataset d = detail::open_dataset(file_handle, file_name, path);
+    e.shape = d.extent.shape;
+    e.maxshape = d.extent.maxshape;
+    e.type = d.type.type ? d.type.type->typestr() : d.type.name;
+    e.unsupported = d.unsupported();
+    e.layout = d.layout;
+    e.chunks = d.storage_chunks;
+    for (const h5::filter& f : d.filters) {
+      std::string name = f.id == H5Z_FILTER_DEFLATE      ? "deflate"
+                         : f.id == H5Z_FILTER_SHUFFLE    ? "shuffle"
+                         : f.id == H5Z_FILTER_FLETCHER32 ? "fletcher32"
+                                                         : f.name;
+      if (f.id == H5Z_FILTER_DEFLATE && !f.values.empty())
+        name += "(" + std::to_string(f.values[0]) + ")";
+      if (!f.available) name += " (not available)";
+      e.filters.push_back(name);
+    }
+    e.stored_bytes = d.stored_bytes;
+    e.fill_value = fill_json(d);
+    e.attributes = h5::read_attributes(d.id->get(), ignore);
+    out.push_back(std::move(e));
+    return;
+  }
+  h5::handle group = h5::check(H5Gopen2(file, path.c_str(), H5P_DEFAULT), H5Gclose,
+                               file_name + ":" + path + ": cannot open group");
+  e.attributes = h5::read_attributes(group.get(), ignore);
+  out.push_back(std::move(e));
+  for (const h5::link& l : h5::list_links(group.get())) {
+    const std::string child = path == "/" ? "/" + l.name : path + "/" + l.name;
+    if (l.what == h5::link::kind::soft || l.what == h5::link::kind::external ||
+        l.what == h5::link::kind::other) {
+      hdf5_entry link;
+      link.path = child;
+      link.what = l.what == h5::link::kind::soft       ? hdf5_entry::kind::soft_link
+                  : l.what == h5::link::kind::external ? hdf5_entry::kind::external_link
+                                                       : hdf5_entry::kind::other;
+      link.target = l.target;
+      out.push_back(std::move(link));
+      continue;
+    }
+    const auto info = h5::get_object_info(file, child);
+    if (!info) continue;
+    if (info->type == H5O_TYPE_GROUP) {
+      list_into(file, file_handle, file_name, child, hdf5_entry::kind::group, out);
+    } else if (info->type == H5O_TYPE_DATASET) {
+      list_into(file, file_handle, file_name, child, hdf5_entry::kind::dataset, out);
+    } else {
+      hdf5_entry other;
+      other.path = child;
+      other.what = hdf5_entry::kind::other;
+      other.target = "named datatype";
+      out.push_back(std::move(other));
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<hdf5_entry> list_hdf5(const hdf5_location& where) {
+  auto file = std::make_shared<h5::handle>(h5::open_file(where.file, false));
+  const auto info = h5::get_object_info(file->get(), where.object);
+  if (!info) throw_error<not_found_error>(where.str(), ": no such object");
+  std::vector<hdf5_entry> out;
+  list_into(file->get(), file, where.file.string(), where.object,
+            info->type == H5O_TYPE_DATASET ? hdf5_entry::kind::dataset : hdf5_entry::kind::group,
+            out);
+  return out;
+}
+
+}  // namespace chunkarr
