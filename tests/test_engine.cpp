@@ -257,4 +257,8 @@ TEST_CASE("in-memory sources, scalars and 0-d results") {
   const std::string dot = to_dot(x - mean(x, {0}));
   CHECK(dot.find("combine mean") != std::string::npos);
   CHECK(dot.find("stage 2: output") != std::string::npos);
+  // A reduction at the root is one stage, not two.
+  const std::string reduce_dot = to_dot(mean(x));
+  CHECK(reduce_dot.find("stage 1: mean") != std::string::npos);
+  CHECK(reduce_dot.find("stage 2") == std::string::npos);
 }

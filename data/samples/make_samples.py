@@ -6,11 +6,16 @@ systems export it: 16 channels of local field potential sampled at 1 kHz for 30 
 as float32 microvolts rounded to the ADC step, with timestamps and channel metadata. Values
 have structure (per-channel oscillations, a slow drift, a shared artefact, noise), so
 reductions over it mean something. The seed is fixed: the same bytes every run.
+
+2018_12_11_experiment_5.h5 holds the same experiment as an acquisition system would write it
+in HDF5 (h5py): the same groups, datasets and attributes, chunked (8, 4096) with
+gzip + shuffle, the channel ids contiguous.
 """
 import pathlib
 import shutil
 import sys
 
+import h5py
 import numcodecs
 import numpy as np
 import zarr
@@ -52,7 +57,24 @@ def main():
                         compressor=None)
     meta.create_dataset("good", data=np.array([c not in (3, 11) for c in range(16)]),
                         chunks=(16,), compressor=numcodecs.Zlib(level=1))
+    write_hdf5(t, lfp)
     return 0
+
+
+def write_hdf5(t, lfp):
+    with h5py.File(HERE / f"{NAME}.h5", "w", track_order=False) as f:
+        f.attrs.update({"experiment": NAME, "date": "2018-12-11", "subject": "mouse M5",
+                        "session": 5, "description": "16-channel LFP, 1 kHz, 30 s"})
+        rec = f.create_group("recordings")
+        a = rec.create_dataset("lfp", data=lfp, chunks=(8, 4096), compression="gzip",
+                               compression_opts=4, shuffle=True)
+        a.attrs.update({"units": "uV", "sampling_rate_hz": 1000, "dims": ["channel", "time"]})
+        ts = rec.create_dataset("timestamps", data=t, chunks=(8192,), compression="gzip",
+                                shuffle=True)
+        ts.attrs["units"] = "s"
+        meta = f.create_group("channels")
+        meta.create_dataset("id", data=np.arange(100, 116, dtype=np.int32))
+        meta.create_dataset("good", data=np.array([c not in (3, 11) for c in range(16)]))
 
 
 if __name__ == "__main__":

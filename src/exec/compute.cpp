@@ -12,6 +12,7 @@
 #include <cstring>
 #include <functional>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "chunkarr/codec/codec.hpp"
@@ -502,6 +503,19 @@ zarr_array store(const array& a, const std::filesystem::path& path,
   return zarr_array::open(path);
 }
 
+namespace {
+
+std::string escape_dot(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string to_dot(const array& a, const compute_options& options) {
   (void)options;
   const node& root = checked(a);
@@ -515,7 +529,7 @@ std::string to_dot(const array& a, const compute_options& options) {
     if (n.kind == node_kind::reduction) stages.push_back(&n);
   };
   walk(root);
-  stages.push_back(&root);
+  if (root.kind != node_kind::reduction) stages.push_back(&root);
   constexpr index_t shown = 8;
   std::ostringstream dot;
   dot << "digraph chunkarr {\n  rankdir=LR;\n  node [shape=box, fontname=\"Helvetica\"];\n";
@@ -526,8 +540,20 @@ std::string to_dot(const array& a, const compute_options& options) {
     const node& tasks_over = is_output ? n : *n.inputs[0];
     const chunk_layout layout(tasks_over.chunks);
     const index_t tasks = tasks_over.shape.empty() ? 1 : layout.total;
+    // The sources this stage's tasks read from storage.
+    std::set<std::string> sources;
+    std::function<void(const node&)> find_sources = [&](const node& m) {
+      if (m.kind == node_kind::zarr_source || m.kind == node_kind::chunk_source)
+        sources.insert(describe(m));
+      if (m.kind == node_kind::reduction && &m != &tasks_over) return;
+      for (const node_ptr& in : m.inputs) find_sources(*in);
+    };
+    find_sources(tasks_over);
+    std::string reads_from;
+    for (const std::string& src : sources) reads_from += "\\n" + escape_dot(src);
     dot << "  subgraph cluster_" << k << " {\n    label=\"stage " << k + 1 << ": "
-        << (is_output ? "output " : "") << describe(n) << " (" << tasks << " tasks)\";\n";
+        << (is_output ? "output " : "") << escape_dot(describe(n)) << " (" << tasks << " tasks)"
+        << reads_from << "\";\n";
     // Which reductions this stage's tasks read.
     std::vector<std::string> reads;
     std::function<void(const node&)> uses = [&](const node& m) {

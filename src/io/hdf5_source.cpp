@@ -337,9 +337,9 @@ class hdf5_source final : public chunk_source {
     for_each_index(touched, [&](const shape_t& index) {
       const box cb = grid.chunk_box(index);
       const box part = cb.intersect(region);
-      bool full = true;  // the region is this whole chunk, not clipped: decode in place
-      for (std::size_t k = 0; k < cs.size(); ++k)
-        full = full && cb.stop[k] - cb.start[k] == cs[k] && part == region;
+      // The region is exactly this whole (not clipped) chunk: decode in place.
+      bool full = cb == region;
+      for (std::size_t k = 0; k < cs.size(); ++k) full = full && cb.stop[k] - cb.start[k] == cs[k];
       if (full) {
         decode_chunk(index, out, stored, scratch);
         return;
