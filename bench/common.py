@@ -53,3 +53,16 @@ def timed(cmd, work):
         sys.exit(f"failed: {' '.join(cmd)}\n{p.stderr}")
     with open(rss_file) as f:
         return elapsed, int(f.read().split()[-1]) / 1024, p.stdout
+
+
+def make_hdf5(src, dst, compression=None, chunks=(256, 8192)):
+    """The values of the Zarr array `src` as dataset /a of a new HDF5 file (h5py), in
+    `chunks`, uncompressed or with `compression` ("gzip": level 4 + shuffle)."""
+    import h5py
+    a = zarr.open(src, mode="r")
+    kw = {"compression": "gzip", "compression_opts": 4, "shuffle": True} if compression else {}
+    with h5py.File(dst, "w") as f:
+        d = f.create_dataset("a", shape=a.shape, dtype=a.dtype, chunks=chunks, **kw)
+        step = chunks[0]
+        for r0 in range(0, a.shape[0], step):
+            d[r0:r0 + step] = a[r0:r0 + step]

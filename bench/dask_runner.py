@@ -1,0 +1,59 @@
+#!/usr/bin/python3
+"""The dask.array side of the benchmarks: one workload, run once with the threaded scheduler,
+timed inside the process (as chunkarr_bench times chunkarr).
+
+usage: dask_runner.py WORKLOAD INPUT THREADS [OUTPUT]   (workloads as bench/runner.cpp)
+prints: seconds=<s> checksum=<a value of the result>
+"""
+import sys
+import time
+
+import dask
+import dask.array as da
+import numcodecs
+
+
+def main():
+    workload, path, threads = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    out = sys.argv[4] if len(sys.argv) > 4 else None
+    lz4 = numcodecs.Blosc("lz4", 5, numcodecs.Blosc.SHUFFLE)
+    with dask.config.set(scheduler="threads", num_workers=threads):
+        start = time.perf_counter()
+        checksum = 0.0
+        if workload == "convert":
+            import h5py
+            with h5py.File(path, "r") as f:
+                d = f["a"]
+                da.from_array(d, chunks=d.chunks).to_zarr(out, overwrite=True, compressor=lz4)
+        elif workload == "overhead":
+            x = da.arange(int(out), chunks=1, dtype="f8")
+            start = time.perf_counter()
+            checksum = float(x.sum().compute())
+        else:
+            a = da.from_zarr(path)
+            if workload == "mean":
+                r = a.mean()
+            elif workload == "mean0":
+                r = a.mean(axis=0)
+            elif workload == "mean1":
+                r = a.mean(axis=1)
+            elif workload == "std1":
+                r = a.std(axis=1)
+            elif workload == "slice":
+                r = a[::4, 1000:100000].sum(axis=0)
+            elif workload == "anomaly":
+                b = a * 1000
+                r = ((b - b.mean(axis=0)) ** 2).mean(axis=0)
+            elif workload == "store":
+                (da.sqrt(abs(a)) * 2 + 1).to_zarr(out, overwrite=True, compressor=lz4)
+                r = None
+            else:
+                sys.exit(f"unknown workload {workload}")
+            if r is not None:
+                v = r.compute()
+                checksum = float(v.ravel()[v.size // 2]) if v.ndim else float(v)
+        print(f"seconds={time.perf_counter() - start:.6f} checksum={checksum:.9g}")
+
+
+if __name__ == "__main__":
+    main()
