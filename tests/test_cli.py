@@ -146,12 +146,15 @@ class Copy(TempDirCase):
 
 class ErrorsAndUsage(TempDirCase):
     def test_help_everywhere(self):
-        for args in [["--help"], ["info", "--help"], ["cat", "--help"], ["copy", "--help"]]:
+        for args in [["--help"], ["info", "--help"], ["cat", "--help"], ["copy", "--help"],
+                     ["convert", "--help"], ["eval", "--help"], ["graph", "--help"]]:
             with self.subTest(args=args):
                 p = run(*args)
                 self.assertIn("Usage", p.stdout)
         self.assertIn("--chunks", run("copy", "--help").stdout)
         self.assertIn("--json", run("cat", "--help").stdout)
+        self.assertIn("--skip-unsupported", run("convert", "--help").stdout)
+        self.assertIn("convert", run("--help").stdout)
         self.assertTrue(run("--version").stdout.strip())
 
     def test_usage_errors_exit_2(self):

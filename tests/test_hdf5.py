@@ -153,6 +153,9 @@ class H5pyWritesZarrReads(TempDirCase):
         self.assertEqual(z["filled"].fill_value, -3)
         np.testing.assert_array_equal(z["filled"][...], np.full(7, -3, "i2"))
         np.testing.assert_array_equal(z["enum"][...], [0, 1, 2])
+        # A dataset into a new path inside an existing group: the path becomes groups.
+        run("convert", src + ":/recordings/deep/lfp", os.path.join(dst, "new", "deeper", "lfp"))
+        np.testing.assert_array_equal(zarr.open_group(dst, mode="r")["new/deeper/lfp"][...], lfp)
 
         # And back: soft and external links recreated, attributes as h5py types.
         back = self.path("back.h5")

@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <set>
 
@@ -71,6 +72,26 @@ fill_value fill_of(const detail::hdf5_dataset& d) {
 
 // ---- HDF5 -> Zarr ------------------------------------------------------------------------
 
+// Creates the missing parent directories of `dst`; inside a Zarr group (`exp.zarr/a/b` with
+// exp.zarr a group) each new one becomes a group, so zarr-python finds the new array.
+void make_parents(const fs::path& dst) {
+  const fs::path parent = dst.lexically_normal().parent_path();
+  if (parent.empty()) return;
+  std::vector<fs::path> missing;
+  fs::path p = parent;
+  std::error_code ec;
+  while (!p.empty() && !fs::exists(p, ec)) {
+    missing.push_back(p);
+    p = p.parent_path();
+  }
+  fs::create_directories(parent, ec);
+  if (ec) throw_error<io_error>("cannot create ", parent.string(), ": ", ec.message());
+  if (p.empty() || !fs::exists(p / ".zgroup", ec)) return;
+  for (const fs::path& dir : missing) {
+    std::ofstream(dir / ".zgroup") << "{\n    \"zarr_format\": 2\n}\n";
+  }
+}
+
 class to_zarr {
  public:
   to_zarr(const hdf5_location& src, const fs::path& dst, const convert_options& o)
@@ -83,6 +104,7 @@ class to_zarr {
     codec_ = make_codec(o_.codec.empty() ? "blosc:lz4:5:shuffle" : o_.codec);
     // Count the arrays first, for progress, and refuse unsupported ones before writing.
     plan(src_.object, info->type);
+    make_parents(dst_);
     staged_directory staging(dst_, o_.overwrite);
     store_ = make_directory_store(staging.path());
     if (info->type == H5O_TYPE_DATASET) {

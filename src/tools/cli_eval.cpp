@@ -149,10 +149,11 @@ index_t parse_size(const std::string& text, const std::string& flag) {
 }
 
 void add_eval(CLI::App& app, std::function<void()>& run) {
-  auto* cmd = app.add_subcommand(
-      "eval",
-      "Evaluate a NumPy-syntax expression over named Zarr arrays, streaming chunks under a "
-      "memory budget; print the result (as cat does) or store it with -o");
+  auto* cmd =
+      app.add_subcommand("eval",
+                         "Evaluate a NumPy-syntax expression over named arrays (Zarr or HDF5), "
+                         "streaming chunks under a "
+                         "memory budget; print the result (as cat does) or store it with -o");
   auto o = std::make_shared<eval_options>();
   add_expression_options(cmd, *o);
   cmd->add_flag("--json", o->json, "Print the result as one JSON object (as cat --json)");
