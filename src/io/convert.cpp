@@ -13,6 +13,7 @@
 #include "chunkarr/core/error.hpp"
 #include "chunkarr/io/hdf5.hpp"
 #include "chunkarr/zarr/group.hpp"
+#include "io/byte_shuffle.hpp"
 #include "io/hdf5_dataset.hpp"
 
 namespace chunkarr {
@@ -271,15 +272,6 @@ hdf5_codec parse_hdf5_codec(const std::string& spec) {
                            "': HDF5 output takes gzip[:LEVEL] (deflate with shuffle) or none");
 }
 
-void shuffle_bytes(const std::byte* in, std::byte* out, std::size_t size, std::size_t itemsize) {
-  const std::size_t n = size / itemsize;
-  for (std::size_t b = 0; b < itemsize; ++b) {
-    std::byte* dst = out + b * n;
-    for (std::size_t i = 0; i < n; ++i) dst[i] = in[i * itemsize + b];
-  }
-  std::memcpy(out + n * itemsize, in + n * itemsize, size - n * itemsize);
-}
-
 class to_hdf5 {
  public:
   to_hdf5(const fs::path& src, const hdf5_location& dst, const convert_options& o)
@@ -473,7 +465,7 @@ class to_hdf5 {
               return;
             }
             bytes shuffled(values.size());
-            shuffle_bytes(values.data(), shuffled.data(), values.size(), itemsize);
+            detail::shuffle_bytes(values.data(), shuffled.data(), values.size(), itemsize, false);
             const bytes packed = deflate_->encode(shuffled, 1);
             h5::check(
                 H5Dwrite_chunk(id, H5P_DEFAULT, 0, offset.data(), packed.size(), packed.data()),

@@ -9,6 +9,7 @@
 #include "chunkarr/core/chunk_grid.hpp"
 #include "chunkarr/core/error.hpp"
 #include "chunkarr/core/region_copy.hpp"
+#include "io/byte_shuffle.hpp"
 #include "io/hdf5_dataset.hpp"
 
 namespace chunkarr {
@@ -179,17 +180,6 @@ std::uint32_t fletcher32(const std::byte* data, std::size_t len) {
   return (sum2 << 16) | sum1;
 }
 
-// HDF5's shuffle filter, undone: byte b of element i is at b * n + i; a tail of
-// size % itemsize bytes is left as it is.
-void unshuffle(const std::byte* in, std::byte* out, std::size_t size, std::size_t itemsize) {
-  const std::size_t n = size / itemsize;
-  for (std::size_t b = 0; b < itemsize; ++b) {
-    const std::byte* src = in + b * n;
-    for (std::size_t i = 0; i < n; ++i) out[i * itemsize + b] = src[i];
-  }
-  std::memcpy(out + n * itemsize, in + n * itemsize, size - n * itemsize);
-}
-
 class hdf5_source final : public chunk_source {
  public:
   explicit hdf5_source(hdf5_dataset d) : d_(std::move(d)) {
@@ -315,7 +305,8 @@ class hdf5_source final : public chunk_source {
           scratch.assign(data.begin(), data.end());
           data = scratch;
         }
-        unshuffle(data.data(), chunk.data(), chunk.size(), std::max<std::size_t>(element, 1));
+        shuffle_bytes(data.data(), chunk.data(), chunk.size(), std::max<std::size_t>(element, 1),
+                      true);
         data = chunk;
         in_chunk = true;
       }
