@@ -123,6 +123,52 @@ TEST_CASE("reductions are bit-identical for any thread count and budget") {
   }
 }
 
+TEST_CASE("two-pass reductions fuse into strip tasks, bit-identical to the unfused plan") {
+  test::temp_dir dir;
+  const array x = from_zarr(write_source(dir.path() / "x.zarr", {61, 300}, {8, 25}));
+  const array y = from_zarr(write_source(dir.path() / "y.zarr", {6, 5, 40}, {2, 5, 7}));
+  struct fusion_case {
+    array e;
+    index_t fused_tasks;  // strips; 0: the plan must not fuse
+    index_t unfused_tasks;
+  };
+  const array b = x * 1000;
+  const std::vector<fusion_case> cases = {
+      {mean(power(b - mean(b, {0}), 2), {0}), 12, 2 * 96},
+      {max(abs((x - mean(x, {0})) / stddev(x, {0})), {0}), 12, 3 * 96},
+      {sum(x - mean(x, {1}, true), {1}), 8, 2 * 96},
+      {sum(abs(y - mean(y, {0, 1}, true)), {0, 1}), 6, 2 * 18},
+      {mean(y - mean(y, {0}, true), {0}), 6, 2 * 18},
+      // The inner reduction reduces other axes than the outer one: never fused.
+      {sum(x - mean(x, {0}), {1}), 0, 2 * 96},
+  };
+  for (const fusion_case& c : cases) {
+    std::vector<float> reference;
+    for (int threads : {1, 2, 13}) {
+      execution_stats stats;
+      const xt::xarray<float> r = compute<float>(c.e, {.threads = threads, .stats = &stats});
+      const bool expect_fused = c.fused_tasks > 0 && threads <= c.fused_tasks;
+      CAPTURE(threads);
+      CHECK(stats.tasks == (expect_fused ? c.fused_tasks : c.unfused_tasks));
+      CHECK(stats.peak_task_bytes <= stats.budget);
+      if (reference.empty()) {
+        reference.assign(r.begin(), r.end());
+        continue;
+      }
+      REQUIRE(r.size() == reference.size());
+      CHECK(std::memcmp(r.data(), reference.data(), r.size() * sizeof(float)) == 0);
+    }
+  }
+  CHECK(to_dot(cases[0].e).find("fused with the reductions inside it") != std::string::npos);
+  CHECK(to_dot(cases.back().e).find("fused") == std::string::npos);
+  // Against xtensor in memory.
+  const xt::xarray<double> xv = compute<double>(x);
+  const xt::xarray<double> bv = xv * 1000.0;
+  const xt::xarray<double> want = xt::mean(xt::square(bv - xt::mean(bv, {0})), {0});
+  const xt::xarray<double> got = compute<double>(mean(power(b - mean(b, {0}), 2), {0}));
+  CHECK(xt::allclose(got, want, 1e-5, 1e-3));
+}
+
 TEST_CASE("a reduction over an array many times the budget stays within it") {
   test::temp_dir dir;
   // 16 MiB of float32 in 256 KiB chunks; a 2 MiB budget.

@@ -9,11 +9,14 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "chunkarr/codec/codec.hpp"
 #include "chunkarr/core/error.hpp"
@@ -87,6 +90,104 @@ shape_t first_chunk(const chunks_t& chunks) {
   return shape;
 }
 
+// Combines `partial` (the states of input_box's kept part) into `states`, the states of the
+// kept-space box starting at `origin` with shape `states_shape`, row by row.
+void fold_partial(const reducer& red, std::byte* states, const shape_t& states_shape,
+                  const shape_t& origin, const std::vector<bool>& reduced, const box& input_box,
+                  const bytes& partial) {
+  const index_t state_bytes = static_cast<index_t>(red.state_bytes());
+  const shape_t strides = c_strides(states_shape);
+  box kept{{}, {}};
+  for (std::size_t d = 0; d < reduced.size(); ++d) {
+    if (reduced[d]) continue;
+    kept.start.push_back(input_box.start[d]);
+    kept.stop.push_back(input_box.stop[d]);
+  }
+  const shape_t shape = kept.shape();
+  const index_t count = element_count(shape);
+  if (count == 0) return;
+  const std::size_t k = shape.size();
+  const index_t row = k ? shape[k - 1] : 1;
+  shape_t index(k ? k - 1 : 0, 0);
+  for (index_t r = 0; r < count / row; ++r) {
+    index_t to = 0;
+    const index_t from = r * row;
+    for (std::size_t d = 0; d + 1 < k; ++d)
+      to += (kept.start[d] - origin[d] + index[d]) * strides[d];
+    if (k) to += kept.start[k - 1] - origin[k - 1];
+    red.combine(states + to * state_bytes, partial.data() + from * state_bytes, row);
+    for (std::size_t d = k > 1 ? k - 1 : 0; d-- > 0;) {
+      if (++index[d] < shape[d]) break;
+      index[d] = 0;
+    }
+  }
+}
+
+shape_t unravel_in(const shape_t& counts, index_t linear) {
+  shape_t index(counts.size());
+  for (std::size_t d = counts.size(); d-- > 0;) {
+    index[d] = linear % counts[d];
+    linear /= counts[d];
+  }
+  return index;
+}
+
+bool has_reduction(const node& n) {
+  if (n.kind == node_kind::reduction) return true;
+  for (const node_ptr& in : n.inputs)
+    if (has_reduction(*in)) return true;
+  return false;
+}
+
+// Source leaves reached from `n` through elementwise nodes (what a task-local cache serves).
+void program_sources(const node& n, std::vector<const node*>& out) {
+  if (n.kind == node_kind::zarr_source || n.kind == node_kind::chunk_source) {
+    if (std::find(out.begin(), out.end(), &n) == out.end()) out.push_back(&n);
+    return;
+  }
+  if (n.kind != node_kind::elementwise) return;
+  for (const node_ptr& in : n.inputs) program_sources(*in, out);
+}
+
+// The reductions R_i inside `r`'s input G that a fused plan can compute strip by strip:
+// G reaches each R_i through elementwise nodes only, each R_i reduces the same axes as r
+// over an input of G's shape and chunks with no reduction of its own, and its result
+// broadcasts back onto G's kept axes (keepdims, or leading axes reduced). Empty: no fusion.
+std::vector<const node*> fusable_inner(const node& r) {
+  const node& g = *r.inputs[0];
+  std::vector<const node*> inner;
+  bool ok = true;
+  std::function<void(const node&)> walk = [&](const node& n) {
+    if (!ok) return;
+    if (n.kind == node_kind::reduction) {
+      if (std::find(inner.begin(), inner.end(), &n) == inner.end()) inner.push_back(&n);
+      return;
+    }
+    if (n.kind != node_kind::elementwise) {
+      ok = ok && !has_reduction(n);
+      return;
+    }
+    for (const node_ptr& in : n.inputs) walk(*in);
+  };
+  walk(g);
+  if (!ok || inner.empty()) return {};
+  for (const node* ri : inner) {
+    const node& in = *ri->inputs[0];
+    if (in.shape != g.shape || in.chunks != g.chunks ||
+        ri->reduction.reduced != r.reduction.reduced || ri->reduction.flat_index ||
+        has_reduction(in))
+      return {};
+    if (!ri->reduction.keepdims) {  // reduced axes must lead, so the result broadcasts back
+      bool kept_seen = false;
+      for (bool red : ri->reduction.reduced) {
+        if (red && kept_seen) return {};
+        kept_seen = kept_seen || !red;
+      }
+    }
+  }
+  return inner;
+}
+
 class planner {
  public:
   explicit planner(const compute_options& o) : options_(o) {}
@@ -94,6 +195,12 @@ class planner {
   // The node with every reduction below it materialised.
   node_ptr resolve(const node_ptr& n) {
     if (auto it = resolved_.find(n.get()); it != resolved_.end()) return it->second;
+    if (n->kind == node_kind::reduction) {
+      if (node_ptr fused = materialise_fused(*n)) {
+        resolved_.emplace(n.get(), fused);
+        return fused;
+      }
+    }
     std::vector<node_ptr> inputs;
     bool changed = false;
     for (const node_ptr& in : n->inputs) {
@@ -208,6 +315,212 @@ class planner {
                                        options_.memory_limit);
     }
     return budget;
+  }
+
+  // Computes reduction `r` and the reductions inside its input in one stage of strip tasks
+  // (see fusable_inner): each task takes the chunks that share a kept-axes position, computes
+  // every R_i there, then r's states there, reading those source chunks once. The fold order
+  // is the unfused plan's, so the result is bit-identical to it. nullptr when it does not
+  // apply, or when a strip task would not leave room for one task per thread.
+  node_ptr materialise_fused(const node& r) {
+    const std::vector<const node*> inner = fusable_inner(r);
+    if (inner.empty()) return nullptr;
+    const node& g = *r.inputs[0];
+    const chunk_layout layout(g.chunks);
+    const std::vector<bool>& reduced = r.reduction.reduced;
+    const std::size_t ndim = g.shape.size();
+    shape_t kept_shape, kept_counts, reduced_counts;
+    for (std::size_t d = 0; d < ndim; ++d) {
+      (reduced[d] ? reduced_counts : kept_counts).push_back(layout.counts[d]);
+      if (!reduced[d]) kept_shape.push_back(g.shape[d]);
+    }
+    const index_t groups = element_count(kept_counts);
+    const index_t per_group = element_count(reduced_counts);
+    const int threads = options_.threads > 0
+                            ? options_.threads
+                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    if (groups < threads || per_group < 2 || layout.total == 0) return nullptr;
+
+    // The chunk indices of group `gi`, in the unfused fold order (reduced axes, C order).
+    auto group_chunks = [&](index_t gi) {
+      const shape_t kept_index = unravel_in(kept_counts, gi);
+      std::vector<shape_t> out;
+      for (index_t o = 0; o < per_group; ++o) {
+        const shape_t red_index = unravel_in(reduced_counts, o);
+        shape_t index(ndim);
+        std::size_t k = 0, q = 0;
+        for (std::size_t d = 0; d < ndim; ++d)
+          index[d] = reduced[d] ? red_index[q++] : kept_index[k++];
+        out.push_back(std::move(index));
+      }
+      return out;
+    };
+    auto kept_box_of = [&](const shape_t& index) {
+      box kb{{}, {}};
+      const box b = layout.chunk_box(index);
+      for (std::size_t d = 0; d < ndim; ++d) {
+        if (reduced[d]) continue;
+        kb.start.push_back(b.start[d]);
+        kb.stop.push_back(b.stop[d]);
+      }
+      return kb;
+    };
+
+    // The results of the inner reductions, filled strip by strip, read as memory sources.
+    std::map<const node*, node_ptr> replaced;
+    std::vector<std::shared_ptr<bytes>> inner_values;
+    std::vector<std::unique_ptr<reducer>> inner_reducers;
+    for (const node* ri : inner) {
+      auto values = std::make_shared<bytes>(static_cast<std::size_t>(
+          element_count(ri->shape) * static_cast<index_t>(ri->dtype.itemsize())));
+      auto m = std::make_shared<node>();
+      m->kind = node_kind::memory_source;
+      m->shape = ri->shape;
+      m->dtype = ri->dtype;
+      m->chunks = ri->chunks;
+      m->values = values;
+      replaced[ri] = m;
+      inner_values.push_back(values);
+      inner_reducers.push_back(std::make_unique<reducer>(*ri));
+    }
+    std::function<node_ptr(const node_ptr&)> substitute = [&](const node_ptr& n) -> node_ptr {
+      if (auto it = replaced.find(n.get()); it != replaced.end()) return it->second;
+      if (n->kind != node_kind::elementwise) return n;
+      auto copy = std::make_shared<node>(*n);
+      for (node_ptr& in : copy->inputs) in = substitute(in);
+      return copy;
+    };
+    const node_ptr g_fused = substitute(r.inputs[0]);
+    const reducer red(r);
+
+    // One task's bytes: the strip's source chunks (cached), the largest evaluation, states.
+    std::vector<const node*> sources;
+    program_sources(*g_fused, sources);
+    for (const node* ri : inner) program_sources(*ri->inputs[0], sources);
+    index_t state_sum = static_cast<index_t>(red.state_bytes());
+    for (const auto& ir : inner_reducers) state_sum += static_cast<index_t>(ir->state_bytes());
+    auto task_bytes = [&](index_t gi) {
+      index_t cache = 0, eval = 0;
+      const std::vector<shape_t> chunks = group_chunks(gi);
+      for (const shape_t& c : chunks) {
+        const box b = layout.chunk_box(c);
+        for (const node* src : sources)
+          cache +=
+              broadcast_box(*src, g.shape, b).size() * static_cast<index_t>(src->dtype.itemsize());
+        eval = std::max(eval, estimate_bytes(*g_fused, b));
+        for (const node* ri : inner) eval = std::max(eval, estimate_bytes(*ri->inputs[0], b));
+      }
+      const index_t kept = element_count(kept_box_of(chunks.front()).shape());
+      return cache + eval + kept * state_sum + 2 * kept * 8;
+    };
+    index_t largest = 0;
+    for (index_t gi = 0; gi < groups; ++gi) largest = std::max(largest, task_bytes(gi));
+    index_t inner_bytes = 0;
+    for (const auto& v : inner_values) inner_bytes += static_cast<index_t>(v->size());
+    const index_t out_count = element_count(kept_shape);
+    const index_t states_size =
+        checked_mul(out_count, static_cast<index_t>(red.state_bytes()), "states");
+    const index_t out_size =
+        checked_mul(out_count, static_cast<index_t>(r.dtype.itemsize()), "result");
+    const index_t room = options_.memory_limit - held_ - inner_bytes - states_size - out_size;
+    if (largest * threads > room) return nullptr;
+
+    hold(inner_bytes + states_size + out_size, describe(r));
+    bytes states(static_cast<std::size_t>(states_size));
+    red.init(states.data(), out_count);
+
+    struct strip_result {
+      box kept;
+      bytes states;
+    };
+    stage s;
+    s.name = describe(r) + " (fused with its inner reductions)";
+    s.tasks = groups;
+    s.chunk_shape = first_chunk(g.chunks);
+    s.describe = [&](index_t gi) { return "strip of " + chunk_name(group_chunks(gi).front()); };
+    s.bytes_of = task_bytes;
+    // Task caches, pooled so that their buffers serve task after task (and die with the stage).
+    std::mutex pool_mutex;
+    std::vector<std::unique_ptr<source_cache>> pool;
+    s.run = [&](index_t gi) -> std::any {
+      std::unique_ptr<source_cache> cache;
+      {
+        std::lock_guard lock(pool_mutex);
+        if (!pool.empty()) {
+          cache = std::move(pool.back());
+          pool.pop_back();
+        }
+      }
+      if (!cache) cache = std::make_unique<source_cache>();
+      struct give_back {
+        std::unique_ptr<source_cache>& cache;
+        std::mutex& mutex;
+        std::vector<std::unique_ptr<source_cache>>& pool;
+        ~give_back() {
+          cache->reset();
+          std::lock_guard lock(mutex);
+          pool.push_back(std::move(cache));
+        }
+      } returner{cache, pool_mutex, pool};
+      source_cache_scope scope(cache.get());
+      const std::vector<shape_t> chunks = group_chunks(gi);
+      const box kept = kept_box_of(chunks.front());
+      const shape_t kshape = kept.shape();
+      const index_t kcount = element_count(kshape);
+      // Each inner reduction over the strip, finished into its share of the result.
+      for (std::size_t i = 0; i < inner.size(); ++i) {
+        const node& ri = *inner[i];
+        const reducer& ired = *inner_reducers[i];
+        bytes local(static_cast<std::size_t>(kcount) * ired.state_bytes());
+        ired.init(local.data(), kcount);
+        for (const shape_t& c : chunks) {
+          const box b = layout.chunk_box(c);
+          bytes values =
+              cache->acquire(static_cast<std::size_t>(b.size()) * ri.inputs[0]->dtype.itemsize());
+          evaluate_into(*ri.inputs[0], b, values);
+          fold_partial(ired, local.data(), kshape, kept.start, reduced, b,
+                       ired.partial(values.data(), b));
+          cache->recycle(std::move(values));
+        }
+        bytes finished(static_cast<std::size_t>(kcount) * ri.dtype.itemsize());
+        ired.finish(local.data(), kcount, finished.data());
+        copy_region(finished.data(), kshape, shape_t(kshape.size(), 0), inner_values[i]->data(),
+                    kept_shape, kept.start, kshape, ri.dtype.itemsize());
+      }
+      // Then r's states over the strip, from the same (cached) chunks.
+      strip_result out{kept, bytes(static_cast<std::size_t>(kcount) * red.state_bytes())};
+      red.init(out.states.data(), kcount);
+      for (const shape_t& c : chunks) {
+        const box b = layout.chunk_box(c);
+        bytes values = cache->acquire(static_cast<std::size_t>(b.size()) * g.dtype.itemsize());
+        evaluate_into(*g_fused, b, values);
+        fold_partial(red, out.states.data(), kshape, kept.start, reduced, b,
+                     red.partial(values.data(), b));
+        cache->recycle(std::move(values));
+      }
+      return std::make_shared<strip_result>(std::move(out));
+    };
+    s.consume = [&](index_t, std::any& result) {
+      auto strip = std::any_cast<std::shared_ptr<strip_result>>(result);
+      const shape_t kshape = strip->kept.shape();
+      copy_region(strip->states.data(), kshape, shape_t(kshape.size(), 0), states.data(),
+                  kept_shape, strip->kept.start, kshape, red.state_bytes());
+    };
+    run(s);
+    // Progress was planned for the unfused stages: account for the tasks not run.
+    progress_base_ += layout.total * static_cast<index_t>(inner.size() + 1) - groups;
+    if (options_.progress) options_.progress(progress_base_, progress_total_);
+
+    auto out = std::make_shared<node>();
+    out->kind = node_kind::memory_source;
+    out->shape = r.shape;
+    out->dtype = r.dtype;
+    out->chunks = r.chunks;
+    auto values = std::make_shared<bytes>(static_cast<std::size_t>(out_size));
+    red.finish(states.data(), out_count, values->data());
+    out->values = std::move(values);
+    release(states_size);
+    return out;
   }
 
   node_ptr materialise(const node& n) {
@@ -553,7 +866,11 @@ std::string to_dot(const array& a, const compute_options& options) {
     for (const std::string& src : sources) reads_from += "\\n" + escape_dot(src);
     dot << "  subgraph cluster_" << k << " {\n    label=\"stage " << k + 1 << ": "
         << (is_output ? "output " : "") << escape_dot(describe(n)) << " (" << tasks << " tasks)"
-        << reads_from << "\";\n";
+        << reads_from
+        << (!is_output && !fusable_inner(n).empty()
+                ? "\\nfused with the reductions inside it: one task per strip, when it fits"
+                : "")
+        << "\";\n";
     // Which reductions this stage's tasks read.
     std::vector<std::string> reads;
     std::function<void(const node&)> uses = [&](const node& m) {

@@ -120,6 +120,19 @@ struct leaf_view {
   bytes owned;      // the leaf's values over its box, when they had to be computed
 };
 
+thread_local source_cache* current_cache = nullptr;
+
+bool is_source(const node& n) {
+  return n.kind == node_kind::zarr_source || n.kind == node_kind::chunk_source;
+}
+
+void read_source(const node& n, const box& region, std::span<std::byte> out) {
+  if (n.kind == node_kind::zarr_source)
+    n.zarr->read(region, out);
+  else
+    n.source->read(region, out);
+}
+
 leaf_view make_leaf_view(const node& leaf, const shape_t& out_shape, const box& region) {
   leaf_view v;
   const std::size_t ndim = out_shape.size();
@@ -136,6 +149,15 @@ leaf_view make_leaf_view(const node& leaf, const shape_t& out_shape, const box& 
     index_t start = 0;
     for (std::size_t a = 0; a < leaf.shape.size(); ++a) start += lbox.start[a] * leaf_strides[a];
     v.base = leaf.values->data() + start * static_cast<index_t>(leaf.dtype.itemsize());
+  } else if (current_cache && is_source(leaf)) {  // read once per task, then shared
+    const bytes* cached = current_cache->find(&leaf, lbox);
+    if (!cached) {
+      bytes values = current_cache->acquire(static_cast<std::size_t>(bytes_of(leaf, lbox)));
+      read_source(leaf, lbox, values);
+      cached = &current_cache->insert(&leaf, lbox, std::move(values));
+    }
+    leaf_strides = c_strides(lbox.shape());
+    v.base = cached->data();
   } else {
     v.owned.resize(static_cast<std::size_t>(bytes_of(leaf, lbox)));
     evaluate_into(leaf, lbox, v.owned);
@@ -250,14 +272,62 @@ box broadcast_box(const node& in, const shape_t& out_shape, const box& region) {
   return b;
 }
 
+const bytes* source_cache::find(const node* n, const box& b) const {
+  for (const entry& e : entries_) {
+    if (e.n == n && e.region == b) return &e.values;
+  }
+  return nullptr;
+}
+
+const bytes& source_cache::insert(const node* n, const box& b, bytes values) {
+  entries_.push_back({n, b, std::move(values)});
+  return entries_.back().values;
+}
+
+bytes source_cache::acquire(std::size_t size) {
+  for (std::size_t i = 0; i < spare_.size(); ++i) {
+    if (spare_[i].size() != size) continue;
+    bytes out = std::move(spare_[i]);
+    spare_.erase(spare_.begin() + static_cast<std::ptrdiff_t>(i));
+    return out;
+  }
+  return bytes(size);
+}
+
+void source_cache::recycle(bytes buffer) {
+  spare_.push_back(std::move(buffer));
+}
+
+void source_cache::reset() {
+  for (entry& e : entries_) spare_.push_back(std::move(e.values));
+  entries_.clear();
+}
+
+source_cache_scope::source_cache_scope(source_cache* cache) : previous_(current_cache) {
+  current_cache = cache;
+}
+
+source_cache_scope::~source_cache_scope() {
+  current_cache = previous_;
+}
+
 void evaluate_into(const node& n, const box& region, std::span<std::byte> out) {
   const std::size_t itemsize = n.dtype.itemsize();
+  if (current_cache && is_source(n)) {
+    if (const bytes* cached = current_cache->find(&n, region)) {
+      std::memcpy(out.data(), cached->data(), out.size());
+      return;
+    }
+  }
   switch (n.kind) {
     case node_kind::zarr_source:
-      n.zarr->read(region, out);
-      return;
     case node_kind::chunk_source:
-      n.source->read(region, out);
+      read_source(n, region, out);
+      if (current_cache) {
+        bytes copy = current_cache->acquire(out.size());
+        std::memcpy(copy.data(), out.data(), out.size());
+        current_cache->insert(&n, region, std::move(copy));
+      }
       return;
     case node_kind::memory_source:
       copy_region(n.values->data(), n.shape, region.start, out.data(), region.shape(),

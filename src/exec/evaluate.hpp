@@ -7,11 +7,50 @@
 // which is what the planner checks against the memory budget.
 #pragma once
 
+#include <deque>
 #include <span>
+#include <vector>
 
 #include "expr/node.hpp"
 
 namespace chunkarr::detail {
+
+/// Decoded source values kept for the length of one task, so that a task that reads the same
+/// source chunks twice (a fused two-pass reduction: the mean of a strip, then the strip's
+/// deviations from it) decodes them once. Installed per thread by `source_cache_scope`;
+/// evaluation consults it for source leaves (Zarr and chunk sources) read over a whole box.
+class source_cache {
+ public:
+  const bytes* find(const node* n, const box& b) const;
+  const bytes& insert(const node* n, const box& b, bytes values);
+  /// A buffer of `size` bytes, reused from an earlier task when one fits exactly (fresh
+  /// multi-MiB blocks cost a page fault per page), and its return.
+  bytes acquire(std::size_t size);
+  void recycle(bytes buffer);
+  /// Forgets the entries, keeping their buffers for reuse.
+  void reset();
+
+ private:
+  struct entry {
+    const node* n;
+    box region;
+    bytes values;
+  };
+  std::deque<entry> entries_;  // stable addresses as entries are added
+  std::vector<bytes> spare_;
+};
+
+/// Makes `cache` the current thread's source cache until the scope ends.
+class source_cache_scope {
+ public:
+  explicit source_cache_scope(source_cache* cache);
+  ~source_cache_scope();
+  source_cache_scope(const source_cache_scope&) = delete;
+  source_cache_scope& operator=(const source_cache_scope&) = delete;
+
+ private:
+  source_cache* previous_;
+};
 
 /// Writes the values of `n` over `region` (C order, native) into `out`.
 void evaluate_into(const node& n, const box& region, std::span<std::byte> out);
