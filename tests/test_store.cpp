@@ -50,6 +50,14 @@ TEST_CASE("store conformance: get, set, overwrite, erase") {
     const bytes binary = test::sample_bytes(100000, 1);  // NUL bytes included
     s.set("a/0.0", binary);
     CHECK(*s.get("a/0.0") == binary);
+    // get_into reuses a buffer of any size, and leaves it alone for a missing key.
+    bytes buffer = test::sample_bytes(300000, 2);
+    REQUIRE(s.get_into("a/0.0", buffer));
+    CHECK(buffer == binary);
+    REQUIRE(s.get_into("a/.zarray", buffer));
+    CHECK(buffer == text("{\"x\": 1}"));
+    CHECK_FALSE(s.get_into("a/missing", buffer));
+    CHECK(buffer == text("{\"x\": 1}"));
     s.set("empty", bytes{});
     REQUIRE(s.get("empty").has_value());
     CHECK(s.get("empty")->empty());

@@ -188,6 +188,32 @@ std::vector<const node*> fusable_inner(const node& r) {
   return inner;
 }
 
+// Task buffers recycled within a stage: every task of a stage needs buffers of the same few
+// sizes, and a fresh multi-MiB block costs a page fault per page on first touch.
+class buffer_pool {
+ public:
+  bytes acquire(std::size_t size) {
+    {
+      std::lock_guard lock(mutex_);
+      for (std::size_t i = 0; i < spare_.size(); ++i) {
+        if (spare_[i].size() != size) continue;
+        bytes out = std::move(spare_[i]);
+        spare_.erase(spare_.begin() + static_cast<std::ptrdiff_t>(i));
+        return out;
+      }
+    }
+    return bytes(size);
+  }
+  void recycle(bytes buffer) {
+    std::lock_guard lock(mutex_);
+    if (spare_.size() < 16) spare_.push_back(std::move(buffer));
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<bytes> spare_;
+};
+
 class planner {
  public:
   explicit planner(const compute_options& o) : options_(o) {}
@@ -597,11 +623,14 @@ class planner {
       return reduction_task_bytes(n, layout.chunk_box(layout.unravel(i)),
                                   static_cast<index_t>(state_bytes));
     };
+    buffer_pool buffers;
     s.run = [&](index_t i) -> std::any {
       const box b = layout.chunk_box(layout.unravel(i));
-      bytes values(static_cast<std::size_t>(b.size()) * input.dtype.itemsize());
+      bytes values = buffers.acquire(static_cast<std::size_t>(b.size()) * input.dtype.itemsize());
       evaluate_into(input, b, values);
-      return std::make_shared<bytes>(red.partial(values.data(), b));
+      auto partial = std::make_shared<bytes>(red.partial(values.data(), b));
+      buffers.recycle(std::move(values));
+      return partial;
     };
     s.consume = [&](index_t i, std::any& result) {
       const shape_t index = layout.unravel(i);
@@ -690,16 +719,18 @@ void compute_into(const array& a, std::span<std::byte> out, const compute_option
     return chunk_name(root->shape.empty() ? shape_t{} : layout.unravel(i));
   };
   s.bytes_of = [&](index_t i) { return estimate_bytes(*root, box_of(i)); };
+  buffer_pool buffers;
   s.run = [&](index_t i) -> std::any {
     const box b = box_of(i);
     if (b.ndim() == 0 || b == box::whole(root->shape)) {
       evaluate_into(*root, b, out);
       return {};
     }
-    bytes values(static_cast<std::size_t>(b.size()) * itemsize);
+    bytes values = buffers.acquire(static_cast<std::size_t>(b.size()) * itemsize);
     evaluate_into(*root, b, values);
     copy_region(values.data(), b.shape(), shape_t(b.ndim(), 0), out.data(), root->shape, b.start,
                 b.shape(), itemsize);
+    buffers.recycle(std::move(values));
     return {};
   };
   s.consume = [](index_t, std::any&) {};
@@ -737,14 +768,16 @@ void run_chunks(
   s.bytes_of = [&](index_t i) {
     return estimate_bytes(*root, grid.chunk_box(grid.unravel(i))) + full_bytes + extra;
   };
+  buffer_pool buffers;
   s.run = [&](index_t i) -> std::any {
     const shape_t index = grid.unravel(i);
     const box b = grid.chunk_box(index);
     const bool edge = b.shape() != grid.chunks();
     if (!edge || !pad) {
-      bytes values(static_cast<std::size_t>(b.size()) * itemsize);
+      bytes values = buffers.acquire(static_cast<std::size_t>(b.size()) * itemsize);
       evaluate_into(*root, b, values);
       consume(index, b, values);
+      buffers.recycle(std::move(values));
       return {};
     }
     bytes chunk(static_cast<std::size_t>(full_bytes));

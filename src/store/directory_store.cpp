@@ -43,17 +43,23 @@ class directory_store final : public kvstore {
   explicit directory_store(fs::path root) : root_(std::move(root)) {}
 
   std::optional<bytes> get(std::string_view key) const override {
+    bytes value;
+    if (!get_into(key, value)) return std::nullopt;
+    return value;
+  }
+
+  bool get_into(std::string_view key, bytes& value) const override {
     check_key(key);
     const fs::path path = root_ / key;
     file_descriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (fd.get() < 0) {
-      if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
+      if (errno == ENOENT || errno == ENOTDIR) return false;
       throw_errno("open", path, errno);
     }
     struct stat st {};
     if (::fstat(fd.get(), &st) != 0) throw_errno("stat", path, errno);
-    if (S_ISDIR(st.st_mode)) return std::nullopt;
-    bytes value(static_cast<std::size_t>(st.st_size));
+    if (S_ISDIR(st.st_mode)) return false;
+    value.resize(static_cast<std::size_t>(st.st_size));
     std::size_t done = 0;
     while (done < value.size()) {
       const ssize_t n = ::read(fd.get(), value.data() + done, value.size() - done);
@@ -65,7 +71,7 @@ class directory_store final : public kvstore {
       done += static_cast<std::size_t>(n);
     }
     value.resize(done);
-    return value;
+    return true;
   }
 
   void set(std::string_view key, std::span<const std::byte> value) override {

@@ -4,6 +4,13 @@
 
 namespace chunkarr {
 
+bool kvstore::get_into(std::string_view key, bytes& buffer) const {
+  std::optional<bytes> value = get(key);
+  if (!value) return false;
+  buffer = std::move(*value);
+  return true;
+}
+
 std::optional<std::size_t> kvstore::size_of(std::string_view key) const {
   auto value = get(key);
   if (!value) return std::nullopt;

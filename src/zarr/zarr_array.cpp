@@ -97,8 +97,8 @@ void zarr_array::read_chunk(std::span<const index_t> index, std::span<std::byte>
                              meta_.chunk_bytes());
   }
   const std::string key = chunk_key(index);
-  const std::optional<bytes> stored = store_->get(key);
-  if (!stored) {
+  thread_local bytes stored;  // reused: a fresh buffer per chunk costs its page faults
+  if (!store_->get_into(key, stored)) {
     fill_elements(out.data(), grid_.chunk_elements(), fill_.data(), itemsize);
     return;
   }
@@ -106,14 +106,15 @@ void zarr_array::read_chunk(std::span<const index_t> index, std::span<std::byte>
   try {
     if (transpose) {
       bytes& f_order = scratch(fortran_slot, out.size());
-      codecs_.decode(*stored, std::span(f_order.data(), out.size()));
+      codecs_.decode(stored, std::span(f_order.data(), out.size()));
       fortran_to_c(f_order.data(), out.data(), meta_.chunks, itemsize);
     } else {
-      codecs_.decode(*stored, out);
+      codecs_.decode(stored, out);
     }
   } catch (const codec_error& e) {
     throw_error<codec_error>(join_key(store_->describe(), key), ": ", e.what());
   }
+  if (stored.capacity() > (std::size_t{64} << 20)) bytes().swap(stored);  // keep no giant
   if (meta_.dtype.needs_swap()) byteswap_elements(out.data(), out.size() / itemsize, itemsize);
   if (meta_.dtype.is_bool()) {
     for (std::byte& b : out) b = b != std::byte{0} ? std::byte{1} : std::byte{0};

@@ -53,6 +53,9 @@ class kvstore {
   /// The value under `key`, or nullopt when there is none. Throws io_error when the key
   /// exists but cannot be read.
   virtual std::optional<bytes> get(std::string_view key) const = 0;
+  /// The same into `buffer` (resized to the value; its capacity is reused, so a reader of
+  /// many values allocates once). Returns false, leaving `buffer` alone, when there is none.
+  virtual bool get_into(std::string_view key, bytes& buffer) const;
   /// Stores `value` under `key`, replacing any old value atomically. Throws io_error.
   virtual void set(std::string_view key, std::span<const std::byte> value) = 0;
   /// Removes `key`; returns whether it existed.
