@@ -188,32 +188,6 @@ std::vector<const node*> fusable_inner(const node& r) {
   return inner;
 }
 
-// Task buffers recycled within a stage: every task of a stage needs buffers of the same few
-// sizes, and a fresh multi-MiB block costs a page fault per page on first touch.
-class buffer_pool {
- public:
-  bytes acquire(std::size_t size) {
-    {
-      std::lock_guard lock(mutex_);
-      for (std::size_t i = 0; i < spare_.size(); ++i) {
-        if (spare_[i].size() != size) continue;
-        bytes out = std::move(spare_[i]);
-        spare_.erase(spare_.begin() + static_cast<std::ptrdiff_t>(i));
-        return out;
-      }
-    }
-    return bytes(size);
-  }
-  void recycle(bytes buffer) {
-    std::lock_guard lock(mutex_);
-    if (spare_.size() < 16) spare_.push_back(std::move(buffer));
-  }
-
- private:
-  std::mutex mutex_;
-  std::vector<bytes> spare_;
-};
-
 class planner {
  public:
   explicit planner(const compute_options& o) : options_(o) {}
@@ -566,7 +540,6 @@ class planner {
     hold(states_size + out_size, describe(n));
     bytes states(static_cast<std::size_t>(states_size));
     red.init(states.data(), out_count);
-    const shape_t state_strides = c_strides(kept_shape);
 
     // Partials are folded per group (the kept-axes chunk) in reduced-axes chunk order.
     const chunk_layout layout(input.chunks);
@@ -587,31 +560,9 @@ class planner {
       }
       return std::pair{group, order};
     };
+    const shape_t origin(kept_shape.size(), 0);
     auto fold = [&](const box& input_box, const bytes& partial) {
-      // Combine the partial into the states of the kept part of input_box, row by row.
-      box kept{{}, {}};
-      for (std::size_t d = 0; d < ndim; ++d) {
-        if (reduced[d]) continue;
-        kept.start.push_back(input_box.start[d]);
-        kept.stop.push_back(input_box.stop[d]);
-      }
-      const shape_t shape = kept.shape();
-      const index_t count = element_count(shape);
-      if (count == 0) return;
-      const std::size_t k = shape.size();
-      const index_t row = k ? shape[k - 1] : 1;
-      shape_t index(k ? k - 1 : 0, 0);
-      for (index_t r = 0; r < count / row; ++r) {
-        index_t to = 0, from = r * row;
-        for (std::size_t d = 0; d + 1 < k; ++d) to += (kept.start[d] + index[d]) * state_strides[d];
-        if (k) to += kept.start[k - 1];
-        red.combine(states.data() + to * static_cast<index_t>(state_bytes),
-                    partial.data() + from * static_cast<index_t>(state_bytes), row);
-        for (std::size_t d = k > 1 ? k - 1 : 0; d-- > 0;) {
-          if (++index[d] < shape[d]) break;
-          index[d] = 0;
-        }
-      }
+      fold_partial(red, states.data(), kept_shape, origin, reduced, input_box, partial);
     };
 
     stage s;

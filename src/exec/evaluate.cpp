@@ -284,22 +284,26 @@ const bytes& source_cache::insert(const node* n, const box& b, bytes values) {
   return entries_.back().values;
 }
 
-bytes source_cache::acquire(std::size_t size) {
-  for (std::size_t i = 0; i < spare_.size(); ++i) {
-    if (spare_[i].size() != size) continue;
-    bytes out = std::move(spare_[i]);
-    spare_.erase(spare_.begin() + static_cast<std::ptrdiff_t>(i));
-    return out;
+bytes buffer_pool::acquire(std::size_t size) {
+  {
+    std::lock_guard lock(mutex_);
+    for (std::size_t i = 0; i < spare_.size(); ++i) {
+      if (spare_[i].size() != size) continue;
+      bytes out = std::move(spare_[i]);
+      spare_.erase(spare_.begin() + static_cast<std::ptrdiff_t>(i));
+      return out;
+    }
   }
   return bytes(size);
 }
 
-void source_cache::recycle(bytes buffer) {
-  spare_.push_back(std::move(buffer));
+void buffer_pool::recycle(bytes buffer) {
+  std::lock_guard lock(mutex_);
+  if (spare_.size() < 16) spare_.push_back(std::move(buffer));
 }
 
 void source_cache::reset() {
-  for (entry& e : entries_) spare_.push_back(std::move(e.values));
+  for (entry& e : entries_) spare_.recycle(std::move(e.values));
   entries_.clear();
 }
 

@@ -8,12 +8,26 @@
 #pragma once
 
 #include <deque>
+#include <mutex>
 #include <span>
 #include <vector>
 
 #include "expr/node.hpp"
 
 namespace chunkarr::detail {
+
+/// Buffers recycled by exact size: every task of a stage needs buffers of the same few sizes,
+/// and a fresh multi-MiB block costs a page fault per page on first touch. Thread-safe; keeps
+/// at most 16 idle buffers, freed with the pool.
+class buffer_pool {
+ public:
+  bytes acquire(std::size_t size);
+  void recycle(bytes buffer);
+
+ private:
+  std::mutex mutex_;
+  std::vector<bytes> spare_;
+};
 
 /// Decoded source values kept for the length of one task, so that a task that reads the same
 /// source chunks twice (a fused two-pass reduction: the mean of a strip, then the strip's
@@ -23,10 +37,9 @@ class source_cache {
  public:
   const bytes* find(const node* n, const box& b) const;
   const bytes& insert(const node* n, const box& b, bytes values);
-  /// A buffer of `size` bytes, reused from an earlier task when one fits exactly (fresh
-  /// multi-MiB blocks cost a page fault per page), and its return.
-  bytes acquire(std::size_t size);
-  void recycle(bytes buffer);
+  /// Buffers for the task's own use, recycled with the entries' (see buffer_pool).
+  bytes acquire(std::size_t size) { return spare_.acquire(size); }
+  void recycle(bytes buffer) { spare_.recycle(std::move(buffer)); }
   /// Forgets the entries, keeping their buffers for reuse.
   void reset();
 
@@ -37,7 +50,7 @@ class source_cache {
     bytes values;
   };
   std::deque<entry> entries_;  // stable addresses as entries are added
-  std::vector<bytes> spare_;
+  buffer_pool spare_;
 };
 
 /// Makes `cache` the current thread's source cache until the scope ends.
