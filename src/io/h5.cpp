@@ -168,38 +168,30 @@ type_info classify(hid_t type) {
       info.name = H5Tis_variable_str(type) > 0 ? "variable-length string" : "fixed-length string";
       info.unsupported = std::string("strings (") + info.name + ") are not numeric";
       return info;
-    case H5T_COMPOUND:
-      info.name = "compound";
-      info.unsupported = "compound (structured) types are not supported";
-      return info;
-    case H5T_VLEN:
-      info.name = "variable-length sequence";
-      info.unsupported = "variable-length types are not supported";
-      return info;
-    case H5T_REFERENCE:
-      info.name = "reference";
-      info.unsupported = "references are not numeric";
-      return info;
-    case H5T_TIME:
-      info.name = "time";
-      info.unsupported = "HDF5 time types are not supported";
-      return info;
-    case H5T_OPAQUE:
-      info.name = "opaque";
-      info.unsupported = "opaque types are not supported";
-      return info;
-    case H5T_BITFIELD:
-      info.name = "bitfield";
-      info.unsupported = "bitfield types are not supported";
-      return info;
-    case H5T_ARRAY:
-      info.name = "array type";
-      info.unsupported = "array element types are not supported";
-      return info;
-    default:
+    default: {
+      struct refused {
+        H5T_class_t cls;
+        const char* name;
+        const char* reason;
+      };
+      static constexpr refused classes[] = {
+          {H5T_COMPOUND, "compound", "compound (structured) types are not supported"},
+          {H5T_VLEN, "variable-length sequence", "variable-length types are not supported"},
+          {H5T_REFERENCE, "reference", "references are not numeric"},
+          {H5T_TIME, "time", "HDF5 time types are not supported"},
+          {H5T_OPAQUE, "opaque", "opaque types are not supported"},
+          {H5T_BITFIELD, "bitfield", "bitfield types are not supported"},
+          {H5T_ARRAY, "array type", "array element types are not supported"},
+      };
       info.name = "unknown type";
       info.unsupported = "an unknown HDF5 type class";
+      for (const refused& r : classes) {
+        if (r.cls != H5Tget_class(type)) continue;
+        info.name = r.name;
+        info.unsupported = r.reason;
+      }
       return info;
+    }
   }
 }
 
