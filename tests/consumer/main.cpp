@@ -11,6 +11,8 @@ int main(int argc, char** argv) {
   const std::string lfp_path =
       std::string(argv[1]) + "/2018_12_11_experiment_5.zarr/recordings/lfp";
   const std::string out_path = std::string(argv[2]) + "/out.zarr";
+  const std::string h5_path = std::string(argv[1]) + "/2018_12_11_experiment_5.h5";
+  const std::string exp5_path = std::string(argv[2]) + "/exp5.zarr";
   // --- README example begins ---
   ca::array x = ca::open(lfp_path);                                        // lazy: reads .zarray
   ca::array y = ca::mean(x(ca::all, ca::range(100, 2000)) * 1000.0, {1});  // lazy
@@ -18,6 +20,17 @@ int main(int argc, char** argv) {
   ca::store(ca::sqrt(ca::abs(x)), out_path, {.codec = "blosc:lz4:5:shuffle"});
   std::cout << ca::to_dot(y);
   // --- README example ends ---
+  // --- README HDF5 example begins ---
+  ca::array h = ca::open_hdf5({h5_path, "/recordings/lfp"});
+  auto per_channel = ca::compute<float>(ca::mean(h, {1}));  // chunk-aligned, all cores
+  ca::convert(h5_path, exp5_path);                          // the whole tree
+  // --- README HDF5 example ends ---
+  const ca::zarr_array converted = ca::zarr_array::open(exp5_path + "/recordings/lfp");
+  if (per_channel.size() != 16 || !(per_channel(3) > per_channel(0)) ||
+      converted.shape() != ca::shape_t{16, 30000}) {
+    std::cerr << "consumer: unexpected HDF5 result\n";
+    return 1;
+  }
   const ca::zarr_array out = ca::zarr_array::open(out_path);
   if (m.size() != 16 || out.shape() != ca::shape_t{16, 30000} || !(m(3) > m(0))) {
     std::cerr << "consumer: unexpected result\n";
