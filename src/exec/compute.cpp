@@ -519,7 +519,7 @@ class planner {
     auto values = std::make_shared<bytes>(static_cast<std::size_t>(out_size));
     red.finish(states.data(), out_count, values->data());
     out->values = std::move(values);
-    release(states_size);
+    release(states_size + inner_bytes);  // the inner results die with this stage
     return out;
   }
 
