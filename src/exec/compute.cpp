@@ -188,6 +188,24 @@ std::vector<const node*> fusable_inner(const node& r) {
   return inner;
 }
 
+// A memory source standing for `like` (same shape, dtype and chunks) with `values`.
+node_ptr memory_node(const node& like, std::shared_ptr<const bytes> values) {
+  auto m = std::make_shared<node>();
+  m->kind = node_kind::memory_source;
+  m->shape = like.shape;
+  m->dtype = like.dtype;
+  m->chunks = like.chunks;
+  m->values = std::move(values);
+  return m;
+}
+
+// Reduction `r`'s result from its final states, as a memory source.
+node_ptr finished(const node& r, const reducer& red, const bytes& states, index_t count) {
+  auto values = std::make_shared<bytes>(static_cast<std::size_t>(count) * r.dtype.itemsize());
+  red.finish(states.data(), count, values->data());
+  return memory_node(r, std::move(values));
+}
+
 class planner {
  public:
   explicit planner(const compute_options& o) : options_(o) {}
@@ -373,13 +391,7 @@ class planner {
     for (const node* ri : inner) {
       auto values = std::make_shared<bytes>(static_cast<std::size_t>(
           element_count(ri->shape) * static_cast<index_t>(ri->dtype.itemsize())));
-      auto m = std::make_shared<node>();
-      m->kind = node_kind::memory_source;
-      m->shape = ri->shape;
-      m->dtype = ri->dtype;
-      m->chunks = ri->chunks;
-      m->values = values;
-      replaced[ri] = m;
+      replaced[ri] = memory_node(*ri, values);
       inner_values.push_back(values);
       inner_reducers.push_back(std::make_unique<reducer>(*ri));
     }
@@ -511,16 +523,8 @@ class planner {
     progress_base_ += layout.total * static_cast<index_t>(inner.size() + 1) - groups;
     if (options_.progress) options_.progress(progress_base_, progress_total_);
 
-    auto out = std::make_shared<node>();
-    out->kind = node_kind::memory_source;
-    out->shape = r.shape;
-    out->dtype = r.dtype;
-    out->chunks = r.chunks;
-    auto values = std::make_shared<bytes>(static_cast<std::size_t>(out_size));
-    red.finish(states.data(), out_count, values->data());
-    out->values = std::move(values);
     release(states_size + inner_bytes);  // the inner results die with this stage
-    return out;
+    return finished(r, red, states, out_count);
   }
 
   node_ptr materialise(const node& n) {
@@ -603,16 +607,8 @@ class planner {
     };
     run(s);
 
-    auto out = std::make_shared<node>();
-    out->kind = node_kind::memory_source;
-    out->shape = n.shape;
-    out->dtype = n.dtype;
-    out->chunks = n.chunks;
-    auto values = std::make_shared<bytes>(static_cast<std::size_t>(out_size));
-    red.finish(states.data(), out_count, values->data());
-    out->values = std::move(values);
     release(states_size);
-    return out;
+    return finished(n, red, states, out_count);
   }
 
   const compute_options& options_;

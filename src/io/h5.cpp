@@ -196,42 +196,20 @@ type_info classify(hid_t type) {
 }
 
 handle memory_type(scalar_kind kind) {
-  hid_t base = -1;
-  switch (kind) {
-    case scalar_kind::bool_:
-      return file_type(kind);
-    case scalar_kind::int8:
-      base = H5T_NATIVE_INT8;
-      break;
-    case scalar_kind::int16:
-      base = H5T_NATIVE_INT16;
-      break;
-    case scalar_kind::int32:
-      base = H5T_NATIVE_INT32;
-      break;
-    case scalar_kind::int64:
-      base = H5T_NATIVE_INT64;
-      break;
-    case scalar_kind::uint8:
-      base = H5T_NATIVE_UINT8;
-      break;
-    case scalar_kind::uint16:
-      base = H5T_NATIVE_UINT16;
-      break;
-    case scalar_kind::uint32:
-      base = H5T_NATIVE_UINT32;
-      break;
-    case scalar_kind::uint64:
-      base = H5T_NATIVE_UINT64;
-      break;
-    case scalar_kind::float32:
-      base = H5T_NATIVE_FLOAT;
-      break;
-    case scalar_kind::float64:
-      base = H5T_NATIVE_DOUBLE;
-      break;
-  }
-  return handle(H5Tcopy(base), H5Tclose);
+  if (kind == scalar_kind::bool_) return file_type(kind);
+  // Indexed by scalar_kind (bool_ is handled above).
+  const hid_t native[] = {-1,
+                          H5T_NATIVE_INT8,
+                          H5T_NATIVE_INT16,
+                          H5T_NATIVE_INT32,
+                          H5T_NATIVE_INT64,
+                          H5T_NATIVE_UINT8,
+                          H5T_NATIVE_UINT16,
+                          H5T_NATIVE_UINT32,
+                          H5T_NATIVE_UINT64,
+                          H5T_NATIVE_FLOAT,
+                          H5T_NATIVE_DOUBLE};
+  return handle(H5Tcopy(native[static_cast<std::size_t>(kind)]), H5Tclose);
 }
 
 handle file_type(scalar_kind kind) {
