@@ -14,38 +14,10 @@
 #include "test_helpers.hpp"
 
 using namespace chunkarr;
+using test::reference;
+using test::write_source;
 
 namespace {
-
-// A float32 array on disk, value (i, j) = sin(i * 0.01) * 100 + j % 17 - 0.5 * (i % 5).
-zarr_array write_source(const std::filesystem::path& dir, shape_t shape, shape_t chunks,
-                        const char* codec = "blosc:lz4:5:shuffle") {
-  array_metadata m;
-  m.shape = shape;
-  m.chunks = chunks;
-  m.dtype = make_dtype(scalar_kind::float32);
-  m.compressor = make_codec(codec);
-  const zarr_array z = zarr_array::create(make_directory_store(dir), "", m);
-  for (index_t c = 0; c < z.grid().chunk_count(); ++c) {
-    const shape_t index = z.grid().unravel(c);
-    const box b = z.grid().chunk_box(index);
-    std::vector<float> values(static_cast<std::size_t>(z.grid().chunk_elements()), 0.f);
-    for (index_t i = b.start[0]; i < b.stop[0]; ++i) {
-      for (index_t j = b.start[1]; j < b.stop[1]; ++j) {
-        values[(i - b.start[0]) * chunks[1] + (j - b.start[1])] = static_cast<float>(
-            std::sin(i * 0.01) * 100 + static_cast<double>(j % 17) - 0.5 * (i % 5));
-      }
-    }
-    z.write_chunk(index, std::as_bytes(std::span(values)));
-  }
-  return z;
-}
-
-xt::xarray<float> reference(const zarr_array& z) {
-  xt::xarray<float> x(std::vector<std::size_t>(z.shape().begin(), z.shape().end()));
-  z.read(box::whole(z.shape()), std::as_writable_bytes(std::span(x.data(), x.size())));
-  return x;
-}
 
 // A store that counts reads of chunk keys, and can fail on one of them.
 class counting_store final : public kvstore {

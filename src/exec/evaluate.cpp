@@ -122,18 +122,30 @@ struct leaf_view {
 
 thread_local source_cache* current_cache = nullptr;
 
+// Values read from storage: Zarr and chunk sources, and spilled stage results.
 bool is_source(const node& n) {
-  return n.kind == node_kind::zarr_source || n.kind == node_kind::chunk_source;
+  return n.kind == node_kind::zarr_source || n.kind == node_kind::chunk_source ||
+         (n.kind == node_kind::materialised && n.result->spill);
 }
 
 void read_source(const node& n, const box& region, std::span<std::byte> out) {
   if (n.kind == node_kind::zarr_source)
     n.zarr->read(region, out);
-  else
+  else if (n.kind == node_kind::chunk_source)
     n.source->read(region, out);
+  else
+    n.result->spilled->read(region, out);
 }
 
-leaf_view make_leaf_view(const node& leaf, const shape_t& out_shape, const box& region) {
+// Values held in memory for the whole node (C order), or nullptr.
+const bytes* memory_values(const node& n) {
+  if (n.kind == node_kind::memory_source) return n.values.get();
+  if (n.kind == node_kind::materialised && !n.result->spill) return &n.result->values;
+  return nullptr;
+}
+
+leaf_view make_leaf_view(const program_table& programs, const node& leaf, const shape_t& out_shape,
+                         const box& region) {
   leaf_view v;
   const std::size_t ndim = out_shape.size();
   const std::size_t offset = ndim - leaf.shape.size();
@@ -144,11 +156,11 @@ leaf_view make_leaf_view(const node& leaf, const shape_t& out_shape, const box& 
   }
   const box lbox = broadcast_box(leaf, out_shape, region);
   shape_t leaf_strides;
-  if (leaf.kind == node_kind::memory_source) {
+  if (const bytes* values = memory_values(leaf)) {
     leaf_strides = c_strides(leaf.shape);
     index_t start = 0;
     for (std::size_t a = 0; a < leaf.shape.size(); ++a) start += lbox.start[a] * leaf_strides[a];
-    v.base = leaf.values->data() + start * static_cast<index_t>(leaf.dtype.itemsize());
+    v.base = values->data() + start * static_cast<index_t>(leaf.dtype.itemsize());
   } else if (current_cache && is_source(leaf)) {  // read once per task, then shared
     const bytes* cached = current_cache->find(&leaf, lbox);
     if (!cached) {
@@ -160,7 +172,7 @@ leaf_view make_leaf_view(const node& leaf, const shape_t& out_shape, const box& 
     v.base = cached->data();
   } else {
     v.owned.resize(static_cast<std::size_t>(bytes_of(leaf, lbox)));
-    evaluate_into(leaf, lbox, v.owned);
+    evaluate_into(programs, leaf, lbox, v.owned);
     leaf_strides = c_strides(lbox.shape());
     v.base = v.owned.data();
   }
@@ -171,13 +183,15 @@ leaf_view make_leaf_view(const node& leaf, const shape_t& out_shape, const box& 
   return v;
 }
 
-void run_program(const node& n, const box& region, std::span<std::byte> out) {
-  const block_program program = compile_program(n);
+void run_program(const program_table& programs, const node& n, const box& region,
+                 std::span<std::byte> out) {
+  const block_program& program = programs.at(n);
   const shape_t shape = region.shape();
   const std::size_t ndim = shape.size();
   std::vector<leaf_view> leaves;
   leaves.reserve(program.leaves.size());
-  for (const node* leaf : program.leaves) leaves.push_back(make_leaf_view(*leaf, n.shape, region));
+  for (const node* leaf : program.leaves)
+    leaves.push_back(make_leaf_view(programs, *leaf, n.shape, region));
 
   const std::size_t registers = program.register_kinds.size();
   std::vector<bytes> owned(registers);
@@ -315,7 +329,8 @@ source_cache_scope::~source_cache_scope() {
   current_cache = previous_;
 }
 
-void evaluate_into(const node& n, const box& region, std::span<std::byte> out) {
+void evaluate_into(const program_table& programs, const node& n, const box& region,
+                   std::span<std::byte> out) {
   const std::size_t itemsize = n.dtype.itemsize();
   if (current_cache && is_source(n)) {
     if (const bytes* cached = current_cache->find(&n, region)) {
@@ -323,20 +338,26 @@ void evaluate_into(const node& n, const box& region, std::span<std::byte> out) {
       return;
     }
   }
+  if (is_source(n)) {
+    read_source(n, region, out);
+    if (current_cache) {
+      bytes copy = current_cache->acquire(out.size());
+      std::memcpy(copy.data(), out.data(), out.size());
+      current_cache->insert(&n, region, std::move(copy));
+    }
+    return;
+  }
+  if (const bytes* values = memory_values(n)) {
+    copy_region(values->data(), n.shape, region.start, out.data(), region.shape(),
+                shape_t(n.shape.size(), 0), region.shape(), itemsize);
+    return;
+  }
   switch (n.kind) {
     case node_kind::zarr_source:
     case node_kind::chunk_source:
-      read_source(n, region, out);
-      if (current_cache) {
-        bytes copy = current_cache->acquire(out.size());
-        std::memcpy(copy.data(), out.data(), out.size());
-        current_cache->insert(&n, region, std::move(copy));
-      }
-      return;
     case node_kind::memory_source:
-      copy_region(n.values->data(), n.shape, region.start, out.data(), region.shape(),
-                  shape_t(n.shape.size(), 0), region.shape(), itemsize);
-      return;
+    case node_kind::materialised:
+      return;  // read above
     case node_kind::fill:
       fill_elements(out.data(), region.size(), n.fill_value.data(), itemsize);
       return;
@@ -350,12 +371,15 @@ void evaluate_into(const node& n, const box& region, std::span<std::byte> out) {
       });
       return;
     case node_kind::elementwise:
-      run_program(n, region, out);
+      run_program(programs, n, region, out);
+      return;
+    case node_kind::rechunk:  // the same values: only the tasks' boxes follow the new chunks
+      evaluate_into(programs, *n.inputs[0], region, out);
       return;
     case node_kind::slice: {
       const slice_plan sp = plan_slice(n, region);
       bytes input(static_cast<std::size_t>(bytes_of(n, sp.input)));
-      evaluate_into(*n.inputs[0], sp.input, input);
+      evaluate_into(programs, *n.inputs[0], sp.input, input);
       if (region.size() > 0) {
         gather(input.data() + sp.base * static_cast<index_t>(itemsize), sp.strides, region.shape(),
                out.data(), itemsize);
@@ -365,7 +389,7 @@ void evaluate_into(const node& n, const box& region, std::span<std::byte> out) {
     case node_kind::transpose: {
       const box in_box = transpose_input_box(n, region);
       bytes input(static_cast<std::size_t>(bytes_of(n, in_box)));
-      evaluate_into(*n.inputs[0], in_box, input);
+      evaluate_into(programs, *n.inputs[0], in_box, input);
       const shape_t in_strides = c_strides(in_box.shape());
       shape_t strides(n.shape.size());
       for (std::size_t d = 0; d < strides.size(); ++d) strides[d] = in_strides[n.permutation[d]];
@@ -377,9 +401,16 @@ void evaluate_into(const node& n, const box& region, std::span<std::byte> out) {
   }
 }
 
-index_t estimate_bytes(const node& n, const box& region) {
+index_t estimate_bytes(const program_table& programs, const node& n, const box& region) {
   const index_t out = bytes_of(n, region);
   switch (n.kind) {
+    case node_kind::materialised: {
+      if (!n.result->spill) return out;
+      return out +
+             2 * element_count(n.result->spill_chunks) * static_cast<index_t>(n.dtype.itemsize());
+    }
+    case node_kind::rechunk:
+      return estimate_bytes(programs, *n.inputs[0], region);
     case node_kind::zarr_source: {
       // The read decodes one touched chunk at a time into scratch, from its stored bytes.
       const index_t chunk = n.zarr->metadata().chunk_bytes();
@@ -394,16 +425,16 @@ index_t estimate_bytes(const node& n, const box& region) {
       return out;
     case node_kind::slice: {
       const slice_plan sp = plan_slice(n, region);
-      return out + estimate_bytes(*n.inputs[0], sp.input);
+      return out + estimate_bytes(programs, *n.inputs[0], sp.input);
     }
     case node_kind::transpose:
-      return out + estimate_bytes(*n.inputs[0], transpose_input_box(n, region));
+      return out + estimate_bytes(programs, *n.inputs[0], transpose_input_box(n, region));
     case node_kind::elementwise: {
-      const block_program program = compile_program(n);
+      const block_program& program = programs.at(n);
       index_t total = out + program.scratch_bytes();
       for (const node* leaf : program.leaves) {
-        if (leaf->kind == node_kind::fill || leaf->kind == node_kind::memory_source) continue;
-        total += estimate_bytes(*leaf, broadcast_box(*leaf, n.shape, region));
+        if (leaf->kind == node_kind::fill || memory_values(*leaf)) continue;
+        total += estimate_bytes(programs, *leaf, broadcast_box(*leaf, n.shape, region));
       }
       return total;
     }

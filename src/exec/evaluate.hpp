@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "expr/node.hpp"
+#include "plan/program.hpp"
 
 namespace chunkarr::detail {
 
@@ -65,11 +66,14 @@ class source_cache_scope {
   source_cache* previous_;
 };
 
-/// Writes the values of `n` over `region` (C order, native) into `out`.
-void evaluate_into(const node& n, const box& region, std::span<std::byte> out);
+/// Writes the values of `n` over `region` (C order, native) into `out`, running the programs
+/// `programs` compiled for it. Safe for concurrent use.
+void evaluate_into(const program_table& programs, const node& n, const box& region,
+                   std::span<std::byte> out);
 
-/// An upper bound on the bytes evaluate_into(n, region, …) holds at once, output included.
-index_t estimate_bytes(const node& n, const box& region);
+/// An upper bound on the bytes evaluate_into(programs, n, region, …) holds at once, output
+/// included.
+index_t estimate_bytes(const program_table& programs, const node& n, const box& region);
 
 /// The box of input `in` that an elementwise node reads for output `region` (broadcasting).
 box broadcast_box(const node& in, const shape_t& out_shape, const box& region);

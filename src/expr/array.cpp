@@ -76,6 +76,12 @@ std::string describe(const node& n) {
     case node_kind::transpose:
       what = "transpose";
       break;
+    case node_kind::rechunk:
+      what = "rechunk";
+      break;
+    case node_kind::materialised:
+      what = n.result && n.result->spill ? "spilled result" : "result";
+      break;
   }
   return what + " " + n.dtype.name() + " " + to_string(n.shape);
 }
@@ -681,6 +687,31 @@ array reduce(reduce_op op, const array& a, axes_t axes, bool keepdims, int ddof)
 }
 
 // ---- names ---------------------------------------------------------------------------------
+
+array rechunk(const array& a, shape_t chunk_shape) {
+  const node& in = get(a);
+  if (chunk_shape.size() != in.shape.size()) {
+    throw_error<shape_error>("rechunk: chunks ", to_string(chunk_shape), " do not match shape ",
+                             to_string(in.shape));
+  }
+  for (std::size_t d = 0; d < chunk_shape.size(); ++d) {
+    if (chunk_shape[d] == -1) chunk_shape[d] = std::max<index_t>(in.shape[d], 1);
+    if (chunk_shape[d] <= 0) {
+      throw_error<shape_error>("rechunk: chunks ", to_string(chunk_shape),
+                               " must be positive (or -1 for a whole axis)");
+    }
+  }
+  chunks_t chunks = detail::regular_chunks(in.shape, chunk_shape);
+  if (chunks == in.chunks) return a;
+  auto n = std::make_shared<node>();
+  n->kind = node_kind::rechunk;
+  n->shape = in.shape;
+  n->dtype = in.dtype;
+  n->chunks = std::move(chunks);
+  n->weak_scalar = in.weak_scalar;
+  n->inputs = {a.node()};
+  return array(std::move(n));
+}
 
 const char* name_of(binary_op op) {
   static const char* names[] = {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <variant>
 #include <vector>
 
@@ -27,6 +28,8 @@ enum class node_kind {
   reduction,      // reduce_op over axes
   slice,          // basic indexing: per-axis start/step/count, dropped and new axes
   transpose,      // axis permutation
+  rechunk,        // the same values in other chunks
+  materialised,   // a stage's result (a reduction, an intermediate), filled when the plan runs
 };
 
 /// What an elementwise node computes.
@@ -56,6 +59,16 @@ struct slice_payload {
   std::vector<bool> output_is_new;  // per output axis: added by newaxis
 };
 
+/// Where a planned stage puts its result: values in memory, or a temporary Zarr array when
+/// they would not fit (spilled). Written by the stage's tasks, read by later stages; released
+/// after the last stage that reads it.
+struct stage_result {
+  bool spill = false;    // decided by the planner: the values go to a temporary Zarr array
+  shape_t spill_chunks;  // that array's chunk shape
+  bytes values;          // in memory: C order, native byte order
+  std::optional<zarr_array> spilled;  // spilled: created when the stage runs
+};
+
 struct node {
   node_kind kind;
   shape_t shape;
@@ -72,7 +85,8 @@ struct node {
   elementwise_payload elementwise;
   reduction_payload reduction;
   slice_payload slicing;
-  std::vector<int> permutation;  // transpose: output axis d = input axis perm[d]
+  std::vector<int> permutation;          // transpose: output axis d = input axis perm[d]
+  std::shared_ptr<stage_result> result;  // materialised
 };
 
 /// Regular chunks of `chunk_shape` over `shape` (clipped; 0-length axes get no chunks).

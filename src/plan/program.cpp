@@ -1,6 +1,7 @@
 #include "plan/program.hpp"
 
 #include <map>
+#include <set>
 
 #include "chunkarr/core/error.hpp"
 
@@ -11,8 +12,10 @@ class compiler {
  public:
   explicit compiler(block_program& p) : p_(p) {}
 
-  // Registers for leaves come first; collect them before emitting code.
+  // Registers for leaves come first; collect them before emitting code. Each node once: a DAG
+  // that shares subexpressions (y = y + y, forty times) is not walked once per path.
   void collect_leaves(const node& n) {
+    if (!visited_.insert(&n).second) return;
     if (n.kind != node_kind::elementwise) {
       if (leaf_registers_.emplace(&n, static_cast<int>(p_.leaves.size())).second) {
         p_.leaves.push_back(&n);
@@ -76,6 +79,7 @@ class compiler {
   }
 
   block_program& p_;
+  std::set<const node*> visited_;
   std::map<const node*, int> leaf_registers_;
   std::map<const node*, int> done_;
   std::map<std::pair<int, scalar_kind>, int> casts_;
@@ -96,6 +100,32 @@ block_program compile_program(const node& root) {
   c.collect_leaves(root);
   p.result = c.emit(root);
   return p;
+}
+
+void program_table::add(const node& root) {
+  std::vector<const node*> pending{&root};
+  while (!pending.empty()) {
+    const node* n = pending.back();
+    pending.pop_back();
+    if (!visited_.insert(n).second) continue;
+    if (n->kind == node_kind::elementwise) {
+      block_program& p = programs_.emplace(n, compile_program(*n)).first->second;
+      pending.insert(pending.end(), p.leaves.begin(), p.leaves.end());
+      continue;
+    }
+    // Reductions and materialised results are stages of their own: their inputs are planned
+    // there, not evaluated here.
+    if (n->kind == node_kind::reduction || n->kind == node_kind::materialised) continue;
+    for (const node_ptr& in : n->inputs) pending.push_back(in.get());
+  }
+}
+
+const block_program& program_table::at(const node& n) const {
+  const auto it = programs_.find(&n);
+  if (it == programs_.end()) {
+    throw_error<error>("internal: no compiled program for ", describe(n));
+  }
+  return it->second;
 }
 
 }  // namespace chunkarr::detail

@@ -8,6 +8,8 @@
 // needs are inserted here, so kernels only ever see operands of their own dtype.
 #pragma once
 
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "exec/kernels.hpp"
@@ -36,5 +38,21 @@ struct block_program {
 
 /// Compiles the elementwise subtree rooted at `root` (which must be elementwise).
 block_program compile_program(const node& root);
+
+/// The compiled programs of a plan: one for every elementwise node that a task evaluates as a
+/// whole (a stage's root, and the inputs of slices, transposes and rechunks below it). Filled
+/// while planning, each node once; read-only, and so safe to share between threads, while the
+/// plan runs.
+class program_table {
+ public:
+  /// Compiles what evaluating `root` needs, visiting each node once.
+  void add(const node& root);
+  /// The program of elementwise node `n`; an internal error when it was never added.
+  const block_program& at(const node& n) const;
+
+ private:
+  std::unordered_map<const node*, block_program> programs_;
+  std::unordered_set<const node*> visited_;
+};
 
 }  // namespace chunkarr::detail

@@ -1,11 +1,12 @@
 // Sinks: running an expression.
 //
-// Nothing in an `array` runs until one of these is called. Each lowers the expression to
-// stages of per-chunk tasks — every reduction first (its result is small and stays in
-// memory), then the output — and streams them through the executor with at most
-// `memory_limit` bytes in flight. A task that could not fit is a `memory_budget_error` before
-// anything runs, and an exception in any task cancels the run and surfaces here with the
-// operation and the chunk it was computing.
+// Nothing in an `array` runs until one of these is called. Each lowers the expression to a
+// plan — stages of per-chunk tasks: every reduction first, then the output — and streams
+// them through the executor with at most `memory_limit` bytes in flight. A reduction's result
+// stays in memory when it fits beside the tasks, and is spilled to a temporary Zarr array
+// (`temp_dir`) when it does not, so `store` is bounded by disk, not memory. A task that could not
+// fit is a `memory_budget_error` before anything runs, and an exception in any task cancels the run
+// and surfaces here with the operation and the chunk it was computing.
 //
 // `compute` assembles the result in memory; `store` writes it to a new Zarr array chunk by
 // chunk, under a temporary name renamed into place only when every chunk is written;
@@ -44,10 +45,14 @@ struct compute_options {
   bool overwrite = false;                                     // store: replace an existing output
   std::function<void(index_t done, index_t total)> progress;  // called as tasks finish
   execution_stats* stats = nullptr;                           // filled in when set
+  // Where results too large to hold in memory are spilled (a directory created inside it and
+  // removed after the run); default: the system's temporary directory ($TMPDIR or /tmp).
+  std::filesystem::path temp_dir;
 };
 
 /// Computes `a` into `out` (a.nbytes() bytes, C order, a.dtype() in native byte order).
-/// Throws memory_budget_error when the result or any task exceeds the memory limit.
+/// Throws memory_budget_error when the result or any task exceeds the memory limit (the
+/// result of `compute` must fit in memory; a `store` never needs to hold its result).
 void compute_into(const array& a, std::span<std::byte> out, const compute_options& options = {});
 
 /// Throws memory_budget_error when a's result alone would exceed the memory limit.

@@ -357,6 +357,13 @@ inline array nanstd(const array& a, axes_t axes = {}, bool keepdims = false, int
   return reduce(reduce_op::nanstd, a, std::move(axes), keepdims, ddof);
 }
 
+// ---- chunking ----------------------------------------------------------------------------
+
+/// The same values in chunks of `chunk_shape` (-1: the whole axis). Lazy: the planner copies
+/// through a temporary intermediate when reading the old chunks for the new ones directly would
+/// decode each one many times (rechunker's plan), always within the memory budget.
+array rechunk(const array& a, shape_t chunk_shape);
+
 /// Names for messages and the expression language: "add", "sqrt", "mean".
 const char* name_of(binary_op op);
 const char* name_of(unary_op op);

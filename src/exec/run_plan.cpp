@@ -1,0 +1,418 @@
+#include "exec/run_plan.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <map>
+#include <mutex>
+
+#include "chunkarr/codec/codec.hpp"
+#include "chunkarr/core/error.hpp"
+#include "chunkarr/core/region_copy.hpp"
+#include "chunkarr/store/store.hpp"
+#include "exec/evaluate.hpp"
+#include "exec/executor.hpp"
+#include "exec/reduce.hpp"
+
+namespace chunkarr::detail {
+namespace {
+
+// Combines `partial` (the states of input_box's kept part) into `states`, the states of the
+// kept-space box starting at `origin` with shape `states_shape`, row by row.
+void fold_partial(const reducer& red, std::byte* states, const shape_t& states_shape,
+                  const shape_t& origin, const std::vector<bool>& reduced, const box& input_box,
+                  const bytes& partial) {
+  const index_t state_bytes = static_cast<index_t>(red.state_bytes());
+  const shape_t strides = c_strides(states_shape);
+  box kept{{}, {}};
+  for (std::size_t d = 0; d < reduced.size(); ++d) {
+    if (reduced[d]) continue;
+    kept.start.push_back(input_box.start[d]);
+    kept.stop.push_back(input_box.stop[d]);
+  }
+  const shape_t shape = kept.shape();
+  const index_t count = element_count(shape);
+  if (count == 0) return;
+  const std::size_t k = shape.size();
+  const index_t row = k ? shape[k - 1] : 1;
+  shape_t index(k ? k - 1 : 0, 0);
+  for (index_t r = 0; r < count / row; ++r) {
+    index_t to = 0;
+    const index_t from = r * row;
+    for (std::size_t d = 0; d + 1 < k; ++d)
+      to += (kept.start[d] - origin[d] + index[d]) * strides[d];
+    if (k) to += kept.start[k - 1] - origin[k - 1];
+    red.combine(states + to * state_bytes, partial.data() + from * state_bytes, row);
+    for (std::size_t d = k > 1 ? k - 1 : 0; d-- > 0;) {
+      if (++index[d] < shape[d]) break;
+      index[d] = 0;
+    }
+  }
+}
+
+// A directory for spilled results, removed with everything in it when the run ends.
+class spill_directory {
+ public:
+  explicit spill_directory(const std::filesystem::path& parent) {
+    static std::atomic<int> counter{0};
+    path_ =
+        parent / ("chunkarr-spill-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    std::error_code ec;
+    std::filesystem::create_directories(path_, ec);
+    if (ec) {
+      throw_error<io_error>(path_.string(),
+                            ": cannot create a directory for spilled results: ", ec.message(),
+                            " (set another with --temp-dir)");
+    }
+  }
+  ~spill_directory() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  spill_directory(const spill_directory&) = delete;
+  spill_directory& operator=(const spill_directory&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// The temporary Zarr array a spilled result goes to.
+zarr_array create_spill(const std::filesystem::path& dir, const node& result) {
+  array_metadata meta;
+  meta.shape = result.shape;
+  meta.dtype = result.dtype;
+  meta.chunks = result.result->spill_chunks;
+  meta.compressor = make_codec("blosc:lz4:1:shuffle");
+  meta.fill = 0.0;
+  meta.validate(dir.string());
+  return zarr_array::create(make_directory_store(dir), "", meta);
+}
+
+class plan_runner {
+ public:
+  plan_runner(plan& p, const std::function<void(index_t, index_t)>& progress)
+      : p_(p), progress_(progress), total_(p.total_tasks()) {}
+
+  void run(const output_sink& sink, execution_stats* stats) {
+    std::optional<spill_directory> spill;
+    if (p_.spills()) spill.emplace(p_.temp_dir);
+    for (std::size_t k = 0; k < p_.stages.size(); ++k) {
+      plan_stage& s = p_.stages[k];
+      allocate(s, spill ? spill->path() / ("stage" + std::to_string(k)) : std::filesystem::path{});
+      switch (s.kind) {
+        case stage_kind::reduce:
+          run_reduce(s);
+          break;
+        case stage_kind::reduce_strips:
+          run_strips(s);
+          break;
+        case stage_kind::materialise:
+          run_blocks(s, spill_sink(s));
+          break;
+        case stage_kind::output:
+          run_blocks(s, sink);
+          break;
+      }
+      for (std::size_t j : s.release) release(p_.stages[j]);
+    }
+    if (stats) *stats = stats_;
+  }
+
+ private:
+  void allocate(plan_stage& s, const std::filesystem::path& spill_path) {
+    auto make = [&](const node_ptr& r) {
+      if (r->result->spill)
+        r->result->spilled = create_spill(spill_path, *r);
+      else
+        r->result->values.resize(static_cast<std::size_t>(element_count(r->shape)) *
+                                 r->dtype.itemsize());
+    };
+    if (s.result) make(s.result);
+    for (const node_ptr& r : s.inner_results) make(r);
+  }
+
+  static void release(plan_stage& s) {
+    auto drop = [](const node_ptr& r) {
+      r->result->values = bytes();
+      if (r->result->spilled) {
+        // Its store is a directory of its own under the spill directory.
+        const std::string where = r->result->spilled->describe();
+        r->result->spilled.reset();
+        std::error_code ec;
+        std::filesystem::remove_all(where, ec);
+      }
+    };
+    if (s.result) drop(s.result);
+    for (const node_ptr& r : s.inner_results) drop(r);
+  }
+
+  // Runs `s` with the budget the plan gave it.
+  void execute(const plan_stage& plan_s, stage& s) {
+    s.name = plan_s.name;
+    s.tasks = plan_s.tasks;
+    s.bytes_of = [&](index_t i) { return plan_s.bytes_of(i); };
+    s.describe = [&](index_t i) { return plan_s.describe_task(i); };
+    s.chunk_shape = first_chunk(plan_s.input->chunks);
+    const stage_stats st =
+        run_stage(s, std::max<index_t>(plan_s.budget, 1), p_.threads, [&](index_t) {
+          ++done_;
+          if (progress_) progress_(done_, total_);
+        });
+    stats_.stages += 1;
+    stats_.tasks += st.tasks;
+    stats_.peak_task_bytes = std::max(stats_.peak_task_bytes, st.peak_bytes);
+    stats_.budget = plan_s.budget;
+  }
+
+  // One task per input chunk; the serial sink folds partials per kept-axes group in
+  // reduced-axes chunk order, holding back those that arrive early.
+  void run_reduce(const plan_stage& ps) {
+    const node& r = *ps.target;
+    const node& input = *ps.input;
+    const reducer red(r);
+    const std::vector<bool>& reduced = r.reduction.reduced;
+    const std::size_t ndim = input.shape.size();
+    const shape_t kept_shape = [&] {
+      shape_t k;
+      for (std::size_t d = 0; d < ndim; ++d)
+        if (!reduced[d]) k.push_back(input.shape[d]);
+      return k;
+    }();
+    const index_t count = element_count(kept_shape);
+    bytes states(static_cast<std::size_t>(count) * red.state_bytes());
+    red.init(states.data(), count);
+
+    const block_layout& layout = ps.blocks;
+    shape_t counts;
+    for (const shape_t& axis : input.chunks) counts.push_back(static_cast<index_t>(axis.size()));
+    auto group_and_order = [&](const shape_t& index) {
+      index_t group = 0, order = 0;
+      for (std::size_t d = 0; d < ndim; ++d) {
+        if (reduced[d])
+          order = order * counts[d] + index[d];
+        else
+          group = group * counts[d] + index[d];
+      }
+      return std::pair{group, order};
+    };
+    std::map<index_t, index_t> next;  // per group: the order of the next partial to fold
+    std::map<std::pair<index_t, index_t>, std::pair<box, bytes>> pending;
+    const shape_t origin(kept_shape.size(), 0);
+    auto fold = [&](const box& b, const bytes& partial) {
+      fold_partial(red, states.data(), kept_shape, origin, reduced, b, partial);
+    };
+
+    stage s;
+    buffer_pool buffers;
+    s.run = [&](index_t i) -> std::any {
+      const box b = layout.task_box(i);
+      bytes values = buffers.acquire(static_cast<std::size_t>(b.size()) * input.dtype.itemsize());
+      evaluate_into(p_.programs, input, b, values);
+      auto partial = std::make_shared<bytes>(red.partial(values.data(), b));
+      buffers.recycle(std::move(values));
+      return partial;
+    };
+    s.consume = [&](index_t i, std::any& result) {
+      const shape_t index = layout.chunk_range(i).start;
+      const box b = layout.task_box(i);
+      auto partial = std::any_cast<std::shared_ptr<bytes>>(result);
+      auto [group, order] = group_and_order(index);
+      index_t& expected = next[group];
+      if (order != expected) {
+        pending.emplace(std::pair{group, order}, std::pair{b, std::move(*partial)});
+        return;
+      }
+      fold(b, *partial);
+      ++expected;
+      for (auto it = pending.find({group, expected}); it != pending.end();
+           it = pending.find({group, expected})) {
+        fold(it->second.first, it->second.second);
+        pending.erase(it);
+        ++expected;
+      }
+    };
+    execute(ps, s);
+    red.finish(states.data(), count, ps.result->result->values.data());
+  }
+
+  // One task per strip of chunks along the reduced axes: the inner reductions first (fused),
+  // then the reduction itself, folded in the same order as run_reduce; each strip's finished
+  // values go into the result in memory, or as one chunk of the spilled result.
+  void run_strips(const plan_stage& ps) {
+    const node& r = *ps.target;
+    const node& input = *ps.input;
+    const strip_layout& strips = ps.strips;
+    const std::vector<bool>& reduced = strips.reduced;
+    const reducer red(r);
+    std::vector<std::unique_ptr<reducer>> inner_reducers;
+    for (const node_ptr& ri : ps.inner) inner_reducers.push_back(std::make_unique<reducer>(*ri));
+    const shape_t kept_shape = [&] {
+      shape_t k;
+      for (std::size_t d = 0; d < reduced.size(); ++d)
+        if (!reduced[d]) k.push_back(input.shape[d]);
+      return k;
+    }();
+    stage_result& out = *ps.result->result;
+    const bytes zero(r.dtype.itemsize(), std::byte{0});
+
+    // Folds `what` over strip `i` with `red_of` into a fresh buffer of finished values.
+    auto reduce_strip = [&](index_t i, const node& what, const reducer& rd, std::size_t itemsize,
+                            source_cache* cache) {
+      const box kept = strips.kept_box(i);
+      const shape_t kshape = kept.shape();
+      const index_t kcount = element_count(kshape);
+      bytes local(static_cast<std::size_t>(kcount) * rd.state_bytes());
+      rd.init(local.data(), kcount);
+      for (index_t o = 0; o < strips.steps.tasks(); ++o) {
+        const box b = strips.step_box(i, o);
+        const std::size_t size = static_cast<std::size_t>(b.size()) * what.dtype.itemsize();
+        bytes values = cache ? cache->acquire(size) : bytes(size);
+        evaluate_into(p_.programs, what, b, values);
+        fold_partial(rd, local.data(), kshape, kept.start, reduced, b,
+                     rd.partial(values.data(), b));
+        if (cache) cache->recycle(std::move(values));
+      }
+      bytes finished(static_cast<std::size_t>(kcount) * itemsize);
+      rd.finish(local.data(), kcount, finished.data());
+      return finished;
+    };
+    // Task caches, pooled so that their buffers serve task after task (and die with the stage).
+    std::mutex pool_mutex;
+    std::vector<std::unique_ptr<source_cache>> pool;
+    const bool fused = !ps.inner.empty();
+
+    stage s;
+    s.run = [&](index_t i) -> std::any {
+      std::unique_ptr<source_cache> cache;
+      if (fused) {
+        std::lock_guard lock(pool_mutex);
+        if (!pool.empty()) {
+          cache = std::move(pool.back());
+          pool.pop_back();
+        }
+      }
+      if (fused && !cache) cache = std::make_unique<source_cache>();
+      struct give_back {
+        std::unique_ptr<source_cache>& cache;
+        std::mutex& mutex;
+        std::vector<std::unique_ptr<source_cache>>& pool;
+        ~give_back() {
+          if (!cache) return;
+          cache->reset();
+          std::lock_guard lock(mutex);
+          pool.push_back(std::move(cache));
+        }
+      } returner{cache, pool_mutex, pool};
+      source_cache_scope scope(cache.get());
+      const box kept = strips.kept_box(i);
+      const shape_t kshape = kept.shape();
+      for (std::size_t k = 0; k < ps.inner.size(); ++k) {
+        const node& ri = *ps.inner[k];
+        const bytes finished =
+            reduce_strip(i, *ri.inputs[0], *inner_reducers[k], ri.dtype.itemsize(), cache.get());
+        copy_region(finished.data(), kshape, shape_t(kshape.size(), 0),
+                    ps.inner_results[k]->result->values.data(), kept_shape, kept.start, kshape,
+                    ri.dtype.itemsize());
+      }
+      const bytes finished = reduce_strip(i, input, red, r.dtype.itemsize(), cache.get());
+      if (!out.spill) {
+        copy_region(finished.data(), kshape, shape_t(kshape.size(), 0), out.values.data(),
+                    kept_shape, kept.start, kshape, r.dtype.itemsize());
+        return {};
+      }
+      // One chunk of the spilled result: the strip's values, the edge padded.
+      const shape_t& chunk = out.spill_chunks;
+      shape_t index;
+      const shape_t kept_index = strips.kept.chunk_range(i).start;
+      for (std::size_t d = 0, k = 0; d < reduced.size(); ++d) {
+        if (!reduced[d])
+          index.push_back(kept_index[k++]);
+        else if (r.reduction.keepdims)
+          index.push_back(0);
+      }
+      if (element_count(kshape) == element_count(chunk)) {
+        out.spilled->write_chunk(index, finished);
+        return {};
+      }
+      shape_t full;  // the chunk's shape over the kept axes
+      for (std::size_t d = 0, k = 0; d < chunk.size() && k < kshape.size(); ++d) {
+        if (r.shape.size() == reduced.size() && reduced[d]) continue;  // keepdims: size 1
+        full.push_back(chunk[d]);
+        ++k;
+      }
+      bytes padded(static_cast<std::size_t>(element_count(chunk)) * r.dtype.itemsize());
+      fill_elements(padded.data(), element_count(chunk), zero.data(), r.dtype.itemsize());
+      copy_region(finished.data(), kshape, shape_t(kshape.size(), 0), padded.data(), full,
+                  shape_t(kshape.size(), 0), kshape, r.dtype.itemsize());
+      out.spilled->write_chunk(index, padded);
+      return {};
+    };
+    s.consume = [](index_t, std::any&) {};
+    execute(ps, s);
+  }
+
+  // The sink of a materialise stage: each chunk into the stage's spilled result.
+  static output_sink spill_sink(const plan_stage& ps) {
+    static const bytes zero(16, std::byte{0});
+    const zarr_array* z = &*ps.result->result->spilled;
+    return {[z](const shape_t& index, const box&, std::span<const std::byte> values) {
+              z->write_chunk(index, values);
+            },
+            &zero};
+  }
+
+  // One task per block of chunks: the block's values, then each chunk of it to the sink.
+  void run_blocks(const plan_stage& ps, const output_sink& sink) {
+    const node& root = *ps.input;
+    const std::size_t itemsize = root.dtype.itemsize();
+    const block_layout& layout = ps.blocks;
+    const shape_t full_chunk = layout.chunk_shape();
+    const index_t full_elements = element_count(full_chunk);
+    buffer_pool buffers;
+    stage s;
+    s.run = [&](index_t i) -> std::any {
+      const box b = layout.task_box(i);
+      bytes values = buffers.acquire(static_cast<std::size_t>(b.size()) * itemsize);
+      evaluate_into(p_.programs, root, b, values);
+      const box range = layout.chunk_range(i);
+      const bool one_chunk = range.shape() == shape_t(range.ndim(), 1);
+      bytes chunk;
+      for_each_index(range, [&](const shape_t& index) {
+        const box c = layout.chunk_box(index);
+        const bool padded = sink.pad && c.shape() != full_chunk;
+        if (one_chunk && !padded) {
+          sink.consume(index, c, values);
+          return;
+        }
+        const shape_t& shape = padded ? full_chunk : c.shape();
+        chunk.resize(static_cast<std::size_t>(element_count(shape)) * itemsize);
+        if (padded) fill_elements(chunk.data(), full_elements, sink.pad->data(), itemsize);
+        copy_region(values.data(), b.shape(), c.relative_to(b.start).start, chunk.data(), shape,
+                    shape_t(c.ndim(), 0), c.shape(), itemsize);
+        sink.consume(index, c, chunk);
+      });
+      buffers.recycle(std::move(values));
+      return {};
+    };
+    s.consume = [](index_t, std::any&) {};
+    if (ps.tasks > 0) execute(ps, s);
+  }
+
+  plan& p_;
+  const std::function<void(index_t, index_t)>& progress_;
+  index_t total_ = 0;
+  index_t done_ = 0;
+  execution_stats stats_;
+};
+
+}  // namespace
+
+void run_plan(plan& p, const output_sink& sink,
+              const std::function<void(index_t, index_t)>& progress, execution_stats* stats) {
+  plan_runner(p, progress).run(sink, stats);
+}
+
+}  // namespace chunkarr::detail

@@ -1,0 +1,33 @@
+// Running a plan (internal): each stage through the executor, under the budget it was given.
+//
+// Stages run in order. A reduction's partial states are folded in a fixed order (the chunks'
+// C order along the reduced axes), so its result is bit-identical for any thread count and
+// budget, and whether it was computed chunk by chunk, strip by strip or spilled to disk.
+// Results that later stages read are held in memory, or written to a temporary Zarr array
+// in a directory under the plan's temp_dir that is removed when the run ends (however it
+// ends); each is released after the last stage that reads it.
+#pragma once
+
+#include <functional>
+#include <span>
+
+#include "chunkarr/exec/compute.hpp"
+#include "plan/plan.hpp"
+
+namespace chunkarr::detail {
+
+/// Where the output stage's chunks go.
+struct output_sink {
+  /// Called on the worker threads, several at once, for each chunk of the output: its index,
+  /// its box and its values (C order, native byte order): exactly the box, or with `pad` set,
+  /// the full chunk with the edge padded with that element.
+  std::function<void(const shape_t& index, const box& region, std::span<const std::byte>)> consume;
+  const bytes* pad = nullptr;
+};
+
+/// Runs `p`, feeding the output stage's chunks to `sink`. `progress(done, total)` is called
+/// from one thread at a time as tasks finish; `stats` is filled in when set.
+void run_plan(plan& p, const output_sink& sink,
+              const std::function<void(index_t, index_t)>& progress, execution_stats* stats);
+
+}  // namespace chunkarr::detail
