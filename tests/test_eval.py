@@ -84,6 +84,20 @@ class Eval(TempDirCase):
         # NEP 50 makes the scalar weak; NumPy 1.24's np.where does not, so spell it out there.
         self.check("where(a > 0, a, 0)", "where(a > 0, a, np.float32(0))")
 
+
+    def test_computed_python_scalars_stay_weak(self):
+        # An operation over Python scalars only gives a Python scalar, still weak (NEP 50), so
+        # an int32 array keeps its dtype. These segfaulted in promote_nodes.
+        for expr in ["i + 2*3", "2*3 + i", "i > 2*3", "~5 + i", "i - 7 // 2", "i + 2*3.0",
+                     "a + 2*3.0"]:
+            self.check(expr)
+        # chunkarr keeps abs() and where() over Python scalars weak; NumPy's ufunc and np.where
+        # return strong NumPy scalars (int64 here), so spell out the weak reading.
+        self.check("abs(-5) + i", "5 + i")
+        self.check("where(True, 5, 6) + i", "5 + i")
+        # NumPy 1.24's np.where does not take weak scalars (see test_comparisons_and_logic).
+        self.check("where(i > 0, i, 2*3)", "where(i > 0, i, np.int32(6))")
+
     def test_functions(self):
         for fn in ["abs", "sqrt", "exp", "expm1", "log", "log1p", "log10", "log2", "sin", "cos",
                    "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "floor", "ceil",

@@ -93,6 +93,38 @@ TEST_CASE("operation dtypes follow NumPy") {
   CHECK_THROWS_AS(~f4, type_error);
 }
 
+TEST_CASE("a scalar computed from Python scalars stays weak against an integer array") {
+  // Regression: promote_nodes read a weak int64 operand's value from fill_value, which only a
+  // literal has; a computed weak scalar (an elementwise node over weak scalars) has none, and
+  // meeting an integer array it was a null read (segfault), in apply, where and result_type.
+  const array i32 = of(scalar_kind::int32), f4 = of(scalar_kind::float32);
+  const auto weak = [](scalar s) { return add(s, false); };  // `chunkarr eval`'s 0-d scalar
+  const array six = multiply(2, 3);                          // 2*3
+  CHECK(six.shape() == shape_t{});
+  CHECK(six.dtype().name() == "int64");
+
+  const array added = i32 + six;                 // x + 2*3
+  const array greater = i32 > six;               // x > 2*3
+  const array absolute = abs(weak(-5)) + i32;    // abs(-5) + x
+  const array chosen = where(true, 5, 6) + i32;  // where(True, 5, 6) + x
+  const array inverted = ~weak(5) + i32;         // ~5 + x
+  CHECK(added.dtype().name() == "int32");
+  CHECK(greater.dtype().name() == "bool");
+  CHECK(absolute.dtype().name() == "int32");
+  CHECK(chosen.dtype().name() == "int32");
+  CHECK(inverted.dtype().name() == "int32");
+  for (const array& r : {added, greater, absolute, chosen, inverted}) {
+    CHECK(r.shape() == shape_t{4, 6});
+  }
+  // The other operand order, where() and result_type take the same path.
+  CHECK((six + i32).dtype().name() == "int32");
+  CHECK(where(i32 > 0, i32, six).dtype().name() == "int32");
+  CHECK(result_type(i32, six).name() == "int32");
+  // A computed Python float: int32 + float -> float64, float32 + float -> float32.
+  CHECK((i32 + multiply(2, 3.0)).dtype().name() == "float64");
+  CHECK((f4 + multiply(2, 3.0)).dtype().name() == "float32");
+}
+
 TEST_CASE("broadcasting shapes and chunks") {
   const array big = zeros({100, 30}, make_dtype(scalar_kind::float32), {16, 7});
   const array row = zeros({30}, make_dtype(scalar_kind::float32), {30});

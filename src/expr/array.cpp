@@ -166,13 +166,18 @@ node_ptr as_node(const operand& o) {
 }
 
 // NEP 50: a weak (Python) scalar takes the other side's dtype unless its kind is higher.
+// A weak node is a literal (a fill node holding its value) or an operation over weak scalars
+// only (`2*3`, `~5`: an elementwise node, whose value exists only once the plan runs).
 dtype promote_nodes(const node& a, const node& b) {
   const node& strong = a.weak_scalar && !b.weak_scalar ? b : a;
   const node& weak = a.weak_scalar && !b.weak_scalar ? a : b;
   if (strong.weak_scalar || !weak.weak_scalar) return promote(a.dtype, b.dtype);
   if (category(weak.dtype) <= category(strong.dtype)) {
-    if (weak.dtype.kind == scalar_kind::int64 && !strong.dtype.is_float() &&
-        !strong.dtype.is_bool()) {
+    // A Python int must fit the integer dtype it takes on. Only a literal's value is known
+    // while the expression is built; a computed one has no fill_value to read, so it is not
+    // checked here and converts to that dtype as a cast does when it runs.
+    if (weak.kind == node_kind::fill && weak.dtype.kind == scalar_kind::int64 &&
+        !strong.dtype.is_float() && !strong.dtype.is_bool()) {
       std::int64_t v;
       std::memcpy(&v, weak.fill_value.data(), 8);
       const bool fits = visit_kind(strong.dtype.kind, [&](auto sample) {

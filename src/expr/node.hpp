@@ -81,7 +81,9 @@ struct node {
   std::shared_ptr<const bytes> values;                   // memory_source: C order, native
   std::shared_ptr<const chunkarr::chunk_source> source;  // chunk_source
   bytes fill_value;                                      // fill: one element, native
-  bool weak_scalar = false;                              // fill: a Python scalar (NEP 50)
+  // A Python scalar (NEP 50): a literal (fill, fill_value set), or an elementwise node over
+  // weak scalars only (2*3, ~5), which has no fill_value.
+  bool weak_scalar = false;
   elementwise_payload elementwise;
   reduction_payload reduction;
   slice_payload slicing;
