@@ -140,8 +140,68 @@ class Copy(TempDirCase):
         quiet = run("copy", src, self.path("a.zarr"))
         self.assertEqual(quiet.stderr, "")
         loud = run("copy", src, self.path("b.zarr"), "--progress")
-        self.assertIn("20/20 chunks", loud.stderr)  # a 5x4 grid
+        self.assertIn("20/20 tasks", loud.stderr)  # a 5x4 grid
         self.assertEqual(run("copy", src, self.path("c.zarr"), "--no-progress").stderr, "")
+
+
+class LargerThanMemory(TempDirCase):
+    """Results and rechunks several times the memory limit go through disk, not memory."""
+
+    def wide(self, name, shape, chunks):
+        path = self.path(name)
+        values = (np.arange(np.prod(shape), dtype="<f4").reshape(shape) % 1013) * 0.37 - 11
+        z = zarr.open(path, mode="w", shape=shape, chunks=chunks, dtype="<f4")
+        z[:] = values
+        return path, values
+
+    def test_reduction_result_four_times_the_limit_spills_bit_identical(self):
+        # The mean over axis 0 is 8 MiB of float64 (its states 16 MiB): 4x a 2 MiB limit.
+        src, values = self.wide("wide.zarr", (8, 1048576), (4, 8192))
+        spill = self.path("spill")
+        os.mkdir(spill)
+        small = self.path("small.zarr")
+        big = self.path("big.zarr")
+        run("eval", "mean(a.astype('f8'), axis=0)", "-i", f"a={src}", "-o", small,
+            "--memory-limit", "2MiB", "--temp-dir", spill)
+        run("eval", "mean(a.astype('f8'), axis=0)", "-i", f"a={src}", "-o", big,
+            "--memory-limit", "512MiB")
+        a, b = zarr.open(small, mode="r")[:], zarr.open(big, mode="r")[:]
+        self.assertEqual(a.tobytes(), b.tobytes())  # bit-identical
+        np.testing.assert_allclose(a, values.astype("f8").mean(axis=0), rtol=1e-12)
+        self.assertEqual(os.listdir(spill), [])  # the spilled result is removed
+        # Printing needs the result in memory: refused with the limit named.
+        self.assert_error(["eval", "mean(a, axis=0)", "-i", f"a={src}", "--memory-limit",
+                           "2MiB"], 1, "memory limit")
+
+    def test_copy_between_row_and_column_strips_within_the_limit(self):
+        src, values = self.wide("rows.zarr", (512, 8192), (1, 8192))
+        spill = self.path("spill")
+        os.mkdir(spill)
+        for threads in ["1", "2"]:
+            cols = self.path(f"cols{threads}.zarr")
+            run("copy", src, cols, "--chunks", "512,16", "--memory-limit", "2MiB",
+                "--temp-dir", spill, "--threads", threads)
+            np.testing.assert_array_equal(zarr.open(cols, mode="r")[:], values)
+            self.assertEqual(os.listdir(spill), [])
+            back = self.path(f"back{threads}.zarr")
+            run("copy", cols, back, "--chunks", "1,8192", "--memory-limit", "2MiB",
+                "--temp-dir", spill, "--threads", threads)
+            np.testing.assert_array_equal(zarr.open(back, mode="r")[:], values)
+        for name in os.listdir(self.path("cols1.zarr")):
+            with open(os.path.join(self.path("cols1.zarr"), name), "rb") as f, \
+                    open(os.path.join(self.path("cols2.zarr"), name), "rb") as g:
+                self.assertEqual(f.read(), g.read(), name)
+
+    def test_copy_leaves_missing_chunks_missing(self):
+        path = self.path("sparse.zarr")
+        z = zarr.open(path, mode="w", shape=(100, 100), chunks=(10, 10), dtype="<i2",
+                      fill_value=7)
+        z[20:30, 40:50] = 1
+        dst = self.path("copy.zarr")
+        run("copy", path, dst, "--chunks", "20,20")
+        out = zarr.open(dst, mode="r")
+        np.testing.assert_array_equal(out[:], z[:])
+        self.assertEqual(out.nchunks_initialized, 1)  # only (1, 2) holds anything but 7
 
 
 class ErrorsAndUsage(TempDirCase):

@@ -34,6 +34,15 @@ const node& checked(const array& a) {
   return *a.node();
 }
 
+// Whether every element of `values` has the bytes of `element`.
+bool all_equal(std::span<const std::byte> values, const bytes& element) {
+  const std::size_t n = element.size();
+  for (std::size_t i = 0; i < values.size(); i += n) {
+    if (std::memcmp(values.data() + i, element.data(), n) != 0) return false;
+  }
+  return true;
+}
+
 planning_options planning(const compute_options& o) {
   planning_options p;
   p.memory_limit = o.memory_limit;
@@ -104,7 +113,7 @@ void run_chunks(
   spec.chunk_extra = (pad ? full_bytes : 0) + extra;
   spec.blocks = true;
   plan p = make_plan(a.node(), spec, planning(options));
-  run_plan(p, {consume, pad}, options.progress, options.stats);
+  run_plan(p, {consume, pad, grid.chunks()}, options.progress, options.stats);
 }
 
 }  // namespace
@@ -116,7 +125,11 @@ void store(const array& a, const zarr_array& out, const compute_options& options
   run_chunks(
       typed, out.grid(), &fill, out.metadata().chunk_bytes(), "store",
       [&](const shape_t& index, const box&, std::span<const std::byte> chunk) {
-        out.write_chunk(index, chunk);
+        if (options.write_empty_chunks || !all_equal(chunk, fill)) {
+          out.write_chunk(index, chunk);
+        } else {
+          out.erase_chunk(index);
+        }
       },
       options);
 }

@@ -361,7 +361,7 @@ class plan_runner {
     return {[z](const shape_t& index, const box&, std::span<const std::byte> values) {
               z->write_chunk(index, values);
             },
-            &zero};
+            &zero, z->metadata().chunks};
   }
 
   // One task per block of chunks: the block's values, then each chunk of it to the sink.
@@ -369,7 +369,7 @@ class plan_runner {
     const node& root = *ps.input;
     const std::size_t itemsize = root.dtype.itemsize();
     const block_layout& layout = ps.blocks;
-    const shape_t full_chunk = layout.chunk_shape();
+    const shape_t full_chunk = sink.pad ? sink.full_chunk : layout.chunk_shape();
     const index_t full_elements = element_count(full_chunk);
     buffer_pool buffers;
     stage s;

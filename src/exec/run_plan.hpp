@@ -23,6 +23,7 @@ struct output_sink {
   /// the full chunk with the edge padded with that element.
   std::function<void(const shape_t& index, const box& region, std::span<const std::byte>)> consume;
   const bytes* pad = nullptr;
+  shape_t full_chunk;  // with `pad`: the shape chunks are padded to
 };
 
 /// Runs `p`, feeding the output stage's chunks to `sink`. `progress(done, total)` is called

@@ -338,7 +338,7 @@ class planner {
       s.task_bytes[static_cast<std::size_t>(i)] = bytes;
       largest = std::max(largest, bytes);
     }
-    // Spill only when the result is what does not fit (a task too large is reported as such).
+    // Spill when that is what makes it fit (a task too large alone is reported as such).
     const bool fits = running_held_ + in_memory + largest <= p_.memory_limit;
     if (fits || running_held_ + largest > p_.memory_limit) {
       s.result = materialised_node(*r, r->chunks, false);

@@ -47,6 +47,9 @@ shape_t parse_extents(const std::string& text, const std::string& flag);
 /// Whether progress should be shown: `--progress`/`--no-progress`, else stderr is a terminal.
 bool show_progress(int flag);  // flag: > 0 --progress, < 0 --no-progress, 0 neither
 
+/// Prints "LABEL: done/total tasks" on stderr as a run progresses (compute_options::progress).
+std::function<void(index_t, index_t)> progress_printer(const std::string& label);
+
 /// Parses a size such as `512MiB`, `2GB`, `1e9` (dask's units); usage_error naming `flag`.
 index_t parse_size(const std::string& text, const std::string& flag);
 

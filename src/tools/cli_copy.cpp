@@ -1,20 +1,9 @@
 // chunkarr copy SRC DST: a new array (or group tree) with other chunks, codec or layout.
 //
-// The copy splits the destination's chunks (in C order) into one contiguous run per thread;
-// each worker assembles its chunks from the source chunks they overlap, keeping recently
-// decoded source chunks in a cache of bounded size, so memory stays at a few chunks per
-// thread however large the array. The destination is built beside its
-// final path and renamed into place only when complete: an interrupted copy never leaves
-// something that looks like a finished array, and --overwrite loses nothing until then.
-#include <unistd.h>
-
-#include <atomic>
-#include <exception>
-#include <iostream>
-#include <list>
-#include <map>
-#include <mutex>
-#include <thread>
+// Each array is a rechunk through the engine (the plan's direct or two-stage copy, under
+// --memory-limit), so memory stays bounded however large the array. The destination is built
+// beside its final path and renamed into place only when complete: an interrupted copy never
+// leaves something that looks like a finished array, and --overwrite loses nothing until then.
 
 #include <nlohmann/json.hpp>
 
@@ -33,67 +22,10 @@ struct copy_options {
   std::string order;
   std::string separator;
   bool overwrite = false;
-  int progress = 0;  // +1 --progress, -1 --no-progress, 0 neither
-  index_t threads = std::max(
-      1u, std::thread::hardware_concurrency());  // +1 --progress, -1 --no-progress, 0 neither
-};
-
-// Decoded source chunks, least recently used evicted first once over `capacity` bytes.
-class chunk_cache {
- public:
-  chunk_cache(const zarr_array& a, index_t capacity) : array_(a), capacity_(capacity) {}
-
-  const bytes& get(const shape_t& index) {
-    auto it = entries_.find(index);
-    if (it != entries_.end()) {
-      order_.splice(order_.begin(), order_, it->second.position);
-      return it->second.data;
-    }
-    const index_t size = array_.metadata().chunk_bytes();
-    while (!entries_.empty() && held_ + size > capacity_) {
-      entries_.erase(order_.back());
-      order_.pop_back();
-      held_ -= size;
-    }
-    order_.push_front(index);
-    entry& e = entries_[index];
-    e.position = order_.begin();
-    e.data.resize(static_cast<std::size_t>(size));
-    array_.read_chunk(index, e.data);
-    held_ += size;
-    return e.data;
-  }
-
- private:
-  struct entry {
-    bytes data;
-    std::list<shape_t>::iterator position;
-  };
-  const zarr_array& array_;
-  index_t capacity_;
-  index_t held_ = 0;
-  std::list<shape_t> order_;
-  std::map<shape_t, entry> entries_;
-};
-
-class progress_line {
- public:
-  progress_line(bool enabled, index_t total) : enabled_(enabled), total_(total) {}
-  void add(index_t n) {
-    const index_t done = done_ += n;
-    if (enabled_ && (done == total_ || done % 64 == 0)) {
-      std::lock_guard lock(mutex_);
-      std::fprintf(stderr, "\rcopy: %lld/%lld chunks", static_cast<long long>(done),
-                   static_cast<long long>(total_));
-      if (done == total_) std::fputc('\n', stderr);
-    }
-  }
-
- private:
-  bool enabled_;
-  index_t total_;
-  std::atomic<index_t> done_{0};
-  std::mutex mutex_;
+  int progress = 0;     // +1 --progress, -1 --no-progress, 0 neither
+  index_t threads = 0;  // 0: all cores
+  std::string memory_limit;
+  std::string temp_dir;
 };
 
 array_metadata destination_metadata(const array_metadata& src, const copy_options& o) {
@@ -118,98 +50,26 @@ array_metadata destination_metadata(const array_metadata& src, const copy_option
   return m;
 }
 
-// How many source chunks a worker walking destination chunks in C order must keep to decode
-// each source chunk once. Along the outermost axis where source chunks straddle destination
-// chunk boundaries, a source chunk is needed again by the next destination chunk along that
-// axis, so every source chunk of that slab must be kept; inside it, the chunks one
-// destination chunk spans.
-index_t reused_chunks(const chunk_grid& in, const chunk_grid& out) {
-  index_t need = 1;
-  bool slab = false;
-  for (std::size_t d = 0; d < in.ndim(); ++d) {
-    const bool straddles =
-        out.chunks()[d] % in.chunks()[d] != 0 && out.chunks()[d] < out.shape()[d];
-    const index_t spanned = out.chunks()[d] / in.chunks()[d] + (straddles ? 1 : 0);
-    need = checked_mul(need,
-                       std::clamp<index_t>(slab ? in.chunk_counts()[d] : spanned, 1,
-                                           std::max<index_t>(in.chunk_counts()[d], 1)),
-                       "chunk count");
-    slab = slab || straddles;
-  }
-  return need;
-}
-
-index_t copy_array(const zarr_array& src, const std::shared_ptr<kvstore>& dst_store,
-                   const std::string& dst_path, const copy_options& o, bool progress) {
+// One array: the engine's rechunk plan (direct, or through an intermediate when the new chunks
+// would decode each old one many times) streams it into the new array under the memory
+// limit. Chunks that hold only the fill value are left out, as the source's missing ones.
+void copy_array(const zarr_array& src, const std::shared_ptr<kvstore>& dst_store,
+                const std::string& dst_path, const copy_options& o, const compute_options& c) {
   const array_metadata meta = destination_metadata(src.metadata(), o);
   const zarr_array dst = zarr_array::create(dst_store, dst_path, meta);
   if (const nlohmann::json attributes = src.attributes(); !attributes.empty()) {
     dst.set_attributes(attributes);
   }
-  const chunk_grid& in = src.grid();
-  const chunk_grid& out = dst.grid();
-  const std::size_t itemsize = meta.dtype.itemsize();
-  const index_t chunk_bytes = src.metadata().chunk_bytes();
-  const int threads = static_cast<int>(std::clamp<index_t>(out.chunk_count(), 1, o.threads));
-  // Each worker caches the source chunks it will use again, within 256 MiB in all; past that
-  // a source chunk may be decoded more than once, but memory stays bounded.
-  const index_t cache_bytes = std::max(
-      chunk_bytes, std::min(reused_chunks(in, out) * chunk_bytes, (index_t{256} << 20) / threads));
-  const bytes fill = meta.fill_element();
-  progress_line line(progress, out.chunk_count());
-  std::atomic<bool> failed{false};
-  std::exception_ptr first_error;
-  std::mutex error_mutex;
-
-  // Worker t copies a contiguous run of destination chunks (C order), so its cache of source
-  // chunks sees the locality of that run.
-  auto work = [&](index_t begin, index_t end) {
-    try {
-      chunk_cache cache(src, cache_bytes);
-      bytes chunk(static_cast<std::size_t>(meta.chunk_bytes()));
-      for (index_t linear = begin; linear < end && !failed; ++linear) {
-        const shape_t index = out.unravel(linear);
-        const box target = out.chunk_box(index);
-        bool any_stored = false;
-        for_each_index(in.chunks_touching(target), [&](const shape_t& from) {
-          any_stored = any_stored || src.chunk_exists(from);
-        });
-        if (any_stored) {  // a region with no stored source chunk stays unstored: it reads as fill
-          if (target.shape() != meta.chunks) {
-            fill_elements(chunk.data(), out.chunk_elements(), fill.data(), itemsize);
-          }
-          for_each_index(in.chunks_touching(target), [&](const shape_t& from) {
-            const box source = in.chunk_box(from);
-            const box part = source.intersect(target);
-            copy_region(cache.get(from).data(), in.chunks(), part.relative_to(source.start).start,
-                        chunk.data(), meta.chunks, part.relative_to(target.start).start,
-                        part.shape(), itemsize);
-          });
-          dst.write_chunk(index, chunk);
-        }
-        line.add(1);
-      }
-    } catch (...) {
-      std::lock_guard lock(error_mutex);
-      if (!failed.exchange(true)) first_error = std::current_exception();
-    }
-  };
-  std::vector<std::thread> pool;
-  const index_t total = out.chunk_count();
-  for (int t = 1; t < threads; ++t) {
-    pool.emplace_back(work, total * t / threads, total * (t + 1) / threads);
-  }
-  work(0, total / threads);
-  for (std::thread& worker : pool) worker.join();
-  if (first_error) std::rethrow_exception(first_error);
-  return total;
+  compute_options options = c;
+  options.write_empty_chunks = false;
+  store(from_zarr(src), dst, options);
 }
 
 void copy_tree(const std::shared_ptr<kvstore>& src_store, const std::string& src_path,
                const std::shared_ptr<kvstore>& dst_store, const std::string& dst_path,
-               const copy_options& o, bool progress) {
+               const copy_options& o, const compute_options& c) {
   if (node_at(*src_store, src_path) == node_kind::array) {
-    copy_array(zarr_array::open(src_store, src_path), dst_store, dst_path, o, progress);
+    copy_array(zarr_array::open(src_store, src_path), dst_store, dst_path, o, c);
     return;
   }
   create_group(*dst_store, dst_path);
@@ -219,7 +79,7 @@ void copy_tree(const std::shared_ptr<kvstore>& src_store, const std::string& src
   }
   for (const group_child& child : group_children(*src_store, src_path)) {
     copy_tree(src_store, join_key(src_path, child.name), dst_store, join_key(dst_path, child.name),
-              o, progress);
+              o, c);
   }
 }
 
@@ -241,9 +101,13 @@ void run_copy(const copy_options& o) {
   if (fs::exists(dst, ec) && !o.overwrite) {
     throw_error<io_error>(o.destination, " already exists (use --overwrite to replace it)");
   }
+  compute_options c;
+  if (!o.memory_limit.empty()) c.memory_limit = parse_size(o.memory_limit, "--memory-limit");
+  c.threads = static_cast<int>(o.threads);
+  c.temp_dir = o.temp_dir;
+  if (show_progress(o.progress)) c.progress = progress_printer("copy");
   staged_directory staging(dst, o.overwrite);
-  copy_tree(src.storage, src.path, make_directory_store(staging.path()), "", o,
-            show_progress(o.progress));
+  copy_tree(src.storage, src.path, make_directory_store(staging.path()), "", o, c);
   staging.commit();
 }
 
@@ -253,7 +117,7 @@ void add_copy(CLI::App& app, std::function<void()>& run) {
   auto* cmd = app.add_subcommand(
       "copy",
       "Copy an array or group to a new Zarr array with other chunks, codec, order or key "
-      "separator; memory stays at a few chunks");
+      "separator, streaming under a memory limit");
   auto o = std::make_shared<copy_options>();
   cmd->add_option("SRC", o->source, "Zarr array or group to read")->required();
   cmd->add_option("DST", o->destination, "Directory to create")->required();
@@ -267,6 +131,11 @@ void add_copy(CLI::App& app, std::function<void()>& run) {
       ->check(CLI::IsMember({".", "/"}));
   cmd->add_flag("--overwrite", o->overwrite,
                 "Replace DST if it exists (only once the copy is complete)");
+  cmd->add_option("--memory-limit", o->memory_limit,
+                  "Bytes in memory at once (e.g. 256MiB; default min(1 GiB, RAM/4))");
+  cmd->add_option("--temp-dir", o->temp_dir,
+                  "Where an intermediate copy goes when the new chunks cut across the old ones "
+                  "(default: $TMPDIR or /tmp)");
   cmd->add_option("--threads", o->threads, "Worker threads (default: all cores)")
       ->check(CLI::Range(1, 1024));
   cmd->add_flag("--progress,!--no-progress", o->progress,

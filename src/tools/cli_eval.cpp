@@ -21,6 +21,7 @@ struct eval_options {
   std::string codec = "blosc:lz4:5:shuffle";
   bool overwrite = false;
   std::string memory_limit;
+  std::string temp_dir;
   int threads = 0;
   int progress = 0;  // +1 --progress, -1 --no-progress, 0 neither
 };
@@ -49,17 +50,8 @@ compute_options engine_options(const eval_options& o) {
   c.threads = o.threads;
   c.codec = o.codec;
   c.overwrite = o.overwrite;
-  if (show_progress(o.progress)) {
-    auto mutex = std::make_shared<std::mutex>();
-    c.progress = [mutex](index_t done, index_t total) {
-      std::lock_guard lock(*mutex);
-      if (done == total || done % 16 == 0) {
-        std::fprintf(stderr, "\reval: %lld/%lld tasks", static_cast<long long>(done),
-                     static_cast<long long>(total));
-        if (done == total) std::fputc('\n', stderr);
-      }
-    };
-  }
+  if (show_progress(o.progress)) c.progress = progress_printer("eval");
+  c.temp_dir = o.temp_dir;
   return c;
 }
 
@@ -165,6 +157,9 @@ void add_eval(CLI::App& app, std::function<void()>& run) {
   cmd->add_option("--memory-limit", o->memory_limit,
                   "Bytes in memory at once: tasks, reductions and the printed result "
                   "(e.g. 512MiB; default min(1 GiB, RAM/4))");
+  cmd->add_option("--temp-dir", o->temp_dir,
+                  "Where results too large for the memory limit are spilled while the "
+                  "expression runs (default: $TMPDIR or /tmp)");
   cmd->add_option("--threads", o->threads, "Worker threads (default: all cores)")
       ->check(CLI::Range(1, 1024));
   cmd->add_flag("--progress,!--no-progress", o->progress,

@@ -375,7 +375,7 @@ class parser {
         "prod",        "mean",       "var",           "std",          "min",        "max",
         "amin",        "amax",       "any",           "all",          "argmin",     "argmax",
         "nansum",      "nanmean",    "nanvar",        "nanstd",       "nanmin",     "nanmax",
-        "transpose",   "astype"};
+        "transpose",   "astype",     "rechunk"};
     for (const char* name : names) {
       if (n == name) return true;
     }
@@ -614,6 +614,22 @@ class parser {
         }
       }
       return value{a.transpose(axes)};
+    }
+    if (fn == "rechunk") {  // dask's: rechunk(a, (1000, -1)), a.rechunk(1000) for 1-d
+      limit(2);
+      const array a = arr(0, "x");
+      auto [v, t] = require(1, "chunks");
+      shape_t chunks;
+      if (auto* items = std::get_if<tuple_t>(&v.v)) {
+        for (const value& item : *items) chunks.push_back(int_of(item, fn, t));
+      } else {
+        chunks.push_back(int_of(v, fn, t));
+      }
+      try {
+        return value{chunkarr::rechunk(a, chunks)};
+      } catch (const shape_error& e) {
+        bad_call(fn, at, e.what());
+      }
     }
     bad_call(fn, at, "unknown function");
   }

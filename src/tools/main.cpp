@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <iostream>
+#include <mutex>
 #include <new>
 
 #include "tools/cli.hpp"
@@ -81,6 +82,18 @@ shape_t parse_extents(const std::string& text, const std::string& flag) {
 bool show_progress(int flag) {
   if (flag != 0) return flag > 0;
   return ::isatty(STDERR_FILENO) == 1;
+}
+
+std::function<void(index_t, index_t)> progress_printer(const std::string& label) {
+  auto mutex = std::make_shared<std::mutex>();
+  return [mutex, label](index_t done, index_t total) {
+    std::lock_guard lock(*mutex);
+    if (done == total || done % 16 == 0) {
+      std::fprintf(stderr, "\r%s: %lld/%lld tasks", label.c_str(), static_cast<long long>(done),
+                   static_cast<long long>(total));
+      if (done == total) std::fputc('\n', stderr);
+    }
+  };
 }
 
 std::string human_bytes(double bytes) {

@@ -82,6 +82,10 @@ bool zarr_array::chunk_exists(std::span<const index_t> index) const {
   return store_->exists(chunk_key(index));
 }
 
+void zarr_array::erase_chunk(std::span<const index_t> index) const {
+  store_->erase(chunk_key(index));
+}
+
 void zarr_array::check_type(scalar_kind k) const {
   if (k != meta_.dtype.kind) {
     throw_error<type_error>(describe(), ": array has dtype ", meta_.dtype.name(), ", not ",

@@ -41,8 +41,11 @@ struct compute_options {
   index_t memory_limit = default_memory_limit();  // bytes for tasks, results and reductions
   int threads = 0;                                // worker threads; 0: all cores
   shape_t chunks;  // store: chunk shape of the output; default: the expression's
-  std::string codec = "blosc:lz4:5:shuffle";                  // store: codec spec of the output
-  bool overwrite = false;                                     // store: replace an existing output
+  std::string codec = "blosc:lz4:5:shuffle";  // store: codec spec of the output
+  bool overwrite = false;                     // store: replace an existing output
+  // store: write chunks whose every element is the fill value (zarr-python's
+  // write_empty_chunks); false leaves them out (and removes an old one), as they read the same.
+  bool write_empty_chunks = true;
   std::function<void(index_t done, index_t total)> progress;  // called as tasks finish
   execution_stats* stats = nullptr;                           // filled in when set
   // Where results too large to hold in memory are spilled (a directory created inside it and

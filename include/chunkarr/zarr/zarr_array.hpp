@@ -59,6 +59,8 @@ class zarr_array {
   void read_chunk(std::span<const index_t> index, std::span<std::byte> out) const;
   /// Encodes and stores chunk `index` from a full chunk buffer (C order, native order).
   void write_chunk(std::span<const index_t> index, std::span<const std::byte> data) const;
+  /// Removes chunk `index` if stored: it reads as the fill value from then on.
+  void erase_chunk(std::span<const index_t> index) const;
 
   /// Reads `region` into `out` (C order, region.size() * itemsize bytes).
   void read(const box& region, std::span<std::byte> out) const;
