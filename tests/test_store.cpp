@@ -188,3 +188,71 @@ TEST_CASE("join_key") {
   CHECK(join_key("a/b", ".zarray") == "a/b/.zarray");
   CHECK(join_key("a", "") == "a");
 }
+
+TEST_CASE("store conformance: a staged tree appears only on commit, whole") {
+  for_each_store([](kvstore& s) {
+    s.set("keep/x", text("outside"));
+    {
+      const auto staged = s.stage("a/b", false);
+      staged->store()->set(join_key(staged->path(), ".zarray"), text("meta"));
+      staged->store()->set(join_key(staged->path(), "0.0"), text("chunk"));
+      CHECK(s.list("a/b").empty());  // nothing at the target yet
+      staged->commit();
+    }
+    CHECK(s.list("a/b") == std::vector<std::string>{"a/b/.zarray", "a/b/0.0"});
+    CHECK(*s.get("a/b/0.0") == text("chunk"));
+    CHECK_THROWS_AS(s.stage("a/b", false)->commit(), io_error);
+    {  // uncommitted: nothing written stays, the old tree is untouched
+      const auto staged = s.stage("a/b", true);
+      staged->store()->set(join_key(staged->path(), "1.0"), text("new"));
+    }
+    CHECK(s.list("a/b") == std::vector<std::string>{"a/b/.zarray", "a/b/0.0"});
+    {  // overwrite: the old tree is replaced whole
+      const auto staged = s.stage("a/b", true);
+      staged->store()->set(join_key(staged->path(), "1.0"), text("new"));
+      staged->commit();
+    }
+    CHECK(s.list("a/b") == std::vector<std::string>{"a/b/1.0"});
+    CHECK(*s.get("keep/x") == text("outside"));
+    std::vector<std::string> all = s.list("");
+    CHECK(all == std::vector<std::string>{"a/b/1.0", "keep/x"});
+  });
+}
+
+TEST_CASE("store conformance: ranged get") {
+  for_each_store([](kvstore& s) {
+    s.set("k", text("0123456789"));
+    CHECK(*s.get_range("k", 2, 3) == text("234"));
+    CHECK(*s.get_range("k", 8, 10) == text("89"));
+    CHECK(s.get_range("k", 20, 1)->empty());
+    CHECK(!s.get_range("missing", 0, 1));
+  });
+}
+
+TEST_CASE("locations: plain paths, file:// and memory:// resolve to stores; others are refused") {
+  test::temp_dir dir;
+  const location plain = resolve_location((dir.path() / "x.zarr").string());
+  CHECK(plain.is_local_directory());
+  CHECK(plain.path.empty());
+  const location url = resolve_location("file://" + (dir.path() / "x.zarr").string());
+  CHECK(url.store->describe() == plain.store->describe());
+  const location m = resolve_location("memory://scratch/a/b/");
+  CHECK(m.path == "a/b");
+  CHECK(m.store == resolve_location("memory://scratch").store);
+  CHECK(m.store != resolve_location("memory://other").store);
+  CHECK_THROWS_WITH_AS(resolve_location("s3://bucket/x.zarr"),
+                       doctest::Contains("unsupported location scheme 's3://'"), value_error);
+  CHECK_THROWS_AS(resolve_location("file://relative/x.zarr"), value_error);
+  CHECK_THROWS_AS(resolve_location("memory:///x"), value_error);
+  CHECK_THROWS_AS(resolve_location("memory://s/../x"), value_error);
+  // The API stores to and opens from any of them.
+  const xt::xarray<double> v = {{1.5, 2.5, 3.5}, {4.0, 5.0, 6.0}};
+  const array a = from_xtensor(v, {1, 2});
+  store(a * 2.0, "memory://scratch/out");
+  CHECK(compute<double>(open("memory://scratch/out")) == v * 2.0);
+  CHECK_THROWS_AS(store(a, "memory://scratch/out"), io_error);
+  store(a, "memory://scratch/out", {.overwrite = true});
+  CHECK(compute<double>(open("memory://scratch/out")) == v);
+  store(a, "file://" + (dir.path() / "y.zarr").string());
+  CHECK(compute<double>(open(dir.path() / "y.zarr")) == v);
+}

@@ -13,6 +13,7 @@
 #include "chunkarr/exec/compute.hpp"
 #include "chunkarr/expr/array.hpp"
 #include "chunkarr/io/hdf5.hpp"
+#include "chunkarr/store/location.hpp"
 #include "chunkarr/store/store.hpp"
 #include "chunkarr/version.hpp"
 #include "chunkarr/zarr/group.hpp"

@@ -11,6 +11,7 @@
 #include "chunkarr/codec/codec.hpp"
 #include "chunkarr/core/error.hpp"
 #include "chunkarr/core/region_copy.hpp"
+#include "chunkarr/store/location.hpp"
 #include "exec/run_plan.hpp"
 #include "expr/node.hpp"
 #include "plan/plan.hpp"
@@ -168,11 +169,12 @@ zarr_array store(const array& a, const std::filesystem::path& path,
     for (const shape_t& axis : root_in.chunks) meta.chunks.push_back(axis.empty() ? 1 : axis[0]);
   }
   meta.validate(path.string());
-  staged_directory staging(path, options.overwrite);
-  const zarr_array out = zarr_array::create(make_directory_store(staging.path()), "", meta);
+  const location where = resolve_location(path.string());
+  const std::unique_ptr<staged_write> staging = where.store->stage(where.path, options.overwrite);
+  const zarr_array out = zarr_array::create(staging->store(), staging->path(), meta);
   store(a, out, options);
-  staging.commit();
-  return zarr_array::open(path);
+  staging->commit();
+  return zarr_array::open(where.store, where.path);
 }
 
 }  // namespace chunkarr

@@ -52,44 +52,39 @@ void fold_partial(const reducer& red, std::byte* states, const shape_t& states_s
   }
 }
 
-// A directory for spilled results, removed with everything in it when the run ends.
-class spill_directory {
+// Where spilled results go: a directory store of its own inside the temp directory, erased
+// (the directory too) when the run ends, however it ends.
+class spill_area {
  public:
-  explicit spill_directory(const std::filesystem::path& parent) {
+  explicit spill_area(const std::filesystem::path& parent) {
     static std::atomic<int> counter{0};
-    path_ =
-        parent / ("chunkarr-spill-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    std::error_code ec;
-    std::filesystem::create_directories(path_, ec);
-    if (ec) {
-      throw_error<io_error>(path_.string(),
-                            ": cannot create a directory for spilled results: ", ec.message(),
-                            " (set another with --temp-dir)");
+    store_ = make_directory_store(parent / ("chunkarr-spill-" + std::to_string(::getpid()) + "-" +
+                                            std::to_string(counter++)));
+  }
+  ~spill_area() {
+    try {
+      store_->erase_prefix("");
+    } catch (const std::exception&) {  // a temporary left behind is no reason to fail a run
     }
   }
-  ~spill_directory() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
+  spill_area(const spill_area&) = delete;
+  spill_area& operator=(const spill_area&) = delete;
+
+  // The temporary Zarr array a spilled result goes to.
+  zarr_array create(const std::string& name, const node& result) const {
+    array_metadata meta;
+    meta.shape = result.shape;
+    meta.dtype = result.dtype;
+    meta.chunks = result.result->spill_chunks;
+    meta.compressor = make_codec("blosc:lz4:1:shuffle");
+    meta.fill = 0.0;
+    return zarr_array::create(store_, name, meta);
   }
-  spill_directory(const spill_directory&) = delete;
-  spill_directory& operator=(const spill_directory&) = delete;
-  const std::filesystem::path& path() const { return path_; }
+  void erase(const std::string& name) const { store_->erase_prefix(name); }
 
  private:
-  std::filesystem::path path_;
+  std::shared_ptr<kvstore> store_;
 };
-
-// The temporary Zarr array a spilled result goes to.
-zarr_array create_spill(const std::filesystem::path& dir, const node& result) {
-  array_metadata meta;
-  meta.shape = result.shape;
-  meta.dtype = result.dtype;
-  meta.chunks = result.result->spill_chunks;
-  meta.compressor = make_codec("blosc:lz4:1:shuffle");
-  meta.fill = 0.0;
-  meta.validate(dir.string());
-  return zarr_array::create(make_directory_store(dir), "", meta);
-}
 
 class plan_runner {
  public:
@@ -97,11 +92,10 @@ class plan_runner {
       : p_(p), progress_(progress), total_(p.total_tasks()) {}
 
   void run(const output_sink& sink, execution_stats* stats) {
-    std::optional<spill_directory> spill;
-    if (p_.spills()) spill.emplace(p_.temp_dir);
+    if (p_.spills()) spill_.emplace(p_.temp_dir);
     for (std::size_t k = 0; k < p_.stages.size(); ++k) {
       plan_stage& s = p_.stages[k];
-      allocate(s, spill ? spill->path() / ("stage" + std::to_string(k)) : std::filesystem::path{});
+      allocate(s, "stage" + std::to_string(k));
       switch (s.kind) {
         case stage_kind::reduce:
           run_reduce(s);
@@ -116,16 +110,16 @@ class plan_runner {
           run_blocks(s, sink);
           break;
       }
-      for (std::size_t j : s.release) release(p_.stages[j]);
+      for (std::size_t j : s.release) release(p_.stages[j], "stage" + std::to_string(j));
     }
     if (stats) *stats = stats_;
   }
 
  private:
-  void allocate(plan_stage& s, const std::filesystem::path& spill_path) {
+  void allocate(plan_stage& s, const std::string& name) {
     auto make = [&](const node_ptr& r) {
       if (r->result->spill)
-        r->result->spilled = create_spill(spill_path, *r);
+        r->result->spilled = spill_->create(name, *r);
       else
         r->result->values.resize(static_cast<std::size_t>(element_count(r->shape)) *
                                  r->dtype.itemsize());
@@ -134,15 +128,12 @@ class plan_runner {
     for (const node_ptr& r : s.inner_results) make(r);
   }
 
-  static void release(plan_stage& s) {
-    auto drop = [](const node_ptr& r) {
+  void release(plan_stage& s, const std::string& name) {
+    auto drop = [&](const node_ptr& r) {
       r->result->values = bytes();
       if (r->result->spilled) {
-        // Its store is a directory of its own under the spill directory.
-        const std::string where = r->result->spilled->describe();
         r->result->spilled.reset();
-        std::error_code ec;
-        std::filesystem::remove_all(where, ec);
+        spill_->erase(name);
       }
     };
     if (s.result) drop(s.result);
@@ -402,6 +393,7 @@ class plan_runner {
   }
 
   plan& p_;
+  std::optional<spill_area> spill_;
   const std::function<void(index_t, index_t)>& progress_;
   index_t total_ = 0;
   index_t done_ = 0;

@@ -125,8 +125,9 @@ class directory_store final : public kvstore {
     std::error_code ec;
     if (!fs::is_directory(path, ec)) return 0;
     const std::size_t n = list(prefix).size();
-    if (prefix.empty()) {
+    if (prefix.empty()) {  // the root too: it is made again by the next write
       for (const auto& entry : fs::directory_iterator(path, ec)) fs::remove_all(entry.path(), ec);
+      if (!ec) fs::remove(path, ec);
     } else {
       fs::remove_all(path, ec);
     }
@@ -183,7 +184,27 @@ class directory_store final : public kvstore {
 
   std::string describe() const override { return root_.string(); }
 
+  std::unique_ptr<staged_write> stage(std::string_view path, bool overwrite) override {
+    check_key(path, true);
+    return std::make_unique<directory_staged_write>(path.empty() ? root_ : root_ / path, overwrite);
+  }
+
  private:
+  // A directory built beside its target and renamed into place (staged_directory).
+  class directory_staged_write final : public staged_write {
+   public:
+    directory_staged_write(const fs::path& target, bool overwrite)
+        : staging_(target, overwrite), store_(make_directory_store(staging_.path())) {}
+    const std::shared_ptr<kvstore>& store() const override { return store_; }
+    const std::string& path() const override { return path_; }
+    void commit() override { staging_.commit(); }
+
+   private:
+    staged_directory staging_;
+    std::shared_ptr<kvstore> store_;
+    std::string path_;
+  };
+
   fs::path root_;
 };
 

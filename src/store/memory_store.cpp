@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <shared_mutex>
@@ -15,7 +16,7 @@ bool under_prefix(std::string_view key, std::string_view prefix) {
          key[prefix.size()] == '/';
 }
 
-class memory_store final : public kvstore {
+class memory_store final : public kvstore, public std::enable_shared_from_this<memory_store> {
  public:
   std::optional<bytes> get(std::string_view key) const override {
     check_key(key);
@@ -86,7 +87,73 @@ class memory_store final : public kvstore {
 
   std::string describe() const override { return "<memory>"; }
 
+  // The default staging (a temporary prefix), committed under the lock at once.
+  std::unique_ptr<staged_write> stage(std::string_view path, bool overwrite) override {
+    check_key(path, true);
+    auto self = std::static_pointer_cast<memory_store>(shared_from_this());
+    return std::make_unique<memory_staged_write>(std::move(self), std::string(path), overwrite);
+  }
+
  private:
+  class memory_staged_write final : public staged_write {
+   public:
+    memory_staged_write(std::shared_ptr<memory_store> s, std::string target, bool overwrite)
+        : owner_(std::move(s)), store_(owner_), target_(std::move(target)), overwrite_(overwrite) {
+      static std::atomic<int> counter{0};
+      staging_ = (target_.empty() ? std::string() : target_ + ".") + "chunkarr-tmp-" +
+                 std::to_string(counter.fetch_add(1));
+      std::unique_lock lock(owner_->mutex_);
+      check_free();
+    }
+    ~memory_staged_write() override {
+      if (!committed_) owner_->erase_prefix(staging_);
+    }
+    const std::shared_ptr<kvstore>& store() const override { return store_; }
+    const std::string& path() const override { return staging_; }
+    void commit() override {
+      std::unique_lock lock(owner_->mutex_);
+      check_free();
+      auto& values = owner_->values_;
+      for (auto it = values.begin(); it != values.end();) {
+        if (under_prefix(it->first, target_) && !under_prefix(it->first, staging_))
+          it = values.erase(it);
+        else
+          ++it;
+      }
+      std::vector<std::pair<std::string, bytes>> moved;
+      for (auto it = values.begin(); it != values.end();) {
+        if (!under_prefix(it->first, staging_)) {
+          ++it;
+          continue;
+        }
+        const std::string rest = it->first.substr(staging_.size() + 1);
+        moved.emplace_back(target_.empty() ? rest : target_ + "/" + rest, std::move(it->second));
+        it = values.erase(it);
+      }
+      for (auto& [key, value] : moved) values.insert_or_assign(key, std::move(value));
+      committed_ = true;
+    }
+
+   private:
+    // REQUIRES: the owner's mutex held.
+    void check_free() const {
+      if (overwrite_) return;
+      for (const auto& [key, value] : owner_->values_) {
+        if (under_prefix(key, target_) && !under_prefix(key, staging_)) {
+          throw_error<io_error>("memory store: ", target_.empty() ? "/" : target_,
+                                " already exists (overwrite to replace it)");
+        }
+      }
+    }
+
+    std::shared_ptr<memory_store> owner_;
+    std::shared_ptr<kvstore> store_;
+    std::string target_;
+    std::string staging_;
+    bool overwrite_;
+    bool committed_ = false;
+  };
+
   mutable std::shared_mutex mutex_;
   std::map<std::string, bytes, std::less<>> values_;
 };

@@ -92,13 +92,18 @@ bool is_within(const fs::path& inner, const fs::path& outer) {
 
 void run_copy(const copy_options& o) {
   const node src = open_node(o.source);
-  const fs::path dst = fs::path(o.destination).lexically_normal();
-  if (is_within(dst, o.source) || is_within(o.source, dst)) {
-    throw usage_error("destination " + o.destination + " and source " + o.source +
-                      " overlap; copy to a separate directory");
+  const location dst = resolve_location(o.destination);
+  if (dst.is_local_directory() && resolve_location(o.source).is_local_directory()) {
+    const fs::path path = fs::path(o.destination).lexically_normal();
+    if (is_within(path, o.source) || is_within(o.source, path)) {
+      throw usage_error("destination " + o.destination + " and source " + o.source +
+                        " overlap; copy to a separate directory");
+    }
   }
   std::error_code ec;
-  if (fs::exists(dst, ec) && !o.overwrite) {
+  const bool exists = dst.is_local_directory() ? fs::exists(dst.store->describe(), ec)
+                                               : !dst.store->list(dst.path).empty();
+  if (exists && !o.overwrite) {
     throw_error<io_error>(o.destination, " already exists (use --overwrite to replace it)");
   }
   compute_options c;
@@ -106,9 +111,9 @@ void run_copy(const copy_options& o) {
   c.threads = static_cast<int>(o.threads);
   c.temp_dir = o.temp_dir;
   if (show_progress(o.progress)) c.progress = progress_printer("copy");
-  staged_directory staging(dst, o.overwrite);
-  copy_tree(src.storage, src.path, make_directory_store(staging.path()), "", o, c);
-  staging.commit();
+  const std::unique_ptr<staged_write> staging = dst.store->stage(dst.path, o.overwrite);
+  copy_tree(src.storage, src.path, staging->store(), staging->path(), o, c);
+  staging->commit();
 }
 
 }  // namespace

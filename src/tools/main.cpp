@@ -11,16 +11,15 @@
 namespace chunkarr::cli {
 
 node open_node(const std::string& path) {
+  const location where = resolve_location(path);
+  node n{where.store, where.path, node_kind::none, path};
+  n.kind = node_at(*n.storage, n.path);
+  if (n.kind != node_kind::none) return n;
   std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) {
+  if (where.is_local_directory() && !std::filesystem::exists(where.store->describe(), ec)) {
     throw_error<not_found_error>(path, ": no such file or directory");
   }
-  node n{make_directory_store(path), "", node_kind::none, path};
-  n.kind = node_at(*n.storage, "");
-  if (n.kind == node_kind::none) {
-    throw_error<format_error>(path, ": not a Zarr array or group (no .zarray or .zgroup)");
-  }
-  return n;
+  throw_error<format_error>(path, ": not a Zarr array or group (no .zarray or .zgroup)");
 }
 
 array open_input(const std::string& spec) {

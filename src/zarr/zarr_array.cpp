@@ -6,6 +6,7 @@
 
 #include "chunkarr/core/error.hpp"
 #include "chunkarr/core/region_copy.hpp"
+#include "chunkarr/store/location.hpp"
 #include "chunkarr/zarr/group.hpp"
 
 namespace chunkarr {
@@ -47,8 +48,9 @@ zarr_array zarr_array::open(std::shared_ptr<kvstore> s, std::string path) {
   return zarr_array(std::move(s), std::move(path), std::move(meta));
 }
 
-zarr_array zarr_array::open(const std::filesystem::path& dir) {
-  return open(make_directory_store(dir), "");
+zarr_array zarr_array::open(const std::filesystem::path& where) {
+  location loc = resolve_location(where.string());
+  return open(std::move(loc.store), std::move(loc.path));
 }
 
 zarr_array zarr_array::create(std::shared_ptr<kvstore> s, std::string path, array_metadata metadata,

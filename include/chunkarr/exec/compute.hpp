@@ -72,7 +72,10 @@ xt::xarray<T> compute(const array& a, const compute_options& options = {}) {
   return out;
 }
 
-/// Writes `a` as a new Zarr array at `path` (a directory), chunk by chunk.
+/// Writes `a` as a new Zarr array at a location (a directory path, `file://…`,
+/// `memory://name/path`), chunk by chunk, staged by the store and committed only when every
+/// chunk is written: nothing at `path` looks complete before it is, and with `overwrite` an
+/// old array there is replaced only then.
 zarr_array store(const array& a, const std::filesystem::path& path,
                  const compute_options& options = {});
 

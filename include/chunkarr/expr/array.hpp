@@ -107,7 +107,8 @@ class array {
 
 // ---- sources -----------------------------------------------------------------------------
 
-/// A Zarr array on disk (a directory with .zarray). Reads only the metadata now.
+/// The Zarr array at a location: a directory (`exp.zarr/recordings/lfp`), `file://…` or
+/// `memory://name/path` (store/location.hpp). Reads only the metadata now.
 array open(const std::filesystem::path& path);
 /// A Zarr array already opened.
 array from_zarr(const zarr_array& z);

@@ -46,6 +46,8 @@ struct uninitialized_allocator : std::allocator<T> {
 /// Bytes of a chunk or a value. `bytes(n)` is n uninitialised bytes; `bytes(n, b)` n copies.
 using bytes = std::vector<std::byte, uninitialized_allocator<std::byte>>;
 
+class staged_write;
+
 class kvstore {
  public:
   virtual ~kvstore() = default;
@@ -60,7 +62,8 @@ class kvstore {
   virtual void set(std::string_view key, std::span<const std::byte> value) = 0;
   /// Removes `key`; returns whether it existed.
   virtual bool erase(std::string_view key) = 0;
-  /// Removes every key under the directory `prefix` ("" for all). Returns how many.
+  /// Removes every key under the directory `prefix` ("" for all: the directory store removes
+  /// its root directory too). Returns how many.
   virtual std::size_t erase_prefix(std::string_view prefix) = 0;
   /// Whether `key` holds a value.
   virtual bool exists(std::string_view key) const = 0;
@@ -72,6 +75,26 @@ class kvstore {
   virtual std::string describe() const = 0;
   /// The byte size of the value under `key`, or nullopt. Stores may override for speed.
   virtual std::optional<std::size_t> size_of(std::string_view key) const;
+  /// `length` bytes of the value under `key` from `offset` (fewer at its end), or nullopt when
+  /// there is none. The directory store reads only that range.
+  virtual std::optional<bytes> get_range(std::string_view key, std::size_t offset,
+                                         std::size_t length) const;
+  /// Begins writing a new tree of keys that appears under `path` ("" for the whole store) only
+  /// on commit, all at once where the store can (a directory renamed into place); until then an
+  /// old tree there is untouched. Throws io_error when `path` holds something and `overwrite`
+  /// is false. The default writes under a temporary prefix and moves the keys on commit.
+  virtual std::unique_ptr<staged_write> stage(std::string_view path, bool overwrite);
+};
+
+/// A tree being written for kvstore::stage. Write through store() under path(); commit()
+/// makes it visible at the staged path. Destroyed uncommitted, it removes what was written.
+class staged_write {
+ public:
+  virtual ~staged_write() = default;
+  virtual const std::shared_ptr<kvstore>& store() const = 0;
+  virtual const std::string& path() const = 0;
+  /// Throws io_error when the target cannot be replaced (or appeared, without overwrite).
+  virtual void commit() = 0;
 };
 
 /// A store over the directory `root` (created on the first write). Keys map to files.

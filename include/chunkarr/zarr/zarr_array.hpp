@@ -30,8 +30,9 @@ class zarr_array {
   /// Opens the array whose `.zarray` is at `path/.zarray` in `s`. Throws not_found_error when
   /// there is none, format_error when it is malformed.
   static zarr_array open(std::shared_ptr<kvstore> s, std::string path = "");
-  /// Opens the array in directory `dir` on disk.
-  static zarr_array open(const std::filesystem::path& dir);
+  /// Opens the array at a location (store/location.hpp): a directory path, `file://…` or
+  /// `memory://name/path`.
+  static zarr_array open(const std::filesystem::path& where);
 
   /// Creates an array at `path` in `s` and writes its `.zarray`, creating missing parent
   /// groups as zarr-python does. Throws io_error when something already exists there, unless
