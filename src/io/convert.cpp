@@ -99,8 +99,17 @@ class to_zarr {
       : src_(src), dst_(dst), o_(o) {}
 
   convert_report run() {
-    file_ = std::make_shared<h5::handle>(h5::open_file(src_.file, false));
-    const auto info = h5::get_object_info(file_->get(), src_.object);
+    try {
+      return write();
+    } catch (const H5::Exception& e) {
+      h5::rethrow(e, src_.str());  // each HDF5 call reports its own failure; not expected
+    }
+  }
+
+ private:
+  convert_report write() {
+    file_ = h5::open_file(src_.file, false);
+    const auto info = h5::get_object_info(file_, src_.object);
     if (!info) throw_error<not_found_error>(src_.str(), ": no such dataset or group");
     codec_ = make_codec(o_.codec.empty() ? "blosc:lz4:5:shuffle" : o_.codec);
     // Count the arrays first, for progress, and refuse unsupported ones before writing.
@@ -119,7 +128,6 @@ class to_zarr {
     return report_;
   }
 
- private:
   // Walks the tree without writing: the arrays to convert, and what cannot be converted.
   void plan(const std::string& path, H5O_type_t type) {
     if (type == H5O_TYPE_DATASET) {
@@ -137,26 +145,29 @@ class to_zarr {
       return;
     }
     if (type != H5O_TYPE_GROUP) return;
-    h5::handle g = h5::check(H5Gopen2(file_->get(), path.c_str(), H5P_DEFAULT), H5Gclose,
-                             src_.str() + ": cannot open group " + path);
-    for (const h5::link& l : h5::list_links(g.get())) {
+    const H5::Group g = open_group(path);
+    for (const h5::link& l : h5::list_links(g)) {
       if (l.what != h5::link::kind::hard) continue;
       const std::string child = child_path(path, l.name);
-      const auto info = h5::get_object_info(file_->get(), child);
+      const auto info = h5::get_object_info(file_, child);
       if (!info || !planned_.insert(info->address).second) continue;
       plan(child, info->type);
     }
   }
 
+  H5::Group open_group(const std::string& path) {
+    return h5::checked(src_.str() + ": cannot open group " + path,
+                       [&] { return file_.openGroup(path); });
+  }
+
   void group(const std::string& path, const std::string& key) {
-    h5::handle g = h5::check(H5Gopen2(file_->get(), path.c_str(), H5P_DEFAULT), H5Gclose,
-                             src_.str() + ": cannot open group " + path);
-    const auto self = h5::get_object_info(file_->get(), path);
+    H5::Group g = open_group(path);
+    const auto self = h5::get_object_info(file_, path);
     if (self) seen_[self->address] = path;
     create_group(*store_, key);
     ++report_.groups;
-    json attrs = h5::read_attributes(g.get(), skipped_attribute(path));
-    for (const h5::link& l : h5::list_links(g.get())) {
+    json attrs = h5::read_attributes(g, skipped_attribute(path));
+    for (const h5::link& l : h5::list_links(g)) {
       const std::string child = child_path(path, l.name);
       const std::string child_key = key.empty() ? l.name : key + "/" + l.name;
       switch (l.what) {
@@ -177,7 +188,7 @@ class to_zarr {
         case h5::link::kind::hard:
           break;
       }
-      const auto info = h5::get_object_info(file_->get(), child);
+      const auto info = h5::get_object_info(file_, child);
       if (!info) continue;
       if (auto it = seen_.find(info->address); it != seen_.end()) {
         // A second hard link to an object already converted: recorded, not duplicated.
@@ -205,7 +216,7 @@ class to_zarr {
       return;
     }
     detail::hdf5_dataset d = detail::open_dataset(file_, src_.file.string(), path);
-    const json attrs = h5::read_attributes(d.id->get(), skipped_attribute(path));
+    const json attrs = h5::read_attributes(d.id, skipped_attribute(path));
     array_metadata meta;
     meta.shape = d.extent.shape;
     meta.dtype = *d.type.type;  // the file's own byte order
@@ -235,7 +246,7 @@ class to_zarr {
   hdf5_location src_;
   fs::path dst_;
   const convert_options& o_;
-  std::shared_ptr<h5::handle> file_;
+  H5::H5File file_;
   std::shared_ptr<kvstore> store_;
   std::shared_ptr<const codec> codec_;
   std::map<haddr_t, std::string> seen_;
@@ -278,6 +289,15 @@ class to_hdf5 {
       : src_(src), dst_(dst), o_(o), codec_(parse_hdf5_codec(o.codec)) {}
 
   convert_report run() {
+    try {
+      return write();
+    } catch (const H5::Exception& e) {
+      h5::rethrow(e, dst_.file.string());  // each HDF5 call reports its own failure
+    }
+  }
+
+ private:
+  convert_report write() {
     store_ = make_directory_store(src_);
     const node_kind kind = node_at(*store_, "");
     if (kind == node_kind::none) {
@@ -318,8 +338,10 @@ class to_hdf5 {
       } else {
         group("", dst_.object);
       }
-      check_flush();
-      file_.reset();
+      h5::checked(dst_.file.string() + ": cannot flush and close", [&] {
+        file_.flush(H5F_SCOPE_GLOBAL);
+        file_.close();
+      });
     }
     fs::rename(temp, dst_.file, ec);
     if (ec) {
@@ -330,11 +352,6 @@ class to_hdf5 {
     return report_;
   }
 
- private:
-  void check_flush() {
-    h5::check(H5Fflush(file_.get(), H5F_SCOPE_GLOBAL), dst_.file.string() + ": cannot flush");
-  }
-
   index_t count_arrays(const std::string& key, node_kind kind) {
     if (kind == node_kind::array) return 1;
     index_t n = 0;
@@ -343,10 +360,11 @@ class to_hdf5 {
     return n;
   }
 
-  h5::handle link_plist() {
-    h5::handle lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
-    H5Pset_create_intermediate_group(lcpl.get(), 1);
-    H5Pset_char_encoding(lcpl.get(), H5T_CSET_UTF8);
+  // Links that create their missing parent groups and name in UTF-8. Throws H5::Exception.
+  static H5::LinkCreatPropList link_plist() {
+    H5::LinkCreatPropList lcpl;
+    lcpl.setCreateIntermediateGroup(true);
+    lcpl.setCharEncoding(H5T_CSET_UTF8);
     return lcpl;
   }
 
@@ -359,14 +377,10 @@ class to_hdf5 {
   }
 
   void group(const std::string& key, const std::string& path) {
-    h5::handle g;
-    if (path == "/") {
-      g = h5::check(H5Gopen2(file_.get(), "/", H5P_DEFAULT), H5Gclose, "cannot open root group");
-    } else {
-      h5::handle lcpl = link_plist();
-      g = h5::check(H5Gcreate2(file_.get(), path.c_str(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT),
-                    H5Gclose, dst_.file.string() + ":" + path + ": cannot create group");
-    }
+    const H5::Group g =
+        path == "/" ? h5::checked("cannot open root group", [&] { return file_.openGroup("/"); })
+                    : h5::checked(dst_.file.string() + ":" + path + ": cannot create group",
+                                  [&] { return file_.createGroup(path, link_plist()); });
     ++report_.groups;
     json attrs = read_attributes(*store_, key);
     json links = json::object(), external = json::object();
@@ -378,7 +392,7 @@ class to_hdf5 {
       external = attrs[external_links_key];
       attrs.erase(external_links_key);
     }
-    h5::write_attributes(g.get(), attrs, skipped_attribute(key));
+    h5::write_attributes(g, attrs, skipped_attribute(key));
     for (const group_child& c : group_children(*store_, key)) {
       const std::string child_key = join_key(key, c.name);
       const std::string child = child_path(path, c.name);
@@ -392,9 +406,8 @@ class to_hdf5 {
       for (const auto& [name, target] : links.items()) {
         if (!target.is_string()) continue;
         const std::string link = child_path(path, name);
-        h5::check(H5Lcreate_soft(target.get<std::string>().c_str(), file_.get(), link.c_str(),
-                                 H5P_DEFAULT, H5P_DEFAULT),
-                  dst_.file.string() + ":" + link + ": cannot create soft link");
+        h5::checked(dst_.file.string() + ":" + link + ": cannot create soft link",
+                    [&] { file_.link(target.get<std::string>(), link); });
         ++report_.links;
       }
     }
@@ -404,8 +417,9 @@ class to_hdf5 {
         const auto colon = text.rfind(':');
         if (colon == std::string::npos || colon == 0) continue;
         const std::string link = child_path(path, name);
+        // H5Lcreate_external: no C++ wrapper in HDF5 1.10.
         h5::check(H5Lcreate_external(text.substr(0, colon).c_str(), text.substr(colon + 1).c_str(),
-                                     file_.get(), link.c_str(), H5P_DEFAULT, H5P_DEFAULT),
+                                     file_.getId(), link.c_str(), H5P_DEFAULT, H5P_DEFAULT),
                   dst_.file.string() + ":" + link + ": cannot create external link");
         ++report_.links;
       }
@@ -419,13 +433,7 @@ class to_hdf5 {
     const std::size_t itemsize = meta.dtype.itemsize();
     const std::string where = dst_.file.string() + ":" + path;
     if (o_.on_array) o_.on_array((src_ / key).string(), done_, total_);
-    h5::handle type = h5::file_type(kind);
     std::vector<hsize_t> dims(meta.shape.begin(), meta.shape.end());
-    h5::handle space(dims.empty()
-                         ? H5Screate(H5S_SCALAR)
-                         : H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr),
-                     H5Sclose);
-    h5::handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
     const bool chunked = !dims.empty() && element_count(meta.shape) > 0;
     shape_t chunks;
     if (chunked) {
@@ -435,28 +443,34 @@ class to_hdf5 {
         throw_error<shape_error>(where, ": chunks ", to_string(chunks),
                                  " exceed HDF5's 4 GiB chunk limit; pass smaller --chunks");
       }
-      std::vector<hsize_t> cdims(chunks.begin(), chunks.end());
-      H5Pset_chunk(dcpl.get(), static_cast<int>(cdims.size()), cdims.data());
-      if (codec_.shuffle && codec_.level >= 0) H5Pset_shuffle(dcpl.get());
-      if (codec_.level >= 0) H5Pset_deflate(dcpl.get(), static_cast<unsigned>(codec_.level));
     }
-    if (!std::holds_alternative<std::monostate>(meta.fill)) {
-      const bytes fill = meta.fill_element();
-      h5::handle mem = h5::memory_type(kind);
-      H5Pset_fill_value(dcpl.get(), mem.get(), fill.data());
-    }
-    h5::handle lcpl = link_plist();
-    h5::handle ds = h5::check(H5Dcreate2(file_.get(), path.c_str(), type.get(), space.get(),
-                                         lcpl.get(), dcpl.get(), H5P_DEFAULT),
-                              H5Dclose, where + ": cannot create dataset");
+    H5::DataSet ds = h5::checked(where + ": cannot create dataset", [&] {
+      const H5::DataSpace space = dims.empty()
+                                      ? H5::DataSpace(H5S_SCALAR)
+                                      : H5::DataSpace(static_cast<int>(dims.size()), dims.data());
+      const H5::DSetCreatPropList dcpl;
+      if (chunked) {
+        const std::vector<hsize_t> cdims(chunks.begin(), chunks.end());
+        dcpl.setChunk(static_cast<int>(cdims.size()), cdims.data());
+        if (codec_.shuffle && codec_.level >= 0) dcpl.setShuffle();
+        if (codec_.level >= 0) dcpl.setDeflate(codec_.level);
+      }
+      if (!std::holds_alternative<std::monostate>(meta.fill)) {
+        const bytes fill = meta.fill_element();
+        dcpl.setFillValue(h5::memory_type(kind), fill.data());
+      }
+      return file_.createDataSet(path, h5::file_type(kind), space, dcpl,
+                                 H5::DSetAccPropList::DEFAULT, link_plist());
+    });
     const array source = from_zarr(z);
     if (chunked) {
       const index_t chunk_bytes = element_count(chunks) * static_cast<index_t>(itemsize);
-      const hid_t id = ds.get();
+      const hid_t id = ds.getId();
       compute_chunks(
           source, chunks,
-          [&](const box& b, std::span<const std::byte> values) {
+          [&](const box& b, std::span<const std::byte> values) {  // on the engine's threads
             h5::quiet();
+            // H5Dwrite_chunk: no C++ wrapper in HDF5 1.10.
             std::vector<hsize_t> offset(b.start.begin(), b.start.end());
             if (!deflate_) {
               h5::check(
@@ -475,11 +489,9 @@ class to_hdf5 {
     } else if (dims.empty()) {
       bytes value(itemsize);
       compute_into(source, value, o_.compute);
-      h5::handle mem = h5::memory_type(kind);
-      h5::check(H5Dwrite(ds.get(), mem.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, value.data()),
-                where + ": cannot write");
+      h5::checked(where + ": cannot write", [&] { ds.write(value.data(), h5::memory_type(kind)); });
     }
-    h5::write_attributes(ds.get(), z.attributes(), skipped_attribute(key));
+    h5::write_attributes(ds, z.attributes(), skipped_attribute(key));
     ++done_;
     ++report_.arrays;
     report_.bytes += source.nbytes();
@@ -491,7 +503,7 @@ class to_hdf5 {
   hdf5_codec codec_;
   std::shared_ptr<const codec> deflate_;
   std::shared_ptr<kvstore> store_;
-  h5::handle file_;
+  H5::H5File file_;
   index_t total_ = 0, done_ = 0;
   convert_report report_;
 };

@@ -4,8 +4,6 @@
 #include <cstring>
 #include <limits>
 
-#include "chunkarr/core/error.hpp"
-
 namespace chunkarr::detail::h5 {
 
 using nlohmann::json;
@@ -13,41 +11,40 @@ using nlohmann::json;
 void quiet() {
   thread_local bool done = false;
   if (!done) {
-    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    H5::Exception::dontPrint();
     done = true;
   }
 }
 
 std::string last_error() {
   std::string message;
-  H5Ewalk2(
-      H5E_DEFAULT, H5E_WALK_UPWARD,
-      [](unsigned, const H5E_error2_t* e, void* data) -> herr_t {
-        auto* out = static_cast<std::string*>(data);
-        if (out->empty() && e->desc && *e->desc) *out = e->desc;
-        return 0;
-      },
-      &message);
-  H5Eclear2(H5E_DEFAULT);
+  try {
+    H5::Exception::walkErrorStack(
+        H5E_WALK_UPWARD,
+        [](unsigned, const H5E_error2_t* e, void* data) -> herr_t {
+          auto* out = static_cast<std::string*>(data);
+          if (out->empty() && e->desc && *e->desc) *out = e->desc;
+          return 0;
+        },
+        &message);
+    H5::Exception::clearErrorStack();
+  } catch (const H5::Exception&) {
+    // The stack cannot be read: the message is all that is lost; the error is still thrown.
+  }
   return message;
 }
 
-handle check(hid_t id, handle::closer close, const std::string& what) {
-  if (id < 0) {
-    const std::string cause = last_error();
-    throw_error<io_error>(what, cause.empty() ? "" : " (HDF5: " + cause + ")");
-  }
-  return handle(id, close);
-}
-
 void check(herr_t status, const std::string& what) {
-  if (status < 0) {
-    const std::string cause = last_error();
-    throw_error<io_error>(what, cause.empty() ? "" : " (HDF5: " + cause + ")");
-  }
+  if (status < 0) fail(what);
 }
 
-handle open_file(const std::filesystem::path& file, bool writable) {
+void rethrow(const H5::Exception& e, const std::string& where) {
+  const std::string cause = last_error();
+  throw_error<io_error>(where, ": HDF5 failed in ", e.getFuncName(), ": ", e.getDetailMsg(),
+                        cause.empty() ? "" : " (HDF5: " + cause + ")");
+}
+
+H5::H5File open_file(const std::filesystem::path& file, bool writable) {
   quiet();
   std::error_code ec;
   if (!std::filesystem::exists(file, ec)) {
@@ -56,54 +53,58 @@ handle open_file(const std::filesystem::path& file, bool writable) {
   if (std::filesystem::is_directory(file, ec)) {
     throw_error<format_error>(file.string(), ": a directory, not an HDF5 file");
   }
-  const hid_t id = H5Fopen(file.c_str(), writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (id < 0) {
+  try {
+    return H5::H5File(file.string(), writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY);
+  } catch (const H5::Exception&) {
     const std::string cause = last_error();
     throw_error<format_error>(file.string(), ": cannot open as HDF5 (",
                               cause.empty() ? "not an HDF5 file" : cause, ")");
   }
-  return handle(id, H5Fclose);
 }
 
-handle create_file(const std::filesystem::path& file) {
+H5::H5File create_file(const std::filesystem::path& file) {
   quiet();
-  return check(H5Fcreate(file.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose,
-               file.string() + ": cannot create an HDF5 file");
+  return checked(file.string() + ": cannot create an HDF5 file",
+                 [&] { return H5::H5File(file.string(), H5F_ACC_TRUNC); });
 }
 
 namespace {
+
+// `type` seen as the subclass that has the calls chunkarr needs (IntType's sign, FloatType's
+// exponent bias...); the view shares the id.
+template <class T>
+T as(const H5::DataType& type) {
+  return T(type.getId());
+}
 
 std::string order_name(H5T_order_t order) {
   return order == H5T_ORDER_BE ? " (big-endian)" : "";
 }
 
-bool is_bool_enum(hid_t type) {
-  if (H5Tget_nmembers(type) != 2) return false;
-  handle base(H5Tget_super(type), H5Tclose);
-  if (H5Tget_size(base.get()) != 1) return false;
-  bool false_ok = false, true_ok = false;
-  for (unsigned i = 0; i < 2; ++i) {
-    char* name = H5Tget_member_name(type, i);
-    std::int8_t value = -1;
-    H5Tget_member_value(type, i, &value);
-    if (name) {
-      if (std::strcmp(name, "FALSE") == 0 && value == 0) false_ok = true;
-      if (std::strcmp(name, "TRUE") == 0 && value == 1) true_ok = true;
-      H5free_memory(name);
-    }
+bool is_bool_enum(const H5::DataType& type) {
+  const auto e = as<H5::EnumType>(type);
+  if (e.getNmembers() != 2 || e.getSuper().getSize() != 1) return false;
+  std::int8_t false_value = -1, true_value = -1;
+  try {
+    e.valueOf("FALSE", &false_value);
+    e.valueOf("TRUE", &true_value);
+  } catch (const H5::Exception&) {
+    H5::Exception::clearErrorStack();  // no member of that name: not h5py's bool
+    return false;
   }
-  return false_ok && true_ok;
+  return false_value == 0 && true_value == 1;
 }
 
-type_info classify_integer(hid_t type, bool is_enum) {
+type_info classify_integer(const H5::DataType& type, bool is_enum) {
   type_info info;
-  const std::size_t size = H5Tget_size(type);
-  const bool is_signed = H5Tget_sign(type) == H5T_SGN_2;
-  const H5T_order_t order = H5Tget_order(type);
-  const std::size_t precision = H5Tget_precision(type);
+  const auto integer = as<H5::IntType>(type);
+  const std::size_t size = integer.getSize();
+  const bool is_signed = integer.getSign() == H5T_SGN_2;
+  const H5T_order_t order = integer.getOrder();
+  const std::size_t precision = integer.getPrecision();
   const std::string name = std::string(is_signed ? "int" : "uint") + std::to_string(size * 8);
   info.name = (is_enum ? "enum of " : "") + name + order_name(order);
-  if (precision != size * 8 || H5Tget_offset(type) != 0) {
+  if (precision != size * 8 || integer.getOffset() != 0) {
     info.unsupported = "an integer type with " + std::to_string(precision) + "-bit precision";
     return info;
   }
@@ -131,9 +132,10 @@ type_info classify_integer(hid_t type, bool is_enum) {
 
 }  // namespace
 
-type_info classify(hid_t type) {
+type_info classify(const H5::DataType& type) {
   type_info info;
-  switch (H5Tget_class(type)) {
+  const H5T_class_t cls = type.getClass();
+  switch (cls) {
     case H5T_INTEGER:
       return classify_integer(type, false);
     case H5T_ENUM: {
@@ -143,16 +145,16 @@ type_info classify(hid_t type) {
         info.bool_enum = true;
         return info;
       }
-      handle base(H5Tget_super(type), H5Tclose);
-      return classify_integer(base.get(), true);
+      return classify_integer(type.getSuper(), true);
     }
     case H5T_FLOAT: {
-      const std::size_t size = H5Tget_size(type);
-      const std::size_t precision = H5Tget_precision(type);
-      const H5T_order_t order = H5Tget_order(type);
+      const auto real = as<H5::FloatType>(type);
+      const std::size_t size = real.getSize();
+      const std::size_t precision = real.getPrecision();
+      const H5T_order_t order = real.getOrder();
       info.name = "float" + std::to_string(precision) + order_name(order);
-      const bool ieee32 = size == 4 && precision == 32 && H5Tget_ebias(type) == 127;
-      const bool ieee64 = size == 8 && precision == 64 && H5Tget_ebias(type) == 1023;
+      const bool ieee32 = size == 4 && precision == 32 && real.getEbias() == 127;
+      const bool ieee64 = size == 8 && precision == 64 && real.getEbias() == 1023;
       if (!ieee32 && !ieee64) {
         if (size > 8) info.name = "long double";
         info.unsupported = size > 8   ? "long double (more than 64 bits) is not supported"
@@ -165,7 +167,7 @@ type_info classify(hid_t type) {
       return info;
     }
     case H5T_STRING:
-      info.name = H5Tis_variable_str(type) > 0 ? "variable-length string" : "fixed-length string";
+      info.name = type.isVariableStr() ? "variable-length string" : "fixed-length string";
       info.unsupported = std::string("strings (") + info.name + ") are not numeric";
       return info;
     default: {
@@ -186,7 +188,7 @@ type_info classify(hid_t type) {
       info.name = "unknown type";
       info.unsupported = "an unknown HDF5 type class";
       for (const refused& r : classes) {
-        if (r.cls != H5Tget_class(type)) continue;
+        if (r.cls != cls) continue;
         info.name = r.name;
         info.unsupported = r.reason;
       }
@@ -195,74 +197,89 @@ type_info classify(hid_t type) {
   }
 }
 
-handle memory_type(scalar_kind kind) {
+H5::DataType memory_type(scalar_kind kind) {
   if (kind == scalar_kind::bool_) return file_type(kind);
   // Indexed by scalar_kind (bool_ is handled above).
-  const hid_t native[] = {-1,
-                          H5T_NATIVE_INT8,
-                          H5T_NATIVE_INT16,
-                          H5T_NATIVE_INT32,
-                          H5T_NATIVE_INT64,
-                          H5T_NATIVE_UINT8,
-                          H5T_NATIVE_UINT16,
-                          H5T_NATIVE_UINT32,
-                          H5T_NATIVE_UINT64,
-                          H5T_NATIVE_FLOAT,
-                          H5T_NATIVE_DOUBLE};
-  return handle(H5Tcopy(native[static_cast<std::size_t>(kind)]), H5Tclose);
+  const H5::PredType* native[] = {nullptr,
+                                  &H5::PredType::NATIVE_INT8,
+                                  &H5::PredType::NATIVE_INT16,
+                                  &H5::PredType::NATIVE_INT32,
+                                  &H5::PredType::NATIVE_INT64,
+                                  &H5::PredType::NATIVE_UINT8,
+                                  &H5::PredType::NATIVE_UINT16,
+                                  &H5::PredType::NATIVE_UINT32,
+                                  &H5::PredType::NATIVE_UINT64,
+                                  &H5::PredType::NATIVE_FLOAT,
+                                  &H5::PredType::NATIVE_DOUBLE};
+  return H5::DataType(*native[static_cast<std::size_t>(kind)]);
 }
 
-handle file_type(scalar_kind kind) {
+H5::DataType file_type(scalar_kind kind) {
   if (kind != scalar_kind::bool_) return memory_type(kind);
-  handle t(H5Tenum_create(H5T_NATIVE_INT8), H5Tclose);
+  const H5::EnumType type(H5::IntType(H5::PredType::NATIVE_INT8));
   std::int8_t v = 0;
-  H5Tenum_insert(t.get(), "FALSE", &v);
+  type.insert("FALSE", &v);
   v = 1;
-  H5Tenum_insert(t.get(), "TRUE", &v);
-  return t;
+  type.insert("TRUE", &v);
+  return type;
 }
 
-extent get_extent(hid_t space) {
+H5::DataType native_type(const H5::DataType& type) {
+  // H5Tget_native_type: no C++ wrapper in HDF5 1.10.
+  const hid_t id = H5Tget_native_type(type.getId(), H5T_DIR_ASCEND);
+  if (id < 0) throw H5::DataTypeIException("H5Tget_native_type", "H5Tget_native_type failed");
+  H5::DataType native(id);  // 1.10's constructors from an id take a reference of their own...
+  native.decRefCount();     // ...so the one H5Tget_native_type handed over is given back
+  return native;
+}
+
+extent get_extent(const H5::DataSpace& space) {
   extent e;
-  const H5S_class_t cls = H5Sget_simple_extent_type(space);
-  if (cls == H5S_NULL) {
-    e.null = true;
-    return e;
-  }
-  if (cls == H5S_SCALAR) return e;
-  const int ndims = H5Sget_simple_extent_ndims(space);
-  if (ndims < 0) throw_error<format_error>("unreadable dataspace");
-  std::vector<hsize_t> dims(static_cast<std::size_t>(ndims)), maxdims(dims.size());
-  H5Sget_simple_extent_dims(space, dims.data(), maxdims.data());
-  for (std::size_t d = 0; d < dims.size(); ++d) {
-    e.shape.push_back(static_cast<index_t>(dims[d]));
-    e.maxshape.push_back(maxdims[d] == H5S_UNLIMITED ? -1 : static_cast<index_t>(maxdims[d]));
+  try {
+    const H5S_class_t cls = space.getSimpleExtentType();
+    if (cls == H5S_NULL) {
+      e.null = true;
+      return e;
+    }
+    if (cls == H5S_SCALAR) return e;
+    std::vector<hsize_t> dims(static_cast<std::size_t>(space.getSimpleExtentNdims()));
+    std::vector<hsize_t> maxdims(dims.size());
+    space.getSimpleExtentDims(dims.data(), maxdims.data());
+    for (std::size_t d = 0; d < dims.size(); ++d) {
+      e.shape.push_back(static_cast<index_t>(dims[d]));
+      e.maxshape.push_back(maxdims[d] == H5S_UNLIMITED ? -1 : static_cast<index_t>(maxdims[d]));
+    }
+  } catch (const H5::Exception&) {
+    fail<format_error>("unreadable dataspace");
   }
   return e;
 }
 
-std::vector<filter> get_filters(hid_t dcpl) {
+std::vector<filter> get_filters(const H5::DSetCreatPropList& dcpl) {
   std::vector<filter> out;
-  const int n = H5Pget_nfilters(dcpl);
+  const int n = dcpl.getNfilters();
   for (int i = 0; i < n; ++i) {
     filter f;
     unsigned flags = 0, config = 0;
     std::size_t nvalues = 16;
     unsigned values[16] = {};
     char name[256] = {};
-    f.id = H5Pget_filter2(dcpl, static_cast<unsigned>(i), &flags, &nvalues, values, sizeof name,
-                          name, &config);
+    f.id = dcpl.getFilter(i, flags, nvalues, values, sizeof name, name, config);
     f.name = name[0] ? name : "filter " + std::to_string(f.id);
     f.values.assign(values, values + std::min<std::size_t>(nvalues, 16));
-    f.available = H5Zfilter_avail(f.id) > 0;
+    // H5Zfilter_avail, H5Zget_filter_info: no C++ wrapper in HDF5 1.10. A failure is thrown
+    // as the C++ API would, so that the caller names the dataset.
+    const htri_t available = H5Zfilter_avail(f.id);
+    if (available < 0) throw H5::PropListIException("H5Zfilter_avail", "H5Zfilter_avail failed");
+    f.available = available > 0;
     if (f.available) {
       unsigned filter_config = 0;
-      if (H5Zget_filter_info(f.id, &filter_config) >= 0)
-        f.available = (filter_config & H5Z_FILTER_CONFIG_DECODE_ENABLED) != 0;
+      if (H5Zget_filter_info(f.id, &filter_config) < 0)
+        throw H5::PropListIException("H5Zget_filter_info", "H5Zget_filter_info failed");
+      f.available = (filter_config & H5Z_FILTER_CONFIG_DECODE_ENABLED) != 0;
     }
     out.push_back(std::move(f));
   }
-  H5Eclear2(H5E_DEFAULT);
   return out;
 }
 
@@ -284,14 +301,39 @@ json number_json(double v) {
   return v;
 }
 
-std::optional<json> read_attribute(hid_t attr, std::string& reason) {
-  handle type(H5Aget_type(attr), H5Tclose);
-  handle space(H5Aget_space(attr), H5Sclose);
-  if (!type || !space) {
-    reason = "unreadable";
-    return std::nullopt;
+// Reads `attr` into `out` as `mem`; false (the reason is the caller's) when HDF5 cannot.
+bool read_into(const H5::Attribute& attr, const H5::DataType& mem, void* out) {
+  try {
+    attr.read(mem, out);
+    return true;
+  } catch (const H5::Exception&) {
+    H5::Exception::clearErrorStack();
+    return false;
   }
-  const extent e = get_extent(space.get());
+}
+
+// An enum's values as their base integers, widened to T (sign-extended when signed).
+template <class T>
+bool read_enum(const H5::Attribute& attr, const H5::DataType& type, std::vector<T>& values) {
+  const std::size_t size = type.getSize();
+  std::vector<std::byte> raw(size * values.size());
+  if (!read_into(attr, native_type(type), raw.data())) return false;
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    T v = 0;
+    std::memcpy(&v, raw.data() + i * size, size);
+    if constexpr (std::is_signed_v<T>) {
+      if (size < 8 && ((v >> (size * 8 - 1)) & 1)) v -= T{1} << (size * 8);
+    }
+    values[i] = v;
+  }
+  return true;
+}
+
+// Throws H5::Exception when the attribute's type or shape cannot be read.
+std::optional<json> read_attribute(const H5::Attribute& attr, std::string& reason) {
+  const H5::DataType type = attr.getDataType();
+  const H5::DataSpace space = attr.getSpace();
+  const extent e = get_extent(space);
   if (e.null) {
     reason = "an empty (null) dataspace";
     return std::nullopt;
@@ -299,27 +341,26 @@ std::optional<json> read_attribute(hid_t attr, std::string& reason) {
   const index_t count = element_count(e.shape);
   std::vector<json> flat;
   flat.reserve(static_cast<std::size_t>(count));
-  const H5T_class_t cls = H5Tget_class(type.get());
+  const H5T_class_t cls = type.getClass();
   if (cls == H5T_STRING) {
-    if (H5Tis_variable_str(type.get()) > 0) {
-      handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
-      H5Tset_size(mem.get(), H5T_VARIABLE);
-      H5Tset_cset(mem.get(), H5Tget_cset(type.get()));
+    if (type.isVariableStr()) {
+      H5::StrType mem(H5::PredType::C_S1, H5T_VARIABLE);
+      mem.setCset(as<H5::StrType>(type).getCset());
       std::vector<char*> values(static_cast<std::size_t>(count), nullptr);
-      if (H5Aread(attr, mem.get(), values.data()) < 0) {
+      if (!read_into(attr, mem, values.data())) {
         reason = "unreadable string";
         return std::nullopt;
       }
       for (char* v : values) flat.emplace_back(v ? std::string(v) : std::string());
-      H5Dvlen_reclaim(mem.get(), space.get(), H5P_DEFAULT, values.data());
+      H5::DataSet::vlenReclaim(values.data(), mem, space);
     } else {
-      const std::size_t size = H5Tget_size(type.get());
+      const std::size_t size = type.getSize();
       std::vector<char> values(size * static_cast<std::size_t>(count));
-      if (H5Aread(attr, type.get(), values.data()) < 0) {
+      if (!read_into(attr, type, values.data())) {
         reason = "unreadable string";
         return std::nullopt;
       }
-      const bool space_pad = H5Tget_strpad(type.get()) == H5T_STR_SPACEPAD;
+      const bool space_pad = as<H5::StrType>(type).getStrpad() == H5T_STR_SPACEPAD;
       for (index_t i = 0; i < count; ++i) {
         std::string s(values.data() + static_cast<std::size_t>(i) * size, size);
         s = s.substr(0, s.find('\0'));
@@ -328,67 +369,34 @@ std::optional<json> read_attribute(hid_t attr, std::string& reason) {
       }
     }
   } else {
-    const type_info info = classify(type.get());
+    const type_info info = classify(type);
     if (!info.type) {
       reason = info.name + ": " + info.unsupported;
       return std::nullopt;
     }
     const dtype t = *info.type;
+    reason = "unreadable";
     if (t.is_bool()) {
-      handle mem = memory_type(scalar_kind::bool_);
       std::vector<std::int8_t> values(static_cast<std::size_t>(count));
-      if (H5Aread(attr, mem.get(), values.data()) < 0) {
-        reason = "unreadable";
-        return std::nullopt;
-      }
+      if (!read_into(attr, memory_type(scalar_kind::bool_), values.data())) return std::nullopt;
       for (auto v : values) flat.emplace_back(v != 0);
     } else if (t.is_float()) {
       std::vector<double> values(static_cast<std::size_t>(count));
-      if (H5Aread(attr, H5T_NATIVE_DOUBLE, values.data()) < 0) {
-        reason = "unreadable";
-        return std::nullopt;
-      }
+      if (!read_into(attr, H5::PredType::NATIVE_DOUBLE, values.data())) return std::nullopt;
       for (double v : values) flat.push_back(number_json(v));
     } else if (t.is_signed_int()) {
       std::vector<std::int64_t> values(static_cast<std::size_t>(count));
-      if (cls == H5T_ENUM) {  // the enum's base integers, as they are
-        const std::size_t size = H5Tget_size(type.get());
-        std::vector<std::byte> raw(size * values.size());
-        handle native(H5Tget_native_type(type.get(), H5T_DIR_ASCEND), H5Tclose);
-        if (H5Aread(attr, native.get(), raw.data()) < 0) {
-          reason = "unreadable";
-          return std::nullopt;
-        }
-        for (std::size_t i = 0; i < values.size(); ++i) {
-          std::int64_t v = 0;
-          std::memcpy(&v, raw.data() + i * size, size);
-          if (size < 8 && ((v >> (size * 8 - 1)) & 1)) v -= std::int64_t{1} << (size * 8);
-          values[i] = v;
-        }
-      } else if (H5Aread(attr, H5T_NATIVE_INT64, values.data()) < 0) {
-        reason = "unreadable";
-        return std::nullopt;
-      }
+      const bool read = cls == H5T_ENUM  // the enum's base integers, as they are
+                            ? read_enum(attr, type, values)
+                            : read_into(attr, H5::PredType::NATIVE_INT64, values.data());
+      if (!read) return std::nullopt;
       for (auto v : values) flat.emplace_back(v);
     } else {
       std::vector<std::uint64_t> values(static_cast<std::size_t>(count));
-      if (cls == H5T_ENUM) {
-        const std::size_t size = H5Tget_size(type.get());
-        std::vector<std::byte> raw(size * values.size());
-        handle native(H5Tget_native_type(type.get(), H5T_DIR_ASCEND), H5Tclose);
-        if (H5Aread(attr, native.get(), raw.data()) < 0) {
-          reason = "unreadable";
-          return std::nullopt;
-        }
-        for (std::size_t i = 0; i < values.size(); ++i) {
-          std::uint64_t v = 0;
-          std::memcpy(&v, raw.data() + i * size, size);
-          values[i] = v;
-        }
-      } else if (H5Aread(attr, H5T_NATIVE_UINT64, values.data()) < 0) {
-        reason = "unreadable";
-        return std::nullopt;
-      }
+      const bool read = cls == H5T_ENUM
+                            ? read_enum(attr, type, values)
+                            : read_into(attr, H5::PredType::NATIVE_UINT64, values.data());
+      if (!read) return std::nullopt;
       for (auto v : values) flat.emplace_back(v);
     }
   }
@@ -399,25 +407,32 @@ std::optional<json> read_attribute(hid_t attr, std::string& reason) {
 
 }  // namespace
 
-json read_attributes(hid_t object,
+json read_attributes(H5::H5Object& object,
                      const std::function<void(const std::string&, const std::string&)>& skipped) {
   std::vector<std::string> names;
-  hsize_t idx = 0;
-  H5Aiterate2(
-      object, H5_INDEX_NAME, H5_ITER_INC, &idx,
-      [](hid_t, const char* name, const H5A_info_t*, void* data) -> herr_t {
-        static_cast<std::vector<std::string>*>(data)->emplace_back(name);
-        return 0;
-      },
-      &names);
-  H5Eclear2(H5E_DEFAULT);
+  try {
+    object.iterateAttrs(
+        [](H5::H5Object&, const H5std_string name, void* data) {
+          static_cast<std::vector<std::string>*>(data)->push_back(name);
+        },
+        nullptr, &names);
+  } catch (const H5::Exception&) {
+    // Reported like an attribute that cannot be read; the ones listed so far are still read.
+    const std::string cause = last_error();
+    if (skipped) {
+      skipped("*", "the attributes cannot be listed" +
+                       (cause.empty() ? std::string() : " (HDF5: " + cause + ")"));
+    }
+  }
   json out = json::object();
   for (const std::string& name : names) {
-    handle attr(H5Aopen(object, name.c_str(), H5P_DEFAULT), H5Aclose);
     std::string reason = "unreadable";
     std::optional<json> value;
-    if (attr) value = read_attribute(attr.get(), reason);
-    H5Eclear2(H5E_DEFAULT);
+    try {
+      value = read_attribute(object.openAttribute(name), reason);
+    } catch (const H5::Exception&) {
+      H5::Exception::clearErrorStack();  // reported below with `reason`
+    }
     if (value) {
       out[name] = std::move(*value);
     } else if (skipped) {
@@ -454,7 +469,7 @@ void flatten(const json& v, std::vector<const json*>& out) {
 
 }  // namespace
 
-void write_attributes(hid_t object, const json& attrs,
+void write_attributes(const H5::H5Object& object, const json& attrs,
                       const std::function<void(const std::string&, const std::string&)>& skipped) {
   if (!attrs.is_object()) return;
   for (const auto& [name, value] : attrs.items()) {
@@ -505,18 +520,12 @@ void write_attributes(hid_t object, const json& attrs,
     }
     if (kind == none) kind = real;  // an empty list
     std::vector<hsize_t> dims(shape->begin(), shape->end());
-    handle space(dims.empty()
-                     ? H5Screate(H5S_SCALAR)
-                     : H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr),
-                 H5Sclose);
-    handle type;
     std::vector<std::byte> buffer;
     std::vector<std::string> strings;
     std::vector<const char*> pointers;
     const void* data = nullptr;
     switch (kind) {
       case boolean: {
-        type = file_type(scalar_kind::bool_);
         for (const json* e : flat)
           buffer.push_back(std::byte{e->get<bool>() ? std::uint8_t{1} : std::uint8_t{0}});
         data = buffer.data();
@@ -525,9 +534,6 @@ void write_attributes(hid_t object, const json& attrs,
       case integer:
       case unsigned_integer:
       case real: {
-        type = memory_type(kind == integer            ? scalar_kind::int64
-                           : kind == unsigned_integer ? scalar_kind::uint64
-                                                      : scalar_kind::float64);
         buffer.resize(flat.size() * 8);
         for (std::size_t i = 0; i < flat.size(); ++i) {
           if (kind == integer) {
@@ -545,9 +551,6 @@ void write_attributes(hid_t object, const json& attrs,
         break;
       }
       case text: {
-        type = handle(H5Tcopy(H5T_C_S1), H5Tclose);
-        H5Tset_size(type.get(), H5T_VARIABLE);
-        H5Tset_cset(type.get(), H5T_CSET_UTF8);
         for (const json* e : flat) strings.push_back(e->get<std::string>());
         for (const std::string& s : strings) pointers.push_back(s.c_str());
         data = pointers.data();
@@ -556,63 +559,91 @@ void write_attributes(hid_t object, const json& attrs,
       default:
         continue;
     }
-    if (H5Aexists(object, name.c_str()) > 0) H5Adelete(object, name.c_str());
-    handle attr =
-        check(H5Acreate2(object, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT),
-              H5Aclose, "cannot create attribute " + name);
-    check(H5Awrite(attr.get(), type.get(), data), "cannot write attribute " + name);
+    checked("cannot write attribute " + name, [&] {
+      const H5::DataSpace space = dims.empty()
+                                      ? H5::DataSpace(H5S_SCALAR)
+                                      : H5::DataSpace(static_cast<int>(dims.size()), dims.data());
+      H5::DataType type;
+      if (kind == boolean) {
+        type = file_type(scalar_kind::bool_);
+      } else if (kind == text) {
+        H5::StrType utf8(H5::PredType::C_S1, H5T_VARIABLE);
+        utf8.setCset(H5T_CSET_UTF8);
+        type = utf8;
+      } else {
+        type = memory_type(kind == integer            ? scalar_kind::int64
+                           : kind == unsigned_integer ? scalar_kind::uint64
+                                                      : scalar_kind::float64);
+      }
+      if (object.attrExists(name)) object.removeAttr(name);
+      object.createAttribute(name, type, space).write(type, data);
+    });
   }
 }
 
 // ---- links and objects ---------------------------------------------------------------------
 
-std::vector<link> list_links(hid_t group) {
-  struct state {
-    std::vector<link> links;
-    hid_t group;
-  } s{{}, group};
+std::vector<link> list_links(const H5::Group& group) {
+  struct entry {
+    std::string name;
+    H5L_type_t type;
+  };
+  std::vector<entry> entries;
   hsize_t idx = 0;
+  // H5Literate: no C++ wrapper in HDF5 1.10 (getNumObjs with getObjnameByIdx looks each
+  // name up again, sorting the group's links on every call).
   const herr_t status = H5Literate(
-      group, H5_INDEX_NAME, H5_ITER_INC, &idx,
-      [](hid_t g, const char* name, const H5L_info_t* info, void* data) -> herr_t {
-        auto* st = static_cast<state*>(data);
-        link l;
-        l.name = name;
-        if (info->type == H5L_TYPE_HARD) {
-          l.what = link::kind::hard;
-        } else if (info->type == H5L_TYPE_SOFT || info->type == H5L_TYPE_EXTERNAL) {
-          std::vector<char> value(info->u.val_size + 1, '\0');
-          H5Lget_val(g, name, value.data(), value.size(), H5P_DEFAULT);
-          if (info->type == H5L_TYPE_SOFT) {
-            l.what = link::kind::soft;
-            l.target = value.data();
-          } else {
-            l.what = link::kind::external;
-            const char* file = nullptr;
-            const char* object = nullptr;
-            unsigned flags = 0;
-            if (H5Lunpack_elink_val(value.data(), value.size(), &flags, &file, &object) >= 0)
-              l.target = std::string(file ? file : "?") + ":" + (object ? object : "?");
-          }
-        } else {
-          l.what = link::kind::other;
-        }
-        st->links.push_back(std::move(l));
+      group.getId(), H5_INDEX_NAME, H5_ITER_INC, &idx,
+      [](hid_t, const char* name, const H5L_info_t* info, void* data) -> herr_t {
+        static_cast<std::vector<entry>*>(data)->push_back({name, info->type});
         return 0;
       },
-      &s);
-  if (status < 0) {
-    const std::string cause = last_error();
-    throw_error<format_error>("cannot list the group",
-                              cause.empty() ? "" : " (HDF5: " + cause + ")");
+      &entries);
+  if (status < 0) fail<format_error>("cannot list the group");
+  std::vector<link> links;
+  for (const entry& e : entries) {
+    link l;
+    l.name = e.name;
+    switch (e.type) {
+      case H5L_TYPE_HARD:
+        l.what = link::kind::hard;
+        break;
+      case H5L_TYPE_SOFT:
+        l.what = link::kind::soft;
+        l.target = checked<format_error>("cannot list the group",
+                                         [&] { return group.getLinkval(e.name); });
+        break;
+      case H5L_TYPE_EXTERNAL: {
+        l.what = link::kind::external;
+        // H5Lget_val and H5Lunpack_elink_val: no C++ wrapper in HDF5 1.10 that reads an
+        // external link's file and object (getLinkval stops at the value's leading flags).
+        const H5L_info_t info = checked<format_error>("cannot list the group",
+                                                      [&] { return group.getLinkInfo(e.name); });
+        std::vector<char> value(info.u.val_size + 1, '\0');
+        if (H5Lget_val(group.getId(), e.name.c_str(), value.data(), value.size(), H5P_DEFAULT) < 0)
+          fail<format_error>("cannot list the group: external link " + e.name);
+        const char* file = nullptr;
+        const char* object = nullptr;
+        unsigned flags = 0;
+        if (H5Lunpack_elink_val(value.data(), value.size(), &flags, &file, &object) < 0)
+          fail<format_error>("cannot list the group: external link " + e.name);
+        l.target = std::string(file ? file : "?") + ":" + (object ? object : "?");
+        break;
+      }
+      default:
+        l.what = link::kind::other;
+    }
+    links.push_back(std::move(l));
   }
-  return std::move(s.links);
+  return links;
 }
 
-std::optional<object_info> get_object_info(hid_t loc, const std::string& path) {
+std::optional<object_info> get_object_info(const H5::H5Location& loc, const std::string& path) {
   H5O_info_t info;
-  if (H5Oget_info_by_name2(loc, path.c_str(), &info, H5O_INFO_BASIC, H5P_DEFAULT) < 0) {
-    H5Eclear2(H5E_DEFAULT);
+  try {
+    loc.getObjinfo(path, info, H5O_INFO_BASIC);
+  } catch (const H5::Exception&) {
+    H5::Exception::clearErrorStack();  // nothing there (or a dangling link on the way)
     return std::nullopt;
   }
   return object_info{info.type, info.addr};

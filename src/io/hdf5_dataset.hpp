@@ -14,12 +14,13 @@ namespace chunkarr::detail {
 
 /// Everything chunkarr needs to know about a dataset, read once when it is opened.
 struct hdf5_dataset {
-  std::shared_ptr<h5::handle> id;  // keeps the file open while the dataset is in use
-  std::string where;               // "file.h5:/path", for messages
+  H5::DataSet id;     // keeps the file open while the dataset is in use; copies share it
+  std::string where;  // "file.h5:/path", for messages
   h5::extent extent;
   h5::type_info type;
-  std::string layout;      // chunked, contiguous, compact, virtual
-  shape_t storage_chunks;  // chunked layout only
+  H5::DataType memory_type;  // what chunkarr reads into: native order, an enum as its integers
+  std::string layout;        // chunked, contiguous, compact, virtual
+  shape_t storage_chunks;    // chunked layout only
   std::vector<h5::filter> filters;
   bool fill_defined = false;
   bytes fill;  // one element, native order (zeros when undefined)
@@ -32,8 +33,10 @@ struct hdf5_dataset {
   bool raw_chunks() const;
 };
 
-/// Opens the dataset at `path` in `file` (an open file handle), reading its description.
-hdf5_dataset open_dataset(const std::shared_ptr<h5::handle>& file, const std::string& file_name,
+/// Opens the dataset at `path` in `file`, reading its description. Throws not_found_error
+/// (nothing there, not a dataset), io_error (cannot open) or format_error (unreadable header),
+/// each naming "file:/path".
+hdf5_dataset open_dataset(const H5::H5File& file, const std::string& file_name,
                           const std::string& path);
 
 /// The dataset as a chunk_source (chunks: its own, or auto_chunks for unchunked layouts).

@@ -94,60 +94,56 @@ bool hdf5_dataset::raw_chunks() const {
   return true;
 }
 
-hdf5_dataset open_dataset(const std::shared_ptr<h5::handle>& file, const std::string& file_name,
+hdf5_dataset open_dataset(const H5::H5File& file, const std::string& file_name,
                           const std::string& path) {
   h5::quiet();
   hdf5_dataset d;
   d.where = file_name + ":" + path;
-  const auto info = h5::get_object_info(file->get(), path);
+  const auto info = h5::get_object_info(file, path);
   if (!info) throw_error<not_found_error>(d.where, ": no such dataset");
   if (info->type != H5O_TYPE_DATASET) throw_error<not_found_error>(d.where, ": not a dataset");
-  d.id = std::make_shared<h5::handle>(h5::check(H5Dopen2(file->get(), path.c_str(), H5P_DEFAULT),
-                                                H5Dclose, d.where + ": cannot open"));
-  h5::handle type(H5Dget_type(d.id->get()), H5Tclose);
-  h5::handle space(H5Dget_space(d.id->get()), H5Sclose);
-  h5::handle dcpl(H5Dget_create_plist(d.id->get()), H5Pclose);
-  if (!type || !space || !dcpl) throw_error<format_error>(d.where, ": unreadable dataset header");
-  d.type = h5::classify(type.get());
-  d.extent = h5::get_extent(space.get());
-  switch (H5Pget_layout(dcpl.get())) {
-    case H5D_CHUNKED: {
-      d.layout = "chunked";
-      std::vector<hsize_t> dims(d.extent.shape.size());
-      H5Pget_chunk(dcpl.get(), static_cast<int>(dims.size()), dims.data());
-      for (hsize_t c : dims) d.storage_chunks.push_back(static_cast<index_t>(c));
-      break;
+  d.id = h5::checked(d.where + ": cannot open", [&] { return file.openDataSet(path); });
+  try {
+    const H5::DataType type = d.id.getDataType();
+    const H5::DSetCreatPropList dcpl = d.id.getCreatePlist();
+    d.type = h5::classify(type);
+    d.extent = h5::get_extent(d.id.getSpace());
+    switch (dcpl.getLayout()) {
+      case H5D_CHUNKED: {
+        d.layout = "chunked";
+        std::vector<hsize_t> dims(d.extent.shape.size());
+        dcpl.getChunk(static_cast<int>(dims.size()), dims.data());
+        for (hsize_t c : dims) d.storage_chunks.push_back(static_cast<index_t>(c));
+        break;
+      }
+      case H5D_CONTIGUOUS:
+        d.layout = "contiguous";
+        break;
+      case H5D_COMPACT:
+        d.layout = "compact";
+        break;
+      case H5D_VIRTUAL:
+        d.layout = "virtual";
+        break;
+      default:
+        d.layout = "unknown";
     }
-    case H5D_CONTIGUOUS:
-      d.layout = "contiguous";
-      break;
-    case H5D_COMPACT:
-      d.layout = "compact";
-      break;
-    case H5D_VIRTUAL:
-      d.layout = "virtual";
-      break;
-    default:
-      d.layout = "unknown";
-  }
-  d.filters = h5::get_filters(dcpl.get());
-  d.stored_bytes = static_cast<index_t>(H5Dget_storage_size(d.id->get()));
-  if (d.type.type) {
-    d.fill.assign(d.type.type->itemsize(), std::byte{0});
-    H5D_fill_value_t status = H5D_FILL_VALUE_UNDEFINED;
-    H5Pfill_value_defined(dcpl.get(), &status);
-    d.fill_defined = status == H5D_FILL_VALUE_USER_DEFINED;
-    if (d.fill_defined) {
-      h5::handle mem = h5::memory_type(d.type.type->kind);
-      if (d.type.type->is_bool() || H5Tget_class(type.get()) == H5T_ENUM) {
-        h5::handle native(H5Tget_native_type(type.get(), H5T_DIR_ASCEND), H5Tclose);
-        H5Pget_fill_value(dcpl.get(), native.get(), d.fill.data());
-      } else {
-        H5Pget_fill_value(dcpl.get(), mem.get(), d.fill.data());
+    d.filters = h5::get_filters(dcpl);
+    d.stored_bytes = static_cast<index_t>(d.id.getStorageSize());
+    if (d.type.type) {
+      // An enum (not h5py's bool) is read as its integers: HDF5 converts enums by name only.
+      const bool is_enum = !d.type.type->is_bool() && type.getClass() == H5T_ENUM;
+      d.memory_type = is_enum ? h5::native_type(type) : h5::memory_type(d.type.type->kind);
+      d.fill.assign(d.type.type->itemsize(), std::byte{0});
+      d.fill_defined = dcpl.isFillValueDefined() == H5D_FILL_VALUE_USER_DEFINED;
+      if (d.fill_defined) {
+        dcpl.getFillValue(d.type.type->is_bool() ? h5::native_type(type) : d.memory_type,
+                          d.fill.data());
       }
     }
+  } catch (const H5::Exception&) {
+    h5::fail<format_error>(d.where + ": unreadable dataset header");
   }
-  H5Eclear2(H5E_DEFAULT);
   return d;
 }
 
@@ -192,15 +188,6 @@ class hdf5_source final : public chunk_source {
       storage_bytes_ = static_cast<index_t>(itemsize_) * element_count(d_.storage_chunks);
       zlib_ = make_codec("zlib:1");
     }
-    mem_type_ = std::make_shared<h5::handle>(
-        d_.type.type->is_bool() ? h5::memory_type(scalar_kind::bool_) : h5::memory_type(kind_));
-    if (!d_.type.type->is_bool()) {
-      h5::handle ftype(H5Dget_type(d_.id->get()), H5Tclose);
-      if (H5Tget_class(ftype.get()) == H5T_ENUM) {  // read an enum as its integers
-        mem_type_ =
-            std::make_shared<h5::handle>(H5Tget_native_type(ftype.get(), H5T_DIR_ASCEND), H5Tclose);
-      }
-    }
   }
 
   const shape_t& shape() const override { return shape_; }
@@ -209,32 +196,34 @@ class hdf5_source final : public chunk_source {
   std::string describe() const override { return d_.where; }
   index_t scratch_bytes() const override { return raw_ ? 3 * storage_bytes_ + 8 : 0; }
 
+  // Called from the engine's threads: HDF5 serialises the calls (see h5.hpp).
   void read(const box& region, std::span<std::byte> out) const override {
     h5::quiet();
     if (region.ndim() > 0 && region.empty()) return;
-    if (raw_) return read_raw(region, out);
-    read_hyperslab(region, out);
+    try {
+      if (raw_) return read_raw(region, out);
+      read_hyperslab(region, out);
+    } catch (const H5::Exception& e) {
+      h5::rethrow(e, d_.where);  // every HDF5 call below reports its own failure; not expected
+    }
   }
 
  private:
   void read_hyperslab(const box& region, std::span<std::byte> out) const {
-    h5::handle file_space(H5Dget_space(d_.id->get()), H5Sclose);
-    h5::handle mem_space;
-    if (shape_.empty()) {
-      mem_space = h5::handle(H5Screate(H5S_SCALAR), H5Sclose);
-    } else {
+    try {
+      const H5::DataSpace file_space = d_.id.getSpace();
       std::vector<hsize_t> start(region.start.begin(), region.start.end());
       std::vector<hsize_t> count(region.ndim());
       for (std::size_t d = 0; d < count.size(); ++d)
         count[d] = static_cast<hsize_t>(region.stop[d] - region.start[d]);
-      H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(),
-                          nullptr);
-      mem_space = h5::handle(
-          H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr), H5Sclose);
+      if (!shape_.empty()) file_space.selectHyperslab(H5S_SELECT_SET, count.data(), start.data());
+      const H5::DataSpace mem_space =
+          shape_.empty() ? H5::DataSpace(H5S_SCALAR)
+                         : H5::DataSpace(static_cast<int>(count.size()), count.data());
+      d_.id.read(out.data(), d_.memory_type, mem_space, file_space);
+    } catch (const H5::Exception&) {
+      h5::fail(d_.where + ": cannot read " + to_string(region));
     }
-    h5::check(H5Dread(d_.id->get(), mem_type_->get(), mem_space.get(), file_space.get(),
-                      H5P_DEFAULT, out.data()),
-              d_.where + ": cannot read " + to_string(region));
   }
 
   // Decodes stored chunk `index` into `chunk` (a full chunk, native order).
@@ -246,17 +235,18 @@ class hdf5_source final : public chunk_source {
     unsigned mask = 0;
     haddr_t address = HADDR_UNDEF;
     hsize_t size = 0;
-    if (H5Dget_chunk_info_by_coord(d_.id->get(), offset.data(), &mask, &address, &size) < 0 ||
-        address == HADDR_UNDEF || size == 0) {
-      H5Eclear2(H5E_DEFAULT);
+    const std::string key = d_.where + " chunk " + to_string(index);
+    // H5Dget_chunk_info_by_coord and H5Dread_chunk: no C++ wrapper in HDF5 1.10.
+    h5::check(H5Dget_chunk_info_by_coord(d_.id.getId(), offset.data(), &mask, &address, &size),
+              key + ": cannot locate");
+    if (address == HADDR_UNDEF || size == 0) {  // never written: the fill value
       fill_elements(chunk.data(), static_cast<index_t>(chunk.size() / itemsize_), d_.fill.data(),
                     itemsize_);
       return;
     }
     stored.resize(static_cast<std::size_t>(size));
     std::uint32_t filters = 0;
-    const std::string key = d_.where + " chunk " + to_string(index);
-    h5::check(H5Dread_chunk(d_.id->get(), H5P_DEFAULT, offset.data(), &filters, stored.data()),
+    h5::check(H5Dread_chunk(d_.id.getId(), H5P_DEFAULT, offset.data(), &filters, stored.data()),
               key + ": cannot read");
     // Undo the pipeline last filter first; a set bit in `filters` means that filter was skipped.
     std::span<const std::byte> data(stored.data(), stored.size());
@@ -352,7 +342,6 @@ class hdf5_source final : public chunk_source {
   bool raw_ = false;
   index_t storage_bytes_ = 0;
   std::shared_ptr<const codec> zlib_;
-  std::shared_ptr<h5::handle> mem_type_;
 };
 
 }  // namespace
@@ -371,9 +360,13 @@ std::shared_ptr<const chunk_source> make_hdf5_source(hdf5_dataset d) {
 }  // namespace detail
 
 array open_hdf5(const hdf5_location& where) {
-  auto file = std::make_shared<h5::handle>(h5::open_file(where.file, false));
-  return from_source(
-      detail::make_hdf5_source(detail::open_dataset(file, where.file.string(), where.object)));
+  try {
+    const H5::H5File file = h5::open_file(where.file, false);
+    return from_source(
+        detail::make_hdf5_source(detail::open_dataset(file, where.file.string(), where.object)));
+  } catch (const H5::Exception& e) {
+    h5::rethrow(e, where.str());  // each call above reports its own failure; not expected
+  }
 }
 
 namespace {
@@ -392,15 +385,14 @@ nlohmann::json fill_json(const hdf5_dataset& d) {
   });
 }
 
-void list_into(hid_t file, const std::shared_ptr<h5::handle>& file_handle,
-               const std::string& file_name, const std::string& path, hdf5_entry::kind what,
-               std::vector<hdf5_entry>& out) {
+void list_into(const H5::H5File& file, const std::string& file_name, const std::string& path,
+               hdf5_entry::kind what, std::vector<hdf5_entry>& out) {
   hdf5_entry e;
   e.path = path;
   e.what = what;
   auto ignore = [](const std::string&, const std::string&) {};
   if (what == hdf5_entry::kind::dataset) {
-    const hdf5_dataset d = detail::open_dataset(file_handle, file_name, path);
+    hdf5_dataset d = detail::open_dataset(file, file_name, path);
     e.shape = d.extent.shape;
     e.maxshape = d.extent.maxshape;
     e.type = d.type.type ? d.type.type->typestr() : d.type.name;
@@ -419,15 +411,15 @@ void list_into(hid_t file, const std::shared_ptr<h5::handle>& file_handle,
     }
     e.stored_bytes = d.stored_bytes;
     e.fill_value = fill_json(d);
-    e.attributes = h5::read_attributes(d.id->get(), ignore);
+    e.attributes = h5::read_attributes(d.id, ignore);
     out.push_back(std::move(e));
     return;
   }
-  h5::handle group = h5::check(H5Gopen2(file, path.c_str(), H5P_DEFAULT), H5Gclose,
-                               file_name + ":" + path + ": cannot open group");
-  e.attributes = h5::read_attributes(group.get(), ignore);
+  H5::Group group = h5::checked(file_name + ":" + path + ": cannot open group",
+                                [&] { return file.openGroup(path); });
+  e.attributes = h5::read_attributes(group, ignore);
   out.push_back(std::move(e));
-  for (const h5::link& l : h5::list_links(group.get())) {
+  for (const h5::link& l : h5::list_links(group)) {
     const std::string child = path == "/" ? "/" + l.name : path + "/" + l.name;
     if (l.what == h5::link::kind::soft || l.what == h5::link::kind::external ||
         l.what == h5::link::kind::other) {
@@ -443,9 +435,9 @@ void list_into(hid_t file, const std::shared_ptr<h5::handle>& file_handle,
     const auto info = h5::get_object_info(file, child);
     if (!info) continue;
     if (info->type == H5O_TYPE_GROUP) {
-      list_into(file, file_handle, file_name, child, hdf5_entry::kind::group, out);
+      list_into(file, file_name, child, hdf5_entry::kind::group, out);
     } else if (info->type == H5O_TYPE_DATASET) {
-      list_into(file, file_handle, file_name, child, hdf5_entry::kind::dataset, out);
+      list_into(file, file_name, child, hdf5_entry::kind::dataset, out);
     } else {
       hdf5_entry other;
       other.path = child;
@@ -459,14 +451,18 @@ void list_into(hid_t file, const std::shared_ptr<h5::handle>& file_handle,
 }  // namespace
 
 std::vector<hdf5_entry> list_hdf5(const hdf5_location& where) {
-  auto file = std::make_shared<h5::handle>(h5::open_file(where.file, false));
-  const auto info = h5::get_object_info(file->get(), where.object);
-  if (!info) throw_error<not_found_error>(where.str(), ": no such object");
-  std::vector<hdf5_entry> out;
-  list_into(file->get(), file, where.file.string(), where.object,
-            info->type == H5O_TYPE_DATASET ? hdf5_entry::kind::dataset : hdf5_entry::kind::group,
-            out);
-  return out;
+  try {
+    const H5::H5File file = h5::open_file(where.file, false);
+    const auto info = h5::get_object_info(file, where.object);
+    if (!info) throw_error<not_found_error>(where.str(), ": no such object");
+    std::vector<hdf5_entry> out;
+    list_into(file, where.file.string(), where.object,
+              info->type == H5O_TYPE_DATASET ? hdf5_entry::kind::dataset : hdf5_entry::kind::group,
+              out);
+    return out;
+  } catch (const H5::Exception& e) {
+    h5::rethrow(e, where.str());  // each call above reports its own failure; not expected
+  }
 }
 
 }  // namespace chunkarr
