@@ -335,7 +335,7 @@ struct reducer::impl {
 
 namespace {
 
-template <class T, class Op>
+template <class T, partial_reduction<T> Op>
 class reducer_for final : public reducer::impl {
  public:
   using state = typename Op::state;
