@@ -46,6 +46,7 @@ enum class unary_rule {
   X(invert, operator_only, integer, invert_of(a))   \
   X(abs, function, same_type, abs_of(a))            \
   X(sqrt, function, float_result, std::sqrt(a))     \
+  X(cbrt, function, float_result, std::cbrt(a))     \
   X(exp, function, float_result, std::exp(a))       \
   X(expm1, function, float_result, std::expm1(a))   \
   X(log, function, float_result, std::log(a))       \
