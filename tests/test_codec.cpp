@@ -131,6 +131,25 @@ TEST_CASE("bad specs and configs are codec_errors naming the problem") {
   }
 }
 
+TEST_CASE("the registry knows each codec by both spellings and lists them for an unknown id") {
+  // The lists come from the registry, in registration order: adding a codec extends them.
+  CHECK_THROWS_WITH_AS(make_codec("lzma"),
+                       "unknown codec 'lzma': expected none, blosc[:cname:clevel:shuffle], "
+                       "zstd[:level], gzip[:level] or zlib[:level]",
+                       codec_error);
+  CHECK_THROWS_WITH_AS(codec_from_zarr(nlohmann::json::parse(R"({"id": "lzma"})")),
+                       "unsupported codec 'lzma' (chunkarr reads blosc, zstd, zlib and gzip)",
+                       codec_error);
+  CHECK(make_codec("raw") == nullptr);
+  CHECK_THROWS_WITH_AS(make_codec("raw:1"), doctest::Contains("too many"), codec_error);
+  for (const char* id : {"blosc", "zstd", "zlib", "gzip"}) {
+    CAPTURE(id);
+    const auto from_spec = make_codec(id);
+    CHECK(from_spec->to_zarr()["id"] == id);
+    CHECK(codec_from_zarr(nlohmann::json{{"id", id}})->spec() == from_spec->spec());
+  }
+}
+
 TEST_CASE("corrupt, truncated and wrong-sized input is a codec_error") {
   const bytes data = test::sample_bytes(50000, 5);
   for (const std::string spec : all_specs) {

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <bit>
 #include <cmath>
 #include <cstring>
 
@@ -253,6 +254,24 @@ TEST_CASE("store writes a Zarr array, and nothing at all when it fails") {
   }
   std::sort(names.begin(), names.end());
   CHECK(names == std::vector<std::string>{"out.zarr", "x.zarr"});
+}
+
+TEST_CASE("cbrt is the real cube root, negatives included, for floats and integers") {
+  const xt::xarray<double> v = {-27.0, -8.0, -0.0, 0.0, 1.0, 2.0, 64.0, 1e300};
+  const array x = from_xtensor(v, {3});
+  const xt::xarray<double> got = compute<double>(cbrt(x));
+  REQUIRE(got.size() == v.size());
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    CAPTURE(v(i));
+    CHECK(std::bit_cast<std::uint64_t>(got(i)) == std::bit_cast<std::uint64_t>(std::cbrt(v(i))));
+  }
+  CHECK(got(0) == doctest::Approx(-3.0));  // std::pow(-27, 1/3.) would be NaN
+  const array i = arange(5, make_dtype(scalar_kind::int32)) * 2;  // 0, 2, …, 8
+  CHECK(cbrt(i).dtype().name() == "float64");
+  CHECK(compute<double>(cbrt(i))(4) == doctest::Approx(2.0));
+  CHECK(compute<float>(cbrt(x.astype(make_dtype(scalar_kind::float32))))(1) ==
+        doctest::Approx(-2.0f));
+  CHECK_THROWS_AS(cbrt(array()), value_error);
 }
 
 TEST_CASE("in-memory sources, scalars and 0-d results") {

@@ -99,13 +99,15 @@ class Eval(TempDirCase):
         self.check("where(i > 0, i, 2*3)", "where(i > 0, i, np.int32(6))")
 
     def test_functions(self):
-        for fn in ["abs", "sqrt", "exp", "expm1", "log", "log1p", "log10", "log2", "sin", "cos",
+        for fn in ["abs", "sqrt", "cbrt", "exp", "expm1", "log", "log1p", "log10", "log2", "sin", "cos",
                    "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "floor", "ceil",
                    "trunc", "sign", "isnan", "isinf", "isfinite"]:
             arg = "a / 100" if fn in ("arcsin", "arccos", "sinh", "cosh", "exp", "expm1") else "a"
             self.check(f"{fn}({arg})")
             self.check(f"np.{fn}(b / 100)")
         self.check("sqrt(i)")  # integers become float64
+        self.check("cbrt(i)")
+        self.check("np.cbrt(-a)")  # the real root of negatives, not pow's NaN
         self.check("abs(i)")
         self.check("maximum(a, b)")
         self.check("minimum(a, 0)")

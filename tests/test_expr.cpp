@@ -72,6 +72,9 @@ TEST_CASE("operation dtypes follow NumPy") {
   CHECK(sqrt(i32).dtype().name() == "float64");
   CHECK(sqrt(f4).dtype().name() == "float32");
   CHECK(sqrt(i8).dtype().name() == "float32");  // NumPy: float16, which chunkarr does not have
+  CHECK(cbrt(i32).dtype().name() == "float64");
+  CHECK(cbrt(f4).dtype().name() == "float32");
+  CHECK(std::string(name_of(unary_op::cbrt)) == "cbrt");
   CHECK(abs(i8).dtype().name() == "int8");
   CHECK(isnan(i32).dtype().name() == "bool");
   CHECK(where(b, i8, f4).dtype().name() == "float32");

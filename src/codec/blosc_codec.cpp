@@ -9,6 +9,13 @@
 namespace chunkarr::detail {
 namespace {
 
+struct blosc_options {
+  std::string cname = "lz4";  // lz4, lz4hc, zstd, zlib, blosclz
+  int clevel = 5;             // 0-9
+  int shuffle = 1;            // 0 none, 1 byte, 2 bit, -1 auto (bit for 1-byte items)
+  int blocksize = 0;          // bytes; 0 lets Blosc choose
+};
+
 const char* shuffle_name(int shuffle) {
   switch (shuffle) {
     case 0:
@@ -97,10 +104,50 @@ class blosc_codec final : public codec {
   blosc_options o_;
 };
 
+// blosc[:CNAME[:CLEVEL[:SHUFFLE[:BLOCKSIZE]]]]
+std::shared_ptr<const codec> blosc_from_spec(std::string_view spec,
+                                             std::span<const std::string> fields) {
+  spec_field_limit(spec, fields, 5);
+  blosc_options o;
+  if (fields.size() > 1) o.cname = fields[1];
+  if (fields.size() > 2) o.clevel = spec_integer(spec, fields[2], "the Blosc level", 0, 9);
+  if (fields.size() > 3) {
+    const std::string& a = fields[3];
+    if (a == "noshuffle")
+      o.shuffle = 0;
+    else if (a == "shuffle")
+      o.shuffle = 1;
+    else if (a == "bitshuffle")
+      o.shuffle = 2;
+    else
+      throw_error<codec_error>("codec '", spec, "': shuffle must be noshuffle, shuffle or ",
+                               "bitshuffle, not '", a, "'");
+  }
+  if (fields.size() > 4) {
+    o.blocksize = spec_integer(spec, fields[4], "the Blosc block size", 0, 1 << 30);
+  }
+  return std::make_shared<blosc_codec>(o);
+}
+
+std::shared_ptr<const codec> blosc_from_zarr(const nlohmann::json& config) {
+  blosc_options o;
+  if (config.contains("cname")) {
+    if (!config["cname"].is_string()) {
+      throw_error<codec_error>("codec config ", config.dump(), ": 'cname' must be a string");
+    }
+    o.cname = config["cname"].get<std::string>();
+  }
+  o.clevel = zarr_integer(config, "clevel", 5);
+  o.shuffle = zarr_integer(config, "shuffle", 1);
+  o.blocksize = zarr_integer(config, "blocksize", 0);
+  return std::make_shared<blosc_codec>(o);
+}
+
 }  // namespace
 
-std::shared_ptr<const codec> make_blosc(const blosc_options& options) {
-  return std::make_shared<blosc_codec>(options);
+void register_blosc(codec_registry& registry) {
+  registry.add_spec("blosc", "blosc[:cname:clevel:shuffle]", &blosc_from_spec);
+  registry.add_zarr("blosc", &blosc_from_zarr);
 }
 
 }  // namespace chunkarr::detail

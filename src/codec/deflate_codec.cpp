@@ -109,10 +109,28 @@ class deflate_codec final : public codec {
   bool gzip_;
 };
 
+// gzip[:LEVEL] and zlib[:LEVEL]
+template <bool Gzip>
+std::shared_ptr<const codec> deflate_from_spec(std::string_view spec,
+                                               std::span<const std::string> fields) {
+  spec_field_limit(spec, fields, 2);
+  const int level = fields.size() > 1 ? spec_integer(spec, fields[1], "the level", 0, 9) : 1;
+  return std::make_shared<deflate_codec>(level, Gzip);
+}
+
+template <bool Gzip>
+std::shared_ptr<const codec> deflate_from_zarr(const nlohmann::json& config) {
+  return std::make_shared<deflate_codec>(zarr_integer(config, "level", 1), Gzip);
+}
+
 }  // namespace
 
-std::shared_ptr<const codec> make_deflate(int level, bool gzip) {
-  return std::make_shared<deflate_codec>(level, gzip);
+void register_deflate(codec_registry& registry) {
+  // Each form keeps the order its unknown-id message has always listed them in.
+  registry.add_spec("gzip", "gzip[:level]", &deflate_from_spec<true>);
+  registry.add_spec("zlib", "zlib[:level]", &deflate_from_spec<false>);
+  registry.add_zarr("zlib", &deflate_from_zarr<false>);
+  registry.add_zarr("gzip", &deflate_from_zarr<true>);
 }
 
 }  // namespace chunkarr::detail

@@ -57,10 +57,24 @@ class zstd_codec final : public codec {
   int level_;
 };
 
+// zstd[:LEVEL]
+std::shared_ptr<const codec> zstd_from_spec(std::string_view spec,
+                                            std::span<const std::string> fields) {
+  spec_field_limit(spec, fields, 2);
+  const int level =
+      fields.size() > 1 ? spec_integer(spec, fields[1], "the zstd level", -131072, 22) : 1;
+  return std::make_shared<zstd_codec>(level);
+}
+
+std::shared_ptr<const codec> zstd_from_zarr(const nlohmann::json& config) {
+  return std::make_shared<zstd_codec>(zarr_integer(config, "level", 1));
+}
+
 }  // namespace
 
-std::shared_ptr<const codec> make_zstd(int level) {
-  return std::make_shared<zstd_codec>(level);
+void register_zstd(codec_registry& registry) {
+  registry.add_spec("zstd", "zstd[:level]", &zstd_from_spec);
+  registry.add_zarr("zstd", &zstd_from_zarr);
 }
 
 }  // namespace chunkarr::detail

@@ -1,5 +1,6 @@
 #include <cmath>
 #include <cstring>
+#include <iterator>
 #include <limits>
 #include <type_traits>
 
@@ -30,7 +31,7 @@ T wrap_mul(T a, T b) {
 }
 
 template <class T>
-T floor_div(T a, T b) {
+T floor_divide_of(T a, T b) {
   if constexpr (std::is_floating_point_v<T>) {
     // NumPy's npy_divmod, so results agree to the bit.
     if (b == 0) return a / b;
@@ -111,6 +112,81 @@ bool is_nan(T v) {
   else
     return false;
 }
+template <class T>
+bool is_inf(T v) {
+  if constexpr (std::is_floating_point_v<T>)
+    return std::isinf(v);
+  else
+    return false;
+}
+template <class T>
+bool is_finite(T v) {
+  if constexpr (std::is_floating_point_v<T>)
+    return std::isfinite(v);
+  else
+    return true;
+}
+
+// NumPy's arithmetic: bools add as `or` and multiply as `and`; integers wrap.
+template <class T>
+T sum_of(T a, T b) {
+  if constexpr (std::is_same_v<T, bool>)
+    return a || b;
+  else if constexpr (std::is_integral_v<T>)
+    return wrap_add(a, b);
+  else
+    return a + b;
+}
+template <class T>
+T difference_of(T a, T b) {
+  if constexpr (std::is_integral_v<T>)
+    return wrap_sub(a, b);
+  else
+    return a - b;
+}
+template <class T>
+T product_of(T a, T b) {
+  if constexpr (std::is_same_v<T, bool>)
+    return a && b;
+  else if constexpr (std::is_integral_v<T>)
+    return wrap_mul(a, b);
+  else
+    return a * b;
+}
+template <class T>
+T negative_of(T a) {
+  if constexpr (std::is_integral_v<T>)
+    return wrap_sub<T>(0, a);
+  else
+    return -a;
+}
+template <class T>
+T invert_of(T a) {
+  if constexpr (std::is_same_v<T, bool>)
+    return !a;
+  else
+    return T(~a);
+}
+template <class T>
+T abs_of(T a) {
+  if constexpr (std::is_floating_point_v<T>)
+    return std::fabs(a);
+  else if constexpr (std::is_unsigned_v<T> || std::is_same_v<T, bool>)
+    return a;
+  else
+    return a < 0 ? wrap_sub<T>(0, a) : a;
+}
+
+template <class T>
+T sign_of(T v) {
+  if constexpr (std::is_floating_point_v<T>) {
+    if (std::isnan(v)) return v;
+  }
+  if constexpr (std::is_unsigned_v<T>)
+    return v > 0 ? 1 : 0;
+  else
+    return v > 0 ? T(1) : (v < 0 ? T(-1) : T(0));
+}
 
 template <class Out, class In, class F>
 void loop1(index_t n, const operand_ref* in, std::byte* out_bytes, F f) {
@@ -143,138 +219,84 @@ void loop2(index_t n, const operand_ref* in, std::byte* out_bytes, F f) {
   }
 }
 
-template <class T, binary_op Op>
-void binary(index_t n, const operand_ref* in, std::byte* out) {
-  constexpr bool is_bool = std::is_same_v<T, bool>;
-  constexpr bool is_int = std::is_integral_v<T> && !is_bool;
-  if constexpr (Op == binary_op::add) {
-    if constexpr (is_bool)
-      loop2<T, T>(n, in, out, [](T a, T b) { return a || b; });
-    else if constexpr (is_int)
-      loop2<T, T>(n, in, out, [](T a, T b) { return wrap_add(a, b); });
-    else
-      loop2<T, T>(n, in, out, [](T a, T b) { return a + b; });
-  } else if constexpr (Op == binary_op::subtract) {
-    if constexpr (is_int)
-      loop2<T, T>(n, in, out, [](T a, T b) { return wrap_sub(a, b); });
-    else if constexpr (!is_bool)
-      loop2<T, T>(n, in, out, [](T a, T b) { return a - b; });
-  } else if constexpr (Op == binary_op::multiply) {
-    if constexpr (is_bool)
-      loop2<T, T>(n, in, out, [](T a, T b) { return a && b; });
-    else if constexpr (is_int)
-      loop2<T, T>(n, in, out, [](T a, T b) { return wrap_mul(a, b); });
-    else
-      loop2<T, T>(n, in, out, [](T a, T b) { return a * b; });
-  } else if constexpr (Op == binary_op::true_divide) {
-    if constexpr (std::is_floating_point_v<T>) {
-      loop2<T, T>(n, in, out, [](T a, T b) { return a / b; });
-    }
-  } else if constexpr (Op == binary_op::floor_divide) {
-    if constexpr (!is_bool) loop2<T, T>(n, in, out, [](T a, T b) { return floor_div(a, b); });
-  } else if constexpr (Op == binary_op::remainder) {
-    if constexpr (!is_bool) loop2<T, T>(n, in, out, [](T a, T b) { return remainder_of(a, b); });
-  } else if constexpr (Op == binary_op::power) {
-    if constexpr (!is_bool) loop2<T, T>(n, in, out, [](T a, T b) { return power_of(a, b); });
-  } else if constexpr (Op == binary_op::equal) {
-    loop2<bool, T>(n, in, out, [](T a, T b) { return a == b; });
-  } else if constexpr (Op == binary_op::not_equal) {
-    loop2<bool, T>(n, in, out, [](T a, T b) { return a != b; });
-  } else if constexpr (Op == binary_op::less) {
-    loop2<bool, T>(n, in, out, [](T a, T b) { return a < b; });
-  } else if constexpr (Op == binary_op::less_equal) {
-    loop2<bool, T>(n, in, out, [](T a, T b) { return a <= b; });
-  } else if constexpr (Op == binary_op::greater) {
-    loop2<bool, T>(n, in, out, [](T a, T b) { return a > b; });
-  } else if constexpr (Op == binary_op::greater_equal) {
-    loop2<bool, T>(n, in, out, [](T a, T b) { return a >= b; });
-  } else if constexpr (Op == binary_op::bitwise_and) {
-    if constexpr (!std::is_floating_point_v<T>)
-      loop2<T, T>(n, in, out, [](T a, T b) { return T(a & b); });
-  } else if constexpr (Op == binary_op::bitwise_or) {
-    if constexpr (!std::is_floating_point_v<T>)
-      loop2<T, T>(n, in, out, [](T a, T b) { return T(a | b); });
-  } else if constexpr (Op == binary_op::bitwise_xor) {
-    if constexpr (!std::is_floating_point_v<T>)
-      loop2<T, T>(n, in, out, [](T a, T b) { return T(a ^ b); });
-  } else if constexpr (Op == binary_op::maximum) {
-    // NaN propagates, as in NumPy.
-    loop2<T, T>(n, in, out, [](T a, T b) { return (a >= b || is_nan(a)) ? a : b; });
-  } else if constexpr (Op == binary_op::minimum) {
-    loop2<T, T>(n, in, out, [](T a, T b) { return (a <= b || is_nan(a)) ? a : b; });
+// The table's kernels (include/chunkarr/expr/operations.hpp): one expression per entry, in `a`
+// and `b` of type T, instantiated only for the kinds its rule admits (the others are never
+// compiled into a program: `apply` rejects or promotes them first).
+template <class T>
+constexpr bool admits(binary_rule rule) {
+  switch (rule) {
+    case binary_rule::minus:
+    case binary_rule::bool_as_int8:
+      return !std::is_same_v<T, bool>;
+    case binary_rule::float_result:
+      return std::is_floating_point_v<T>;
+    case binary_rule::bitwise:
+      return !std::is_floating_point_v<T>;
+    case binary_rule::arithmetic:
+    case binary_rule::comparison:
+      return true;
   }
+  return false;
 }
 
 template <class T>
-T sign_of(T v) {
-  if constexpr (std::is_floating_point_v<T>) {
-    if (std::isnan(v)) return v;
+constexpr bool admits(unary_rule rule) {
+  switch (rule) {
+    case unary_rule::numeric:
+    case unary_rule::minus:
+      return !std::is_same_v<T, bool>;
+    case unary_rule::float_result:
+      return std::is_floating_point_v<T>;
+    case unary_rule::integer:
+      return !std::is_floating_point_v<T>;
+    case unary_rule::same_type:
+    case unary_rule::predicate:
+      return true;
   }
-  if constexpr (std::is_unsigned_v<T>)
-    return v > 0 ? 1 : 0;
-  else
-    return v > 0 ? T(1) : (v < 0 ? T(-1) : T(0));
+  return false;
+}
+
+template <binary_op Op>
+struct binary_expression;
+template <unary_op Op>
+struct unary_expression;
+#define CHUNKARR_BINARY_EXPRESSION(op, api, rule, ...) \
+  template <>                                          \
+  struct binary_expression<binary_op::op> {            \
+    template <class T>                                 \
+    static auto of(T a, T b) {                         \
+      return __VA_ARGS__;                              \
+    }                                                  \
+  };
+#define CHUNKARR_UNARY_EXPRESSION(op, api, rule, ...) \
+  template <>                                         \
+  struct unary_expression<unary_op::op> {             \
+    template <class T>                                \
+    static auto of(T a) {                             \
+      return __VA_ARGS__;                             \
+    }                                                 \
+  };
+CHUNKARR_BINARY_OPS(CHUNKARR_BINARY_EXPRESSION)
+CHUNKARR_UNARY_OPS(CHUNKARR_UNARY_EXPRESSION)
+#undef CHUNKARR_BINARY_EXPRESSION
+#undef CHUNKARR_UNARY_EXPRESSION
+
+template <class T, binary_op Op>
+void binary(index_t n, const operand_ref* in, std::byte* out) {
+  constexpr binary_rule rule = rule_of(Op);
+  if constexpr (admits<T>(rule)) {
+    using Out = std::conditional_t<rule == binary_rule::comparison, bool, T>;
+    loop2<Out, T>(n, in, out,
+                  [](T a, T b) { return static_cast<Out>(binary_expression<Op>::of(a, b)); });
+  }
 }
 
 template <class T, unary_op Op>
 void unary(index_t n, const operand_ref* in, std::byte* out) {
-  constexpr bool is_float = std::is_floating_point_v<T>;
-  constexpr bool is_bool = std::is_same_v<T, bool>;
-  if constexpr (Op == unary_op::negative) {
-    if constexpr (is_float)
-      loop1<T, T>(n, in, out, [](T a) { return -a; });
-    else if constexpr (!is_bool)
-      loop1<T, T>(n, in, out, [](T a) { return wrap_sub<T>(0, a); });
-  } else if constexpr (Op == unary_op::bitwise_not) {
-    if constexpr (is_bool)
-      loop1<T, T>(n, in, out, [](T a) { return !a; });
-    else if constexpr (!is_float)
-      loop1<T, T>(n, in, out, [](T a) { return T(~a); });
-  } else if constexpr (Op == unary_op::abs) {
-    if constexpr (is_float)
-      loop1<T, T>(n, in, out, [](T a) { return std::fabs(a); });
-    else if constexpr (is_bool || std::is_unsigned_v<T>)
-      loop1<T, T>(n, in, out, [](T a) { return a; });
-    else
-      loop1<T, T>(n, in, out, [](T a) { return a < 0 ? wrap_sub<T>(0, a) : a; });
-  } else if constexpr (Op == unary_op::sign) {
-    if constexpr (!is_bool) loop1<T, T>(n, in, out, [](T a) { return sign_of(a); });
-  } else if constexpr (Op == unary_op::isnan) {
-    loop1<bool, T>(n, in, out, [](T a) { return is_nan(a); });
-  } else if constexpr (Op == unary_op::isinf) {
-    if constexpr (is_float)
-      loop1<bool, T>(n, in, out, [](T a) { return std::isinf(a); });
-    else
-      loop1<bool, T>(n, in, out, [](T) { return false; });
-  } else if constexpr (Op == unary_op::isfinite) {
-    if constexpr (is_float)
-      loop1<bool, T>(n, in, out, [](T a) { return std::isfinite(a); });
-    else
-      loop1<bool, T>(n, in, out, [](T) { return true; });
-  } else if constexpr (is_float) {
-#define CHUNKARR_MATH(op, fn)       \
-  if constexpr (Op == unary_op::op) \
-    loop1<T, T>(n, in, out, [](T a) { return static_cast<T>(fn(a)); });
-    CHUNKARR_MATH(sqrt, std::sqrt)
-    CHUNKARR_MATH(exp, std::exp)
-    CHUNKARR_MATH(expm1, std::expm1)
-    CHUNKARR_MATH(log, std::log)
-    CHUNKARR_MATH(log1p, std::log1p)
-    CHUNKARR_MATH(log10, std::log10)
-    CHUNKARR_MATH(log2, std::log2)
-    CHUNKARR_MATH(sin, std::sin)
-    CHUNKARR_MATH(cos, std::cos)
-    CHUNKARR_MATH(tan, std::tan)
-    CHUNKARR_MATH(arcsin, std::asin)
-    CHUNKARR_MATH(arccos, std::acos)
-    CHUNKARR_MATH(arctan, std::atan)
-    CHUNKARR_MATH(sinh, std::sinh)
-    CHUNKARR_MATH(cosh, std::cosh)
-    CHUNKARR_MATH(tanh, std::tanh)
-    CHUNKARR_MATH(floor, std::floor)
-    CHUNKARR_MATH(ceil, std::ceil)
-    CHUNKARR_MATH(trunc, std::trunc)
-#undef CHUNKARR_MATH
+  constexpr unary_rule rule = rule_of(Op);
+  if constexpr (admits<T>(rule)) {
+    using Out = std::conditional_t<rule == unary_rule::predicate, bool, T>;
+    loop1<Out, T>(n, in, out, [](T a) { return static_cast<Out>(unary_expression<Op>::of(a)); });
   }
 }
 
@@ -316,12 +338,14 @@ void where_loop(index_t n, const operand_ref* in, std::byte* out_bytes) {
 template <class T, std::size_t... Ops>
 kernel_fn binary_table(binary_op op, std::index_sequence<Ops...>) {
   static constexpr kernel_fn table[] = {&binary<T, static_cast<binary_op>(Ops)>...};
+  static_assert(std::size(table) == binary_op_count);
   return table[static_cast<std::size_t>(op)];
 }
 
 template <class T, std::size_t... Ops>
 kernel_fn unary_table(unary_op op, std::index_sequence<Ops...>) {
   static constexpr kernel_fn table[] = {&unary<T, static_cast<unary_op>(Ops)>...};
+  static_assert(std::size(table) == unary_op_count);
   return table[static_cast<std::size_t>(op)];
 }
 
@@ -329,13 +353,13 @@ kernel_fn unary_table(unary_op op, std::index_sequence<Ops...>) {
 
 kernel_fn binary_kernel(binary_op op, scalar_kind k) {
   return visit_kind(k, [&](auto sample) {
-    return binary_table<decltype(sample)>(op, std::make_index_sequence<18>());
+    return binary_table<decltype(sample)>(op, std::make_index_sequence<binary_op_count>());
   });
 }
 
 kernel_fn unary_kernel(unary_op op, scalar_kind k) {
   return visit_kind(k, [&](auto sample) {
-    return unary_table<decltype(sample)>(op, std::make_index_sequence<26>());
+    return unary_table<decltype(sample)>(op, std::make_index_sequence<unary_op_count>());
   });
 }
 

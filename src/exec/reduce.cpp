@@ -335,7 +335,7 @@ struct reducer::impl {
 
 namespace {
 
-template <class T, class Op>
+template <class T, partial_reduction<T> Op>
 class reducer_for final : public reducer::impl {
  public:
   using state = typename Op::state;
@@ -445,46 +445,16 @@ class reducer_for final : public reducer::impl {
   Op op_;
 };
 
+// The reducer of each entry of the table (include/chunkarr/expr/operations.hpp), whose kernel
+// names its partial-state type for inputs of type T.
 template <class T>
 std::unique_ptr<reducer::impl> make_impl(reduce_op op, geometry g) {
-  auto make = [&](auto op_sample) -> std::unique_ptr<reducer::impl> {
-    return std::make_unique<reducer_for<T, decltype(op_sample)>>(std::move(g));
-  };
   switch (op) {
-    case reduce_op::sum:
-      return make(sum_like<T, false, false>{});
-    case reduce_op::nansum:
-      return make(sum_like<T, false, true>{});
-    case reduce_op::prod:
-      return make(sum_like<T, true, false>{});
-    case reduce_op::mean:
-      return make(mean_like<T, false>{});
-    case reduce_op::nanmean:
-      return make(mean_like<T, true>{});
-    case reduce_op::var:
-      return make(var_like<T, false, false>{});
-    case reduce_op::std:
-      return make(var_like<T, false, true>{});
-    case reduce_op::nanvar:
-      return make(var_like<T, true, false>{});
-    case reduce_op::nanstd:
-      return make(var_like<T, true, true>{});
-    case reduce_op::min:
-      return make(min_max<T, false, false>{});
-    case reduce_op::max:
-      return make(min_max<T, true, false>{});
-    case reduce_op::nanmin:
-      return make(min_max<T, false, true>{});
-    case reduce_op::nanmax:
-      return make(min_max<T, true, true>{});
-    case reduce_op::any:
-      return make(any_all<T, false>{});
-    case reduce_op::all:
-      return make(any_all<T, true>{});
-    case reduce_op::argmin:
-      return make(arg_extreme<T, false>{});
-    case reduce_op::argmax:
-      return make(arg_extreme<T, true>{});
+#define CHUNKARR_REDUCER(name, api, rule, ...) \
+  case reduce_op::name:                        \
+    return std::make_unique<reducer_for<T, __VA_ARGS__>>(std::move(g));
+    CHUNKARR_REDUCE_OPS(CHUNKARR_REDUCER)
+#undef CHUNKARR_REDUCER
   }
   throw_error<error>("internal: unknown reduction");
 }
@@ -504,7 +474,7 @@ reducer::reducer(const node& n) {
     if (g.reduced[d]) g.reduced_count *= input.shape[d];
   }
   const reduce_op op = n.reduction.op;
-  if ((op == reduce_op::argmin || op == reduce_op::argmax) && !g.flat_index) {
+  if (rule_of(op) == reduce_rule::index && !g.flat_index) {
     for (std::size_t d = 0; d < g.reduced.size(); ++d) {
       if (g.reduced[d]) g.arg_axis = static_cast<int>(d);
     }

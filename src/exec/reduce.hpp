@@ -7,11 +7,45 @@
 // Floating sums accumulate in double.
 #pragma once
 
+#include <concepts>
 #include <memory>
+#include <type_traits>
 
 #include "expr/node.hpp"
 
 namespace chunkarr::detail {
+
+/// The partial-state contract every reduction (sum, var, argmax, …) is written to.
+///
+/// A reduction never sees all its values at once: it sees one block per task, on any thread,
+/// in any order, so each operation is a `state` and five steps. `init` makes the identity
+/// state. `add` (one value; `add_row` for a row of `n`, the inner loop) folds a block's values
+/// into states, `passes` times over the block with `between` on every state in between
+/// (variance: the first pass finds the block's mean, the second its squared deviations).
+/// `combine(a, b)` folds `b`, whose values come later in C order, into `a`; `finish` turns a
+/// final state into an output value of any kind `Out` (`ddof` for var/std, and the number of
+/// values reduced into each output element). `combine` must be associative in what it means
+/// — partials fold per block, then per chunk, then across chunks, in any grouping — but
+/// floating-point addition is not associative bit for bit, so the engine never regroups or
+/// reorders: it combines partials in one fixed order (chunk order along the reduced axes)
+/// whatever the thread count, memory budget or run, which is what makes results
+/// bit-identical. Knowing that `b` comes later is what lets argmin keep the first index. A
+/// state is trivially copyable and exactly `sizeof(state)` bytes (`reducer::state_bytes`):
+/// the engine keeps states as raw bytes, moves them between tasks and spills them to a
+/// temporary Zarr array when they do not fit in memory.
+template <class Op, class T>
+concept partial_reduction = std::is_trivially_copyable_v<typename Op::state> &&
+    requires(const Op op, typename Op::state& into, const typename Op::state& from, T value,
+             const T* row, index_t n, int pass) {
+  { Op::passes } -> std::convertible_to<int>;
+  { op.init(into) } -> std::same_as<void>;
+  { op.add(into, value, n, pass) } -> std::same_as<void>;
+  { op.add_row(into, row, n, n, n, pass) } -> std::same_as<void>;
+  { op.between(into) } -> std::same_as<void>;
+  { op.combine(into, from) } -> std::same_as<void>;
+  { op.template finish<double>(from, pass, n) } -> std::same_as<double>;
+  { op.template finish<bool>(from, pass, n) } -> std::same_as<bool>;
+};
 
 class reducer {
  public:

@@ -509,39 +509,30 @@ array apply(binary_op op, const operand& a, const operand& b) {
   const char* name = name_of(op);
   dtype compute = promote_nodes(*x, *y);
   dtype out = compute;
-  switch (op) {
-    case binary_op::subtract:
+  switch (rule_of(op)) {
+    case binary_rule::arithmetic:
+      break;
+    case binary_rule::minus:
       if (compute.is_bool()) {
-        throw_error<type_error>(
-            "subtract: the boolean subtract, the `-` operator, is not "
-            "supported; use the bitwise_xor, the `^` operator, instead");
+        throw_error<type_error>(name, ": the boolean ", name,
+                                ", the `-` operator, is not supported; use the bitwise_xor, the "
+                                "`^` operator, instead");
       }
       break;
-    case binary_op::true_divide:
+    case binary_rule::float_result:
       if (!compute.is_float()) compute = out = native(scalar_kind::float64);
       break;
-    case binary_op::floor_divide:
-    case binary_op::remainder:
-    case binary_op::power:
+    case binary_rule::bool_as_int8:
       if (compute.is_bool()) compute = out = native(scalar_kind::int8);
       break;
-    case binary_op::equal:
-    case binary_op::not_equal:
-    case binary_op::less:
-    case binary_op::less_equal:
-    case binary_op::greater:
-    case binary_op::greater_equal:
+    case binary_rule::comparison:
       out = native(scalar_kind::bool_);
       break;
-    case binary_op::bitwise_and:
-    case binary_op::bitwise_or:
-    case binary_op::bitwise_xor:
+    case binary_rule::bitwise:
       if (compute.is_float()) {
         throw_error<type_error>(name, ": not supported for ", x->dtype.name(), " and ",
                                 y->dtype.name(), " (booleans and integers only)");
       }
-      break;
-    default:
       break;
   }
   detail::elementwise_payload p;
@@ -556,32 +547,30 @@ array apply(unary_op op, const array& a) {
   const char* name = name_of(op);
   dtype compute = native(in.dtype.kind);
   dtype out = compute;
-  switch (op) {
-    case unary_op::negative:
+  switch (rule_of(op)) {
+    case unary_rule::float_result:
+      compute = out = float_for(in.dtype);
+      break;
+    case unary_rule::same_type:
+      break;
+    case unary_rule::numeric:
+      if (compute.is_bool()) throw_error<type_error>(name, ": not supported for bool");
+      break;
+    case unary_rule::minus:
       if (compute.is_bool()) {
-        throw_error<type_error>(
-            "negative: the boolean negative, the `-` operator, is not "
-            "supported; use the `~` operator or logical_not instead");
+        throw_error<type_error>(name, ": the boolean ", name,
+                                ", the `-` operator, is not supported; use the `~` operator or "
+                                "logical_not instead");
       }
       break;
-    case unary_op::bitwise_not:
+    case unary_rule::integer:
       if (compute.is_float()) {
-        throw_error<type_error>("invert: not supported for ", in.dtype.name(),
+        throw_error<type_error>(name, ": not supported for ", in.dtype.name(),
                                 " (booleans and integers only)");
       }
       break;
-    case unary_op::sign:
-      if (compute.is_bool()) throw_error<type_error>("sign: not supported for bool");
-      break;
-    case unary_op::abs:
-      break;
-    case unary_op::isnan:
-    case unary_op::isinf:
-    case unary_op::isfinite:
+    case unary_rule::predicate:
       out = native(scalar_kind::bool_);
-      break;
-    default:
-      compute = out = float_for(in.dtype);
       break;
   }
   detail::elementwise_payload p;
@@ -619,7 +608,8 @@ array reduce(reduce_op op, const array& a, axes_t axes, bool keepdims, int ddof)
     if (p.reduced[d]) throw_error<shape_error>(name, ": duplicate value in 'axis'");
     p.reduced[d] = true;
   }
-  const bool arg = op == reduce_op::argmin || op == reduce_op::argmax;
+  const reduce_rule rule = rule_of(op);
+  const bool arg = rule == reduce_rule::index;
   if (arg) {
     if (axes.size() > 1) {
       throw_error<shape_error>(name, ": takes one axis or all, not ", axes.size());
@@ -633,17 +623,14 @@ array reduce(reduce_op op, const array& a, axes_t axes, bool keepdims, int ddof)
     }
     return n;
   }();
-  if (reduced_count == 0 && (arg || op == reduce_op::min || op == reduce_op::max ||
-                             op == reduce_op::nanmin || op == reduce_op::nanmax)) {
+  if (reduced_count == 0 && (arg || rule == reduce_rule::extreme)) {
     throw_error<shape_error>(name, ": zero-size array to reduction operation ", name,
                              " which has no identity (shape ", to_string(in.shape), ")");
   }
   const dtype t = in.dtype;
   dtype out;
-  switch (op) {
-    case reduce_op::sum:
-    case reduce_op::prod:
-    case reduce_op::nansum:
+  switch (rule) {
+    case reduce_rule::accumulate:
       if (t.is_bool() || t.is_signed_int())
         out = native(scalar_kind::int64);
       else if (t.is_unsigned_int())
@@ -651,26 +638,16 @@ array reduce(reduce_op op, const array& a, axes_t axes, bool keepdims, int ddof)
       else
         out = native(t.kind);
       break;
-    case reduce_op::mean:
-    case reduce_op::var:
-    case reduce_op::std:
-    case reduce_op::nanmean:
-    case reduce_op::nanvar:
-    case reduce_op::nanstd:
+    case reduce_rule::float_result:
       out = t.is_float() ? native(t.kind) : native(scalar_kind::float64);
       break;
-    case reduce_op::min:
-    case reduce_op::max:
-    case reduce_op::nanmin:
-    case reduce_op::nanmax:
+    case reduce_rule::extreme:
       out = native(t.kind);
       break;
-    case reduce_op::any:
-    case reduce_op::all:
+    case reduce_rule::logical:
       out = native(scalar_kind::bool_);
       break;
-    case reduce_op::argmin:
-    case reduce_op::argmax:
+    case reduce_rule::index:
       out = native(scalar_kind::int64);
       break;
   }
@@ -691,7 +668,7 @@ array reduce(reduce_op op, const array& a, axes_t axes, bool keepdims, int ddof)
   return array(std::move(n));
 }
 
-// ---- names ---------------------------------------------------------------------------------
+// ---- chunking ------------------------------------------------------------------------------
 
 array rechunk(const array& a, shape_t chunk_shape) {
   const node& in = get(a);
@@ -716,29 +693,6 @@ array rechunk(const array& a, shape_t chunk_shape) {
   n->weak_scalar = in.weak_scalar;
   n->inputs = {a.node()};
   return array(std::move(n));
-}
-
-const char* name_of(binary_op op) {
-  static const char* names[] = {
-      "add",           "subtract",    "multiply",   "true_divide", "floor_divide", "remainder",
-      "power",         "equal",       "not_equal",  "less",        "less_equal",   "greater",
-      "greater_equal", "bitwise_and", "bitwise_or", "bitwise_xor", "maximum",      "minimum"};
-  return names[static_cast<int>(op)];
-}
-
-const char* name_of(unary_op op) {
-  static const char* names[] = {
-      "negative", "invert", "abs",  "sqrt",  "exp",    "expm1",  "log",    "log1p",   "log10",
-      "log2",     "sin",    "cos",  "tan",   "arcsin", "arccos", "arctan", "sinh",    "cosh",
-      "tanh",     "floor",  "ceil", "trunc", "sign",   "isnan",  "isinf",  "isfinite"};
-  return names[static_cast<int>(op)];
-}
-
-const char* name_of(reduce_op op) {
-  static const char* names[] = {"sum",     "prod",   "mean",   "var",    "std",    "min",
-                                "max",     "any",    "all",    "argmin", "argmax", "nansum",
-                                "nanmean", "nanvar", "nanstd", "nanmin", "nanmax"};
-  return names[static_cast<int>(op)];
 }
 
 }  // namespace chunkarr

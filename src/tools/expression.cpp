@@ -1,8 +1,13 @@
 #include "tools/expression.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
+#include <iterator>
 #include <limits>
+#include <optional>
+#include <string_view>
+#include <utility>
 #include <variant>
 
 namespace chunkarr::cli {
@@ -120,6 +125,73 @@ std::string type_name(const value& x) {
   static const char* names[] = {"array", "number", "tuple",    "string", "None",
                                 "...",   "slice",  "function", "module", "dtype"};
   return names[x.v.index()];
+}
+
+// ---- functions ---------------------------------------------------------------------------
+
+// The operation tables (chunkarr/expr/operations.hpp) give most of the functions, by the names
+// name_of prints; these are NumPy's other spellings of their entries.
+constexpr std::pair<std::string_view, std::string_view> numpy_aliases[] = {
+    {"absolute", "abs"},
+    {"divide", "true_divide"},
+    {"mod", "remainder"},
+    {"amin", "min"},
+    {"amax", "max"}};
+// The functions that are not one table entry: bool casts around one (logical_*) and the rest.
+constexpr std::string_view other_functions[] = {"logical_not", "logical_and", "logical_or",
+                                                "logical_xor", "where",       "clip",
+                                                "transpose",   "astype",      "rechunk"};
+
+template <class Op, std::size_t Count>
+constexpr std::optional<Op> table_entry(std::string_view name) {
+  for (const auto& [alias, entry] : numpy_aliases) {
+    if (name == alias) name = entry;
+  }
+  for (std::size_t i = 0; i < Count; ++i) {
+    if (name == name_of(static_cast<Op>(i))) return static_cast<Op>(i);
+  }
+  return std::nullopt;
+}
+constexpr std::optional<unary_op> unary_named(std::string_view name) {
+  return table_entry<unary_op, unary_op_count>(name);
+}
+constexpr std::optional<binary_op> binary_named(std::string_view name) {
+  return table_entry<binary_op, binary_op_count>(name);
+}
+constexpr std::optional<reduce_op> reduction_named(std::string_view name) {
+  return table_entry<reduce_op, reduce_op_count>(name);
+}
+constexpr int tables_naming(std::string_view name) {
+  return unary_named(name).has_value() + binary_named(name).has_value() +
+         reduction_named(name).has_value();
+}
+
+// A name means one thing: every alias names exactly one entry, and no entry's name is in two
+// tables or among the other functions.
+constexpr bool names_are_unambiguous() {
+  for (const auto& alias : numpy_aliases) {
+    if (tables_naming(alias.first) != 1) return false;
+  }
+  for (std::string_view name : other_functions) {
+    if (tables_naming(name) != 0) return false;
+  }
+  for (std::size_t i = 0; i < unary_op_count; ++i) {
+    if (tables_naming(name_of(static_cast<unary_op>(i))) != 1) return false;
+  }
+  for (std::size_t i = 0; i < binary_op_count; ++i) {
+    if (tables_naming(name_of(static_cast<binary_op>(i))) != 1) return false;
+  }
+  for (std::size_t i = 0; i < reduce_op_count; ++i) {
+    if (tables_naming(name_of(static_cast<reduce_op>(i))) != 1) return false;
+  }
+  return true;
+}
+static_assert(names_are_unambiguous());
+
+bool is_function(std::string_view name) {
+  if (tables_naming(name) != 0) return true;
+  return std::find(std::begin(other_functions), std::end(other_functions), name) !=
+         std::end(other_functions);
 }
 
 // ---- the parser (recursive descent, Python's precedence) ---------------------------------
@@ -361,27 +433,6 @@ class parser {
                              "' (inputs: ", names.empty() ? "none" : names, ")");
   }
 
-  static bool is_function(const std::string& n) {
-    static const char* const names[] = {
-        "abs",         "absolute",   "sqrt",          "exp",          "expm1",      "log",
-        "log1p",       "log10",      "log2",          "sin",          "cos",        "tan",
-        "arcsin",      "arccos",     "arctan",        "sinh",         "cosh",       "tanh",
-        "floor",       "ceil",       "trunc",         "sign",         "isnan",      "isinf",
-        "isfinite",    "negative",   "invert",        "logical_not",  "add",        "subtract",
-        "multiply",    "divide",     "true_divide",   "floor_divide", "remainder",  "mod",
-        "power",       "maximum",    "minimum",       "equal",        "not_equal",  "less",
-        "less_equal",  "greater",    "greater_equal", "bitwise_and",  "bitwise_or", "bitwise_xor",
-        "logical_and", "logical_or", "logical_xor",   "where",        "clip",       "sum",
-        "prod",        "mean",       "var",           "std",          "min",        "max",
-        "amin",        "amax",       "any",           "all",          "argmin",     "argmax",
-        "nansum",      "nanmean",    "nanvar",        "nanstd",       "nanmin",     "nanmax",
-        "transpose",   "astype",     "rechunk"};
-    for (const char* name : names) {
-      if (n == name) return true;
-    }
-    return false;
-  }
-
   value attribute(const value& v, const token& name) {
     if (std::holds_alternative<namespace_t>(v.v)) {
       if (is_function(name.text)) return value{function_t{name.text, std::nullopt}};
@@ -485,73 +536,13 @@ class parser {
       if (args.positional.size() > most) bad_call(fn, at, "too many arguments");
     };
 
-    static const std::map<std::string, unary_op> unary_ops = {
-        {"abs", unary_op::abs},
-        {"absolute", unary_op::abs},
-        {"sqrt", unary_op::sqrt},
-        {"exp", unary_op::exp},
-        {"expm1", unary_op::expm1},
-        {"log", unary_op::log},
-        {"log1p", unary_op::log1p},
-        {"log10", unary_op::log10},
-        {"log2", unary_op::log2},
-        {"sin", unary_op::sin},
-        {"cos", unary_op::cos},
-        {"tan", unary_op::tan},
-        {"arcsin", unary_op::arcsin},
-        {"arccos", unary_op::arccos},
-        {"arctan", unary_op::arctan},
-        {"sinh", unary_op::sinh},
-        {"cosh", unary_op::cosh},
-        {"tanh", unary_op::tanh},
-        {"floor", unary_op::floor},
-        {"ceil", unary_op::ceil},
-        {"trunc", unary_op::trunc},
-        {"sign", unary_op::sign},
-        {"isnan", unary_op::isnan},
-        {"isinf", unary_op::isinf},
-        {"isfinite", unary_op::isfinite},
-        {"negative", unary_op::negative},
-        {"invert", unary_op::bitwise_not},
-        {"logical_not", unary_op::bitwise_not}};
-    static const std::map<std::string, binary_op> binary_ops = {
-        {"add", binary_op::add},
-        {"subtract", binary_op::subtract},
-        {"multiply", binary_op::multiply},
-        {"divide", binary_op::true_divide},
-        {"true_divide", binary_op::true_divide},
-        {"floor_divide", binary_op::floor_divide},
-        {"remainder", binary_op::remainder},
-        {"mod", binary_op::remainder},
-        {"power", binary_op::power},
-        {"maximum", binary_op::maximum},
-        {"minimum", binary_op::minimum},
-        {"equal", binary_op::equal},
-        {"not_equal", binary_op::not_equal},
-        {"less", binary_op::less},
-        {"less_equal", binary_op::less_equal},
-        {"greater", binary_op::greater},
-        {"greater_equal", binary_op::greater_equal},
-        {"bitwise_and", binary_op::bitwise_and},
-        {"bitwise_or", binary_op::bitwise_or},
-        {"bitwise_xor", binary_op::bitwise_xor}};
-    static const std::map<std::string, reduce_op> reductions = {
-        {"sum", reduce_op::sum},         {"prod", reduce_op::prod},
-        {"mean", reduce_op::mean},       {"var", reduce_op::var},
-        {"std", reduce_op::std},         {"min", reduce_op::min},
-        {"max", reduce_op::max},         {"amin", reduce_op::min},
-        {"amax", reduce_op::max},        {"any", reduce_op::any},
-        {"all", reduce_op::all},         {"argmin", reduce_op::argmin},
-        {"argmax", reduce_op::argmax},   {"nansum", reduce_op::nansum},
-        {"nanmean", reduce_op::nanmean}, {"nanvar", reduce_op::nanvar},
-        {"nanstd", reduce_op::nanstd},   {"nanmin", reduce_op::nanmin},
-        {"nanmax", reduce_op::nanmax}};
-
-    if (auto it = unary_ops.find(fn); it != unary_ops.end()) {
+    if (fn == "logical_not") {
       limit(1);
-      array a = arr(0, "x");
-      if (fn == "logical_not") a = a.astype(make_dtype(scalar_kind::bool_));
-      return value{apply(it->second, a)};
+      return value{apply(unary_op::invert, arr(0, "x").astype(make_dtype(scalar_kind::bool_)))};
+    }
+    if (auto op = unary_named(fn)) {
+      limit(1);
+      return value{apply(*op, arr(0, "x"))};
     }
     if (fn == "logical_and" || fn == "logical_or" || fn == "logical_xor") {
       limit(2);
@@ -561,11 +552,11 @@ class parser {
                                                 : binary_op::bitwise_xor;
       return value{apply(op, arr(0, "x1").astype(b), arr(1, "x2").astype(b))};
     }
-    if (auto it = binary_ops.find(fn); it != binary_ops.end()) {
+    if (auto op = binary_named(fn)) {
       limit(2);
-      return value{apply(it->second, opnd(0, "x1"), opnd(1, "x2"))};
+      return value{apply(*op, opnd(0, "x1"), opnd(1, "x2"))};
     }
-    if (auto it = reductions.find(fn); it != reductions.end()) {
+    if (auto op = reduction_named(fn)) {
       limit(2);
       const array a = arr(0, "a");
       axes_t axes;
@@ -579,7 +570,7 @@ class parser {
           bad_call(fn, at, "unexpected keyword argument '" + key + "'");
         }
       }
-      return value{reduce(it->second, a, axes, keepdims, ddof)};
+      return value{reduce(*op, a, axes, keepdims, ddof)};
     }
     if (fn == "where") {
       limit(3);

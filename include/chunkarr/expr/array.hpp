@@ -25,6 +25,7 @@
 #include "chunkarr/core/dtype.hpp"
 #include "chunkarr/core/index.hpp"
 #include "chunkarr/core/slice.hpp"
+#include "chunkarr/expr/operations.hpp"
 
 namespace chunkarr {
 
@@ -144,55 +145,6 @@ array arange(index_t n, chunkarr::dtype t, index_t chunk = 0);
 
 // ---- elementwise -------------------------------------------------------------------------
 
-enum class binary_op {
-  add,
-  subtract,
-  multiply,
-  true_divide,
-  floor_divide,
-  remainder,
-  power,
-  equal,
-  not_equal,
-  less,
-  less_equal,
-  greater,
-  greater_equal,
-  bitwise_and,
-  bitwise_or,
-  bitwise_xor,
-  maximum,
-  minimum,
-};
-enum class unary_op {
-  negative,
-  bitwise_not,
-  abs,
-  sqrt,
-  exp,
-  expm1,
-  log,
-  log1p,
-  log10,
-  log2,
-  sin,
-  cos,
-  tan,
-  arcsin,
-  arccos,
-  arctan,
-  sinh,
-  cosh,
-  tanh,
-  floor,
-  ceil,
-  trunc,
-  sign,
-  isnan,
-  isinf,
-  isfinite,
-};
-
 /// An operand: an array or a (weak) Python scalar.
 struct operand {
   std::variant<array, scalar> value;
@@ -211,50 +163,27 @@ array clip(const array& a, const operand& lo, const operand& hi);
 /// NumPy's result_type for two operands (NEP 50: scalars are weak).
 chunkarr::dtype result_type(const operand& a, const operand& b);
 
-#define CHUNKARR_BINARY(name, op)                         \
-  inline array name(const operand& a, const operand& b) { \
-    return apply(op, a, b);                               \
+// chunkarr::sqrt(a), chunkarr::maximum(a, b), … for the table entries whose api is `function`.
+#define CHUNKARR_UNARY_API_function(op) \
+  inline array op(const array& a) {     \
+    return apply(unary_op::op, a);      \
   }
-CHUNKARR_BINARY(add, binary_op::add)
-CHUNKARR_BINARY(subtract, binary_op::subtract)
-CHUNKARR_BINARY(multiply, binary_op::multiply)
-CHUNKARR_BINARY(true_divide, binary_op::true_divide)
-CHUNKARR_BINARY(floor_divide, binary_op::floor_divide)
-CHUNKARR_BINARY(remainder, binary_op::remainder)
-CHUNKARR_BINARY(power, binary_op::power)
-CHUNKARR_BINARY(maximum, binary_op::maximum)
-CHUNKARR_BINARY(minimum, binary_op::minimum)
-#undef CHUNKARR_BINARY
-
-#define CHUNKARR_UNARY(name)          \
-  inline array name(const array& a) { \
-    return apply(unary_op::name, a);  \
+#define CHUNKARR_BINARY_API_function(op)                \
+  inline array op(const operand& a, const operand& b) { \
+    return apply(binary_op::op, a, b);                  \
   }
-CHUNKARR_UNARY(abs)
-CHUNKARR_UNARY(sqrt)
-CHUNKARR_UNARY(exp)
-CHUNKARR_UNARY(expm1)
-CHUNKARR_UNARY(log)
-CHUNKARR_UNARY(log1p)
-CHUNKARR_UNARY(log10)
-CHUNKARR_UNARY(log2)
-CHUNKARR_UNARY(sin)
-CHUNKARR_UNARY(cos)
-CHUNKARR_UNARY(tan)
-CHUNKARR_UNARY(arcsin)
-CHUNKARR_UNARY(arccos)
-CHUNKARR_UNARY(arctan)
-CHUNKARR_UNARY(sinh)
-CHUNKARR_UNARY(cosh)
-CHUNKARR_UNARY(tanh)
-CHUNKARR_UNARY(floor)
-CHUNKARR_UNARY(ceil)
-CHUNKARR_UNARY(trunc)
-CHUNKARR_UNARY(sign)
-CHUNKARR_UNARY(isnan)
-CHUNKARR_UNARY(isinf)
-CHUNKARR_UNARY(isfinite)
-#undef CHUNKARR_UNARY
+#define CHUNKARR_UNARY_API_operator_only(op)
+#define CHUNKARR_BINARY_API_operator_only(op)
+#define CHUNKARR_UNARY_API(op, api, ...) CHUNKARR_UNARY_API_##api(op)
+#define CHUNKARR_BINARY_API(op, api, ...) CHUNKARR_BINARY_API_##api(op)
+CHUNKARR_UNARY_OPS(CHUNKARR_UNARY_API)
+CHUNKARR_BINARY_OPS(CHUNKARR_BINARY_API)
+#undef CHUNKARR_UNARY_API
+#undef CHUNKARR_BINARY_API
+#undef CHUNKARR_UNARY_API_function
+#undef CHUNKARR_BINARY_API_function
+#undef CHUNKARR_UNARY_API_operator_only
+#undef CHUNKARR_BINARY_API_operator_only
 
 #define CHUNKARR_OPERATOR(sym, op)                                      \
   inline array operator sym(const array& a, const array& b) {           \
@@ -287,30 +216,10 @@ inline array operator-(const array& a) {
   return apply(unary_op::negative, a);
 }
 inline array operator~(const array& a) {
-  return apply(unary_op::bitwise_not, a);
+  return apply(unary_op::invert, a);
 }
 
 // ---- reductions --------------------------------------------------------------------------
-
-enum class reduce_op {
-  sum,
-  prod,
-  mean,
-  var,
-  std,
-  min,
-  max,
-  any,
-  all,
-  argmin,
-  argmax,
-  nansum,
-  nanmean,
-  nanvar,
-  nanstd,
-  nanmin,
-  nanmax,
-};
 
 /// Axes to reduce: empty means all (negative axes count from the end).
 using axes_t = std::vector<int>;
@@ -319,23 +228,23 @@ using axes_t = std::vector<int>;
 /// one axis or all (then the index is into the flattened array, as NumPy's).
 array reduce(reduce_op op, const array& a, axes_t axes = {}, bool keepdims = false, int ddof = 0);
 
-#define CHUNKARR_REDUCTION(name)                                               \
-  inline array name(const array& a, axes_t axes = {}, bool keepdims = false) { \
-    return reduce(reduce_op::name, a, std::move(axes), keepdims);              \
+// chunkarr::sum(a), chunkarr::var(a, {0}, false, 1), … for the table entries whose api is
+// `function` or `ddof_function`.
+#define CHUNKARR_REDUCE_API_function(op)                                     \
+  inline array op(const array& a, axes_t axes = {}, bool keepdims = false) { \
+    return reduce(reduce_op::op, a, std::move(axes), keepdims);              \
   }
-CHUNKARR_REDUCTION(sum)
-CHUNKARR_REDUCTION(prod)
-CHUNKARR_REDUCTION(mean)
-CHUNKARR_REDUCTION(min)
-CHUNKARR_REDUCTION(max)
-CHUNKARR_REDUCTION(any)
-CHUNKARR_REDUCTION(argmin)
-CHUNKARR_REDUCTION(argmax)
-CHUNKARR_REDUCTION(nansum)
-CHUNKARR_REDUCTION(nanmean)
-CHUNKARR_REDUCTION(nanmin)
-CHUNKARR_REDUCTION(nanmax)
-#undef CHUNKARR_REDUCTION
+#define CHUNKARR_REDUCE_API_ddof_function(op)                                              \
+  inline array op(const array& a, axes_t axes = {}, bool keepdims = false, int ddof = 0) { \
+    return reduce(reduce_op::op, a, std::move(axes), keepdims, ddof);                      \
+  }
+#define CHUNKARR_REDUCE_API_by_hand(op)
+#define CHUNKARR_REDUCE_API(op, api, ...) CHUNKARR_REDUCE_API_##api(op)
+CHUNKARR_REDUCE_OPS(CHUNKARR_REDUCE_API)
+#undef CHUNKARR_REDUCE_API
+#undef CHUNKARR_REDUCE_API_function
+#undef CHUNKARR_REDUCE_API_ddof_function
+#undef CHUNKARR_REDUCE_API_by_hand
 /// NumPy's `all` (the name `all` is the full slice `:`); `any_of` is `any`.
 inline array all_of(const array& a, axes_t axes = {}, bool keepdims = false) {
   return reduce(reduce_op::all, a, std::move(axes), keepdims);
@@ -343,19 +252,10 @@ inline array all_of(const array& a, axes_t axes = {}, bool keepdims = false) {
 inline array any_of(const array& a, axes_t axes = {}, bool keepdims = false) {
   return reduce(reduce_op::any, a, std::move(axes), keepdims);
 }
-inline array var(const array& a, axes_t axes = {}, bool keepdims = false, int ddof = 0) {
-  return reduce(reduce_op::var, a, std::move(axes), keepdims, ddof);
-}
 /// NumPy's `std` (named as xtensor's, since a function `std` would clash with namespace std
 /// wherever `using namespace chunkarr` is in effect).
 inline array stddev(const array& a, axes_t axes = {}, bool keepdims = false, int ddof = 0) {
   return reduce(reduce_op::std, a, std::move(axes), keepdims, ddof);
-}
-inline array nanvar(const array& a, axes_t axes = {}, bool keepdims = false, int ddof = 0) {
-  return reduce(reduce_op::nanvar, a, std::move(axes), keepdims, ddof);
-}
-inline array nanstd(const array& a, axes_t axes = {}, bool keepdims = false, int ddof = 0) {
-  return reduce(reduce_op::nanstd, a, std::move(axes), keepdims, ddof);
 }
 
 // ---- chunking ----------------------------------------------------------------------------
@@ -364,10 +264,5 @@ inline array nanstd(const array& a, axes_t axes = {}, bool keepdims = false, int
 /// through a temporary intermediate when reading the old chunks for the new ones directly would
 /// decode each one many times (rechunker's plan), always within the memory budget.
 array rechunk(const array& a, shape_t chunk_shape);
-
-/// Names for messages and the expression language: "add", "sqrt", "mean".
-const char* name_of(binary_op op);
-const char* name_of(unary_op op);
-const char* name_of(reduce_op op);
 
 }  // namespace chunkarr
