@@ -20,7 +20,14 @@ def main():
     with dask.config.set(scheduler="threads", num_workers=threads):
         start = time.perf_counter()
         checksum = 0.0
-        if workload == "convert":
+        if workload.startswith("shared:"):
+            import numpy as np
+            y = da.from_array((np.arange(64 * 64) / 4096.0).reshape(64, 64), chunks=(8, 64))
+            for _ in range(int(workload[7:])):
+                y = y + y
+            v = y.compute()
+            checksum = float(v.ravel()[v.size // 2])
+        elif workload == "convert":
             import h5py
             with h5py.File(path, "r") as f:
                 d = f["a"]
@@ -44,6 +51,13 @@ def main():
             elif workload == "anomaly":
                 b = a * 1000
                 r = ((b - b.mean(axis=0)) ** 2).mean(axis=0)
+            elif workload == "spill":
+                a.astype("f8").mean(axis=0).to_zarr(out, overwrite=True, compressor=lz4)
+                r = None
+            elif workload.startswith("rechunk:"):
+                rows, cols = (int(x) for x in workload[8:].split(","))
+                a.rechunk((rows, cols)).to_zarr(out, overwrite=True, compressor=lz4)
+                r = None
             elif workload == "store":
                 (da.sqrt(abs(a)) * 2 + 1).to_zarr(out, overwrite=True, compressor=lz4)
                 r = None

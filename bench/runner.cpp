@@ -5,6 +5,11 @@
 //   mean mean0 mean1 std1 slice anomaly   reductions of the Zarr array INPUT
 //   store                                 sqrt(abs(a))*2+1 stored to the Zarr array OUTPUT
 //   convert                               the HDF5 file INPUT converted to the Zarr OUTPUT
+//   spill                                 mean(a.astype(f8), axis=0) stored to OUTPUT (a
+//                                         result larger than the memory limit)
+//   rechunk:R,C                           INPUT rechunked to (R, C) and stored to OUTPUT
+//   shared:N                              y = y + y, N times, over a 64x64 array of 8 chunks
+//                                         (INPUT unused): planning and computing a shared DAG
 // prints: seconds=<s> checksum=<a value of the result, to compare with dask>
 #include <chunkarr/chunkarr.hpp>
 
@@ -12,6 +17,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+
+#include <xtensor/xarray.hpp>
+#include <xtensor/xbuilder.hpp>
 
 namespace ca = chunkarr;
 
@@ -32,7 +40,14 @@ int main(int argc, char** argv) {
       const auto r = ca::compute<double>(e, o);
       checksum = r.size() ? r.data()[r.size() / 2] : 0;
     };
-    if (workload == "convert") {
+    if (workload.starts_with("shared:")) {
+      const int levels = std::atoi(workload.c_str() + 7);
+      xt::xarray<double> values = xt::arange<double>(64 * 64) / 4096.0;
+      values.reshape({64, 64});
+      ca::array y = ca::from_xtensor(values, {8, 64});
+      for (int i = 0; i < levels; ++i) y = y + y;
+      first(y);
+    } else if (workload == "convert") {
       ca::convert_options c;
       c.compute = o;
       c.overwrite = true;
@@ -52,6 +67,15 @@ int main(int argc, char** argv) {
       } else if (workload == "anomaly") {
         const ca::array b = a * 1000;
         first(ca::mean(ca::power(b - ca::mean(b, {0}), 2), {0}));
+      } else if (workload == "spill") {
+        o.overwrite = true;
+        ca::store(ca::mean(a.astype(ca::make_dtype(ca::scalar_kind::float64)), {0}), output, o);
+      } else if (workload.starts_with("rechunk:")) {
+        const std::string spec = workload.substr(8);
+        const ca::index_t rows = std::atoll(spec.c_str());
+        const ca::index_t cols = std::atoll(spec.c_str() + spec.find(',') + 1);
+        o.overwrite = true;
+        ca::store(ca::rechunk(a, {rows, cols}), output, o);
       } else if (workload == "store") {
         o.overwrite = true;
         ca::store(ca::sqrt(ca::abs(a)) * 2 + 1, output, o);

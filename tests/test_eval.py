@@ -221,6 +221,16 @@ class Eval(TempDirCase):
         self.assert_error(["eval", "b.sum()", "-i", f"b={path}"], 1, os.path.join(path, "1.0"),
                           "sum")
 
+    def test_expression_starting_with_a_dash(self):
+        # It looks like an option; chunkarr takes it as the expression it is, without `--`.
+        for expr in ["-a", "-a * 2", "-1 + i"]:
+            p = run("eval", expr, "-i", f"a={self.inputs['a']}", "-i", f"i={self.inputs['i']}",
+                    "--json")
+            doc = json.loads(p.stdout)
+            expected = eval(expr, {}, self.ns)
+            self.assertEqual(doc["shape"], list(expected.shape), expr)
+            self.assertEqual(doc["dtype"], expected.dtype.str, expr)
+
     def test_graph(self):
         p = run("graph", "a - a.mean(axis=0)", "-i", f"a={self.inputs['a']}")
         self.assertTrue(p.stdout.startswith("digraph chunkarr {"))

@@ -1,4 +1,5 @@
 #include "exec/evaluate.hpp"
+#include <stdexcept>
 
 #include <algorithm>
 #include <cstring>
@@ -397,7 +398,7 @@ void evaluate_into(const program_table& programs, const node& n, const box& regi
       return;
     }
     case node_kind::reduction:
-      throw_error<error>("internal: a reduction reached evaluation unmaterialised");
+      throw std::logic_error("a reduction reached evaluation unmaterialised");
   }
 }
 

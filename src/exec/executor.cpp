@@ -19,29 +19,16 @@ namespace {
 [[noreturn]] void rethrow_with_context(std::exception_ptr p, const std::string& context) {
   try {
     std::rethrow_exception(p);
-  } catch (const memory_budget_error& e) {
-    throw memory_budget_error(context + e.what());
-  } catch (const not_found_error& e) {
-    throw not_found_error(context + e.what());
-  } catch (const io_error& e) {
-    throw io_error(context + e.what());
-  } catch (const codec_error& e) {
-    throw codec_error(context + e.what());
-  } catch (const format_error& e) {
-    throw format_error(context + e.what());
-  } catch (const shape_error& e) {
-    throw shape_error(context + e.what());
-  } catch (const type_error& e) {
-    throw type_error(context + e.what());
-  } catch (const value_error& e) {
-    throw value_error(context + e.what());
   } catch (const error& e) {
-    throw error(context + e.what());
+    e.rethrow_with(context);
   } catch (const std::bad_alloc&) {
     throw memory_budget_error(context + "out of memory");
+  } catch (const std::logic_error&) {
+    throw;  // a broken invariant: no user context makes it clearer
   } catch (const std::exception& e) {
     throw error(context + e.what());
   }
+  throw error(context + "an unknown failure");  // not reached: every branch above throws
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
 #include "exec/reduce.hpp"
+#include <stdexcept>
 
 #include <cmath>
 #include <cstring>
@@ -456,7 +457,7 @@ std::unique_ptr<reducer::impl> make_impl(reduce_op op, geometry g) {
     CHUNKARR_REDUCE_OPS(CHUNKARR_REDUCER)
 #undef CHUNKARR_REDUCER
   }
-  throw_error<error>("internal: unknown reduction");
+  throw std::logic_error("unknown reduction");
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
 #include "plan/program.hpp"
+#include <stdexcept>
 
 #include <map>
 #include <set>
@@ -93,7 +94,7 @@ index_t block_program::scratch_bytes() const {
 
 block_program compile_program(const node& root) {
   if (root.kind != node_kind::elementwise) {
-    throw_error<error>("internal: compile_program on a non-elementwise node");
+    throw std::logic_error("compile_program on a non-elementwise node");
   }
   block_program p;
   compiler c(p);
@@ -123,7 +124,7 @@ void program_table::add(const node& root) {
 const block_program& program_table::at(const node& n) const {
   const auto it = programs_.find(&n);
   if (it == programs_.end()) {
-    throw_error<error>("internal: no compiled program for ", describe(n));
+    throw std::logic_error("no compiled program for " + describe(n));
   }
   return it->second;
 }

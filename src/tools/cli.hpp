@@ -47,6 +47,10 @@ shape_t parse_extents(const std::string& text, const std::string& flag);
 /// Whether progress should be shown: `--progress`/`--no-progress`, else stderr is a terminal.
 bool show_progress(int flag);  // flag: > 0 --progress, < 0 --no-progress, 0 neither
 
+/// `chunkarr eval -a -i a=x.zarr`: an expression that starts with `-` (and so looks like an
+/// option) is moved behind `--`, where CLI11 takes it as the EXPR it is.
+void expression_after_dashes(std::vector<std::string>& args);
+
 /// Prints "LABEL: done/total tasks" on stderr as a run progresses (compute_options::progress).
 std::function<void(index_t, index_t)> progress_printer(const std::string& label);
 

@@ -1,10 +1,13 @@
 // chunkarr: the command-line tool.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <mutex>
 #include <new>
+#include <set>
+#include <vector>
 
 #include "tools/cli.hpp"
 
@@ -83,6 +86,32 @@ bool show_progress(int flag) {
   return ::isatty(STDERR_FILENO) == 1;
 }
 
+void expression_after_dashes(std::vector<std::string>& args) {
+  if (args.empty() || (args[0] != "eval" && args[0] != "graph")) return;
+  if (std::find(args.begin(), args.end(), "--") != args.end()) return;
+  static const std::set<std::string> with_value = {
+      "-i",      "--input",        "-o",         "--output", "--chunks",
+      "--codec", "--memory-limit", "--temp-dir", "--threads"};
+  static const std::set<std::string> flags = {"--json",        "--overwrite", "--progress",
+                                              "--no-progress", "-h",          "--help"};
+  for (std::size_t k = 1; k < args.size(); ++k) {
+    const std::string& a = args[k];
+    if (with_value.count(a)) {
+      ++k;  // its value, whatever it looks like
+      continue;
+    }
+    if (a.starts_with("--") || flags.count(a)) continue;
+    if (a.size() > 2 && with_value.count(a.substr(0, 2))) continue;  // -ia=x.zarr
+    if (a.size() < 2 || a[0] != '-') return;  // the expression is where CLI11 will find it
+    // `-a`, `-x * 2`, `-1 + a`: an expression, not an option. Moved behind `--`.
+    std::string expression = a;
+    args.erase(args.begin() + static_cast<std::ptrdiff_t>(k));
+    args.push_back("--");
+    args.push_back(std::move(expression));
+    return;
+  }
+}
+
 std::function<void(index_t, index_t)> progress_printer(const std::string& label) {
   auto mutex = std::make_shared<std::mutex>();
   return [mutex, label](index_t done, index_t total) {
@@ -124,7 +153,10 @@ int main(int argc, char** argv) {
   cli::add_graph(app, run);
   cli::add_convert(app, run);
   try {
-    app.parse(argc, argv);
+    std::vector<std::string> args(argv + 1, argv + argc);
+    cli::expression_after_dashes(args);
+    std::reverse(args.begin(), args.end());  // CLI11 takes a vector in reverse order
+    app.parse(args);
     run();
     std::cout.flush();
     if (!std::cout) {
