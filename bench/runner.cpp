@@ -68,17 +68,15 @@ int main(int argc, char** argv) {
         const ca::array b = a * 1000;
         first(ca::mean(ca::power(b - ca::mean(b, {0}), 2), {0}));
       } else if (workload == "spill") {
-        o.overwrite = true;
-        ca::store(ca::mean(a.astype(ca::make_dtype(ca::scalar_kind::float64)), {0}), output, o);
+        ca::store(ca::mean(a.astype(ca::make_dtype(ca::scalar_kind::float64)), {0}), output,
+                  {.overwrite = true, .compute = o});
       } else if (workload.starts_with("rechunk:")) {
         const std::string spec = workload.substr(8);
         const ca::index_t rows = std::atoll(spec.c_str());
         const ca::index_t cols = std::atoll(spec.c_str() + spec.find(',') + 1);
-        o.overwrite = true;
-        ca::store(ca::rechunk(a, {rows, cols}), output, o);
+        ca::store(ca::rechunk(a, {rows, cols}), output, {.overwrite = true, .compute = o});
       } else if (workload == "store") {
-        o.overwrite = true;
-        ca::store(ca::sqrt(ca::abs(a)) * 2 + 1, output, o);
+        ca::store(ca::sqrt(ca::abs(a)) * 2 + 1, output, {.overwrite = true, .compute = o});
       } else {
         std::fprintf(stderr, "unknown workload %s\n", workload.c_str());
         return 2;

@@ -231,7 +231,7 @@ TEST_CASE("store writes a Zarr array, and nothing at all when it fails") {
   test::temp_dir dir;
   const zarr_array z = write_source(dir.path() / "x.zarr", {130, 90}, {40, 40});
   const array x = from_zarr(z);
-  compute_options o;
+  store_options o;
   o.chunks = {50, 30};
   o.codec = "zstd:3";
   const zarr_array out = store(x - mean(x, {0}), dir.path() / "out.zarr", o);

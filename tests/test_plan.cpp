@@ -101,16 +101,16 @@ TEST_CASE("a reduction result larger than the memory limit spills to disk, bit-i
     for (int threads : {1, 3}) {
       CAPTURE(threads);
       execution_stats stats;
-      compute_options o;
-      o.memory_limit = 2 << 20;
-      o.threads = threads;
-      o.stats = &stats;
-      o.temp_dir = spill;
+      store_options o;
+      o.compute.memory_limit = 2 << 20;
+      o.compute.threads = threads;
+      o.compute.stats = &stats;
+      o.compute.temp_dir = spill;
       const std::filesystem::path out = dir.path() / ("out" + std::to_string(threads) + ".zarr");
       o.overwrite = true;
       store(c.e, out, o);
       CHECK(stats.peak_task_bytes <= stats.budget);
-      CHECK(stats.budget <= o.memory_limit);
+      CHECK(stats.budget <= o.compute.memory_limit);
       CHECK(is_empty_dir(spill));  // the spilled results are gone
       const zarr_array stored = zarr_array::open(out);
       const xt::xarray<double> got =
@@ -124,9 +124,9 @@ TEST_CASE("a reduction result larger than the memory limit spills to disk, bit-i
   const xt::xarray<float> v3 =
       xt::reshape_view(xt::cast<float>(xt::arange<int>(4 * 6 * 20000) % 101), {4, 6, 20000});
   const array x3 = from_xtensor(v3, {2, 4, 3000});
-  compute_options o;
-  o.memory_limit = 1 << 20;
-  o.temp_dir = spill;
+  store_options o;
+  o.compute.memory_limit = 1 << 20;
+  o.compute.temp_dir = spill;
   const std::filesystem::path out3 = dir.path() / "sum3d.zarr";
   store(sum(x3, {1}), out3, o);
   const xt::xarray<double> want = xt::sum(xt::cast<double>(v3), {1});
@@ -154,11 +154,11 @@ TEST_CASE(
     for (int threads : {1, 3}) {
       CAPTURE(threads);
       execution_stats stats;
-      compute_options o;
-      o.memory_limit = 2 << 20;
-      o.threads = threads;
-      o.stats = &stats;
-      o.temp_dir = dir.path();
+      store_options o;
+      o.compute.memory_limit = 2 << 20;
+      o.compute.threads = threads;
+      o.compute.stats = &stats;
+      o.compute.temp_dir = dir.path();
       const std::filesystem::path out = dir.path() / ("r" + std::to_string(threads) + ".zarr");
       o.overwrite = true;
       store(rechunk(x, c.chunks), out, o);
@@ -179,10 +179,10 @@ TEST_CASE(
   CHECK(rechunk(x, {-1, 512}).chunks()[0] == shape_t{1024});
   CHECK_THROWS_AS(rechunk(x, {0, 5}), shape_error);
   CHECK_THROWS_AS(rechunk(x, {5}), shape_error);
-  compute_options o;
-  o.memory_limit = 1 << 20;
+  store_options o;
+  o.compute.memory_limit = 1 << 20;
   o.chunks = {1024, 8};
-  o.temp_dir = dir.path();
+  o.compute.temp_dir = dir.path();
   store(x, dir.path() / "cols.zarr", o);
   CHECK(reference(zarr_array::open(dir.path() / "cols.zarr")) == want);
 }

@@ -119,14 +119,15 @@ void run_chunks(
 
 }  // namespace
 
-void store(const array& a, const zarr_array& out, const compute_options& options) {
+void store(const array& a, const zarr_array& out, const compute_options& options,
+           bool write_empty_chunks) {
   const bytes fill = out.metadata().fill_element();
   const array typed =
       a.dtype().kind == out.dtype().kind ? a : a.astype(make_dtype(out.dtype().kind));
   run_chunks(
       typed, out.grid(), &fill, out.metadata().chunk_bytes(), "store",
       [&](const shape_t& index, const box&, std::span<const std::byte> chunk) {
-        if (options.write_empty_chunks || !all_equal(chunk, fill)) {
+        if (write_empty_chunks || !all_equal(chunk, fill)) {
           out.write_chunk(index, chunk);
         } else {
           out.erase_chunk(index);
@@ -151,8 +152,7 @@ void compute_chunks(const array& a, const shape_t& chunk_shape,
       options);
 }
 
-zarr_array store(const array& a, const std::filesystem::path& path,
-                 const compute_options& options) {
+zarr_array store(const array& a, const std::filesystem::path& path, const store_options& options) {
   const node& root_in = checked(a);
   array_metadata meta;
   meta.shape = root_in.shape;
@@ -172,7 +172,7 @@ zarr_array store(const array& a, const std::filesystem::path& path,
   const location where = resolve_location(path.string());
   const std::unique_ptr<staged_write> staging = where.store->stage(where.path, options.overwrite);
   const zarr_array out = zarr_array::create(staging->store(), staging->path(), meta);
-  store(a, out, options);
+  store(a, out, options.compute, options.write_empty_chunks);
   staging->commit();
   return zarr_array::open(where.store, where.path);
 }

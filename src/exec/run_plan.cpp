@@ -166,12 +166,7 @@ class plan_runner {
     const reducer red(r);
     const std::vector<bool>& reduced = r.reduction.reduced;
     const std::size_t ndim = input.shape.size();
-    const shape_t kept_shape = [&] {
-      shape_t k;
-      for (std::size_t d = 0; d < ndim; ++d)
-        if (!reduced[d]) k.push_back(input.shape[d]);
-      return k;
-    }();
+    const shape_t kept_shape = select_axes(input.shape, reduced, false);
     const index_t count = element_count(kept_shape);
     bytes states(static_cast<std::size_t>(count) * red.state_bytes());
     red.init(states.data(), count);
@@ -240,12 +235,7 @@ class plan_runner {
     const reducer red(r);
     std::vector<std::unique_ptr<reducer>> inner_reducers;
     for (const node_ptr& ri : ps.inner) inner_reducers.push_back(std::make_unique<reducer>(*ri));
-    const shape_t kept_shape = [&] {
-      shape_t k;
-      for (std::size_t d = 0; d < reduced.size(); ++d)
-        if (!reduced[d]) k.push_back(input.shape[d]);
-      return k;
-    }();
+    const shape_t kept_shape = select_axes(input.shape, reduced, false);
     stage_result& out = *ps.result->result;
     const bytes zero(r.dtype.itemsize(), std::byte{0});
 

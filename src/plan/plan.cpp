@@ -127,24 +127,6 @@ chunks_t regular_like(const shape_t& shape, const chunks_t& chunks) {
   return regular_chunks(shape, c);
 }
 
-shape_t kept_of(const shape_t& values, const std::vector<bool>& reduced, bool keep) {
-  shape_t out;
-  for (std::size_t d = 0; d < reduced.size(); ++d) {
-    if (reduced[d] == keep) continue;
-    out.push_back(values[d]);
-  }
-  return out;
-}
-
-chunks_t axes_of(const chunks_t& chunks, const std::vector<bool>& reduced, bool keep) {
-  chunks_t out;
-  for (std::size_t d = 0; d < reduced.size(); ++d) {
-    if (reduced[d] == keep) continue;
-    out.push_back(chunks[d]);
-  }
-  return out;
-}
-
 // Source reads per source byte when tasks cover the blocks of `write` and read `read` chunks
 // (each task decodes every read chunk its box touches): 1 when the blocks align with them.
 double amplification(const block_layout& write, const chunks_t& read, const shape_t& shape) {
@@ -333,7 +315,7 @@ class planner {
     index_t largest = 0;
     for (index_t i = 0; i < s.tasks; ++i) {
       const box b = s.blocks.task_box(i);
-      const index_t kept = element_count(kept_of(b.shape(), r->reduction.reduced, true));
+      const index_t kept = element_count(select_axes(b.shape(), r->reduction.reduced, false));
       const index_t bytes = estimate_bytes(p_.programs, input, b) + kept * state;
       s.task_bytes[static_cast<std::size_t>(i)] = bytes;
       largest = std::max(largest, bytes);
@@ -350,10 +332,11 @@ class planner {
     s.kind = stage_kind::reduce_strips;
     s.name += " (spilled to disk)";
     const std::vector<bool>& reduced = r->reduction.reduced;
-    const shape_t kept_shape = kept_of(input.shape, reduced, true);
+    const shape_t kept_shape = select_axes(input.shape, reduced, false);
     s.strips.reduced = reduced;
-    s.strips.kept = block_layout(regular_like(kept_shape, axes_of(input.chunks, reduced, true)));
-    s.strips.steps = block_layout(axes_of(input.chunks, reduced, false));
+    s.strips.kept =
+        block_layout(regular_like(kept_shape, select_axes(input.chunks, reduced, false)));
+    s.strips.steps = block_layout(select_axes(input.chunks, reduced, true));
     chunks_t result_chunks;
     const chunks_t& kept_chunks = s.strips.kept.chunks();
     for (std::size_t d = 0, k = 0; d < reduced.size(); ++d) {
@@ -432,8 +415,8 @@ class planner {
     const std::vector<bool>& reduced = r.reduction.reduced;
     strip_layout strips;
     strips.reduced = reduced;
-    strips.kept = block_layout(axes_of(g.chunks, reduced, true));
-    strips.steps = block_layout(axes_of(g.chunks, reduced, false));
+    strips.kept = block_layout(select_axes(g.chunks, reduced, false));
+    strips.steps = block_layout(select_axes(g.chunks, reduced, true));
     if (strips.tasks() < p_.threads || strips.steps.tasks() < 2 || element_count(g.shape) == 0)
       return nullptr;
 

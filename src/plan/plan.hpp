@@ -142,6 +142,17 @@ struct planning_options {
 /// or the results that must stay in memory cannot.
 plan make_plan(const node_ptr& root, const output_spec& output, const planning_options& options);
 
+/// The entries of `values` (one per input axis) on the axes where `reduced` is `which`: the
+/// kept axes' (false) or the reduced axes' (true).
+template <class T>
+std::vector<T> select_axes(const std::vector<T>& values, const std::vector<bool>& reduced,
+                           bool which) {
+  std::vector<T> out;
+  for (std::size_t d = 0; d < reduced.size(); ++d)
+    if (reduced[d] == which) out.push_back(values[d]);
+  return out;
+}
+
 /// The shape of the first chunk along each axis (0 along an axis with no chunks).
 shape_t first_chunk(const chunks_t& chunks);
 

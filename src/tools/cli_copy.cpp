@@ -60,9 +60,7 @@ void copy_array(const zarr_array& src, const std::shared_ptr<kvstore>& dst_store
   if (const nlohmann::json attributes = src.attributes(); !attributes.empty()) {
     dst.set_attributes(attributes);
   }
-  compute_options options = c;
-  options.write_empty_chunks = false;
-  store(from_zarr(src), dst, options);
+  store(from_zarr(src), dst, c, /*write_empty_chunks=*/false);
 }
 
 void copy_tree(const std::shared_ptr<kvstore>& src_store, const std::string& src_path,

@@ -48,8 +48,6 @@ compute_options engine_options(const eval_options& o) {
   compute_options c;
   if (!o.memory_limit.empty()) c.memory_limit = parse_size(o.memory_limit, "--memory-limit");
   c.threads = o.threads;
-  c.codec = o.codec;
-  c.overwrite = o.overwrite;
   if (show_progress(o.progress)) c.progress = progress_printer("eval");
   c.temp_dir = o.temp_dir;
   return c;
@@ -60,10 +58,14 @@ void run_eval(const eval_options& o) {
   const array result = parse_expression(o.expression, inputs);
   compute_options c = engine_options(o);
   if (!o.output.empty()) {
+    store_options so;
+    so.compute = c;
+    so.codec = o.codec;
+    so.overwrite = o.overwrite;
     if (!o.chunks.empty()) {
-      c.chunks = parse_extents(o.chunks, "--chunks");
-      if (c.chunks.size() != result.ndim()) {
-        throw usage_error("--chunks " + o.chunks + " has " + std::to_string(c.chunks.size()) +
+      so.chunks = parse_extents(o.chunks, "--chunks");
+      if (so.chunks.size() != result.ndim()) {
+        throw usage_error("--chunks " + o.chunks + " has " + std::to_string(so.chunks.size()) +
                           " extents; the result has shape " + to_string(result.shape()));
       }
     }
@@ -76,7 +78,7 @@ void run_eval(const eval_options& o) {
     if (std::filesystem::exists(o.output, ec) && !o.overwrite) {
       throw_error<io_error>(o.output, " already exists (use --overwrite to replace it)");
     }
-    store(result, o.output, c);
+    store(result, o.output, so);
     return;
   }
   check_result_fits(result, c);

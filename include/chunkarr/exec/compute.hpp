@@ -37,20 +37,27 @@ struct execution_stats {
 /// min(1 GiB, a quarter of physical memory).
 index_t default_memory_limit();
 
+/// How a run may use the machine: every sink takes these.
 struct compute_options {
   index_t memory_limit = default_memory_limit();  // bytes for tasks, results and reductions
   int threads = 0;                                // worker threads; 0: all cores
-  shape_t chunks;  // store: chunk shape of the output; default: the expression's
-  std::string codec = "blosc:lz4:5:shuffle";  // store: codec spec of the output
-  bool overwrite = false;                     // store: replace an existing output
-  // store: write chunks whose every element is the fill value (zarr-python's
-  // write_empty_chunks); false leaves them out (and removes an old one), as they read the same.
-  bool write_empty_chunks = true;
-  std::function<void(index_t done, index_t total)> progress;  // called as tasks finish
-  execution_stats* stats = nullptr;                           // filled in when set
+  // Called as tasks finish, from one thread at a time (the executor's serial sink).
+  std::function<void(index_t done, index_t total)> progress;
+  execution_stats* stats = nullptr;  // filled in when set
   // Where results too large to hold in memory are spilled (a directory created inside it and
   // removed after the run); default: the system's temporary directory ($TMPDIR or /tmp).
   std::filesystem::path temp_dir;
+};
+
+/// What `store` writes, and how to run it.
+struct store_options {
+  shape_t chunks;                             // the output's chunks; default: the expression's
+  std::string codec = "blosc:lz4:5:shuffle";  // codec spec of the output
+  bool overwrite = false;                     // replace an existing output (once complete)
+  // Write chunks whose every element is the fill value (zarr-python's write_empty_chunks);
+  // false leaves them out (and removes an old one), as they read the same.
+  bool write_empty_chunks = true;
+  compute_options compute;  // memory limit, threads, progress, stats, temp directory
 };
 
 /// Computes `a` into `out` (a.nbytes() bytes, C order, a.dtype() in native byte order).
@@ -77,11 +84,12 @@ xt::xarray<T> compute(const array& a, const compute_options& options = {}) {
 /// chunk is written: nothing at `path` looks complete before it is, and with `overwrite` an
 /// old array there is replaced only then.
 zarr_array store(const array& a, const std::filesystem::path& path,
-                 const compute_options& options = {});
+                 const store_options& options = {});
 
 /// Writes `a` into `out`, an array already created with a's shape, chunk by chunk in out's
 /// chunks (values cast to out's dtype; edge chunks padded with its fill value).
-void store(const array& a, const zarr_array& out, const compute_options& options = {});
+void store(const array& a, const zarr_array& out, const compute_options& options = {},
+           bool write_empty_chunks = true);
 
 /// Computes `a` in chunks of `chunk_shape` and hands each one — its box and its values, C
 /// order, native byte order — to `consume`, on the worker threads, several at once, in no set
