@@ -118,6 +118,20 @@ TEST_CASE("a reduction result larger than the memory limit spills to disk, bit-i
       CHECK(same_bits(got, in_memory));
     }
   }
+  // A spilled reduction at the root of a store writes its strips straight to the output: one
+  // stage, no temporary array.
+  {
+    execution_stats stats;
+    store_options o;
+    o.compute.memory_limit = 2 << 20;
+    o.compute.stats = &stats;
+    o.compute.temp_dir = spill;
+    store(mean(x, {0}), dir.path() / "direct.zarr", o);
+    CHECK(stats.stages == 1);
+    CHECK(same_bits(
+        compute<double>(open(dir.path() / "direct.zarr").astype(make_dtype(scalar_kind::float64))),
+        compute<double>(mean(x, {0}).astype(make_dtype(scalar_kind::float64)))));
+  }
   // compute must hold its result: still refused when it cannot.
   CHECK_THROWS_AS(compute<float>(mean(x, {0}), {.memory_limit = 512 << 10}), memory_budget_error);
   // 3-d, reducing the middle axis, against xtensor.

@@ -101,7 +101,7 @@ class plan_runner {
           run_reduce(s);
           break;
         case stage_kind::reduce_strips:
-          run_strips(s);
+          run_strips(s, sink);
           break;
         case stage_kind::materialise:
           run_blocks(s, spill_sink(s));
@@ -124,7 +124,7 @@ class plan_runner {
         r->result->values.resize(static_cast<std::size_t>(element_count(r->shape)) *
                                  r->dtype.itemsize());
     };
-    if (s.result) make(s.result);
+    if (s.result && !s.to_output) make(s.result);
     for (const node_ptr& r : s.inner_results) make(r);
   }
 
@@ -227,7 +227,7 @@ class plan_runner {
   // One task per strip of chunks along the reduced axes: the inner reductions first (fused),
   // then the reduction itself, folded in the same order as run_reduce; each strip's finished
   // values go into the result in memory, or as one chunk of the spilled result.
-  void run_strips(const plan_stage& ps) {
+  void run_strips(const plan_stage& ps, const output_sink& sink) {
     const node& r = *ps.target;
     const node& input = *ps.input;
     const strip_layout& strips = ps.strips;
@@ -299,36 +299,47 @@ class plan_runner {
                     ri.dtype.itemsize());
       }
       const bytes finished = reduce_strip(i, input, red, r.dtype.itemsize(), cache.get());
-      if (!out.spill) {
+      if (!out.spill && !ps.to_output) {
         copy_region(finished.data(), kshape, shape_t(kshape.size(), 0), out.values.data(),
                     kept_shape, kept.start, kshape, r.dtype.itemsize());
         return {};
       }
-      // One chunk of the spilled result: the strip's values, the edge padded.
-      const shape_t& chunk = out.spill_chunks;
+      // One chunk of the result (of the spilled array, or of the output): its index and box
+      // over the result's axes (keepdims: size 1 along the reduced ones).
       shape_t index;
+      box region{{}, {}};
       const shape_t kept_index = strips.kept.chunk_range(i).start;
       for (std::size_t d = 0, k = 0; d < reduced.size(); ++d) {
-        if (!reduced[d])
-          index.push_back(kept_index[k++]);
-        else if (r.reduction.keepdims)
+        if (!reduced[d]) {
+          index.push_back(kept_index[k]);
+          region.start.push_back(kept.start[k]);
+          region.stop.push_back(kept.stop[k]);
+          ++k;
+        } else if (r.reduction.keepdims) {
           index.push_back(0);
+          region.start.push_back(0);
+          region.stop.push_back(1);
+        }
       }
-      if (element_count(kshape) == element_count(chunk)) {
-        out.spilled->write_chunk(index, finished);
+      const bytes* pad = ps.to_output ? sink.pad : &zero;
+      const shape_t& full = ps.to_output ? sink.full_chunk : out.spill_chunks;
+      auto emit = [&](std::span<const std::byte> values) {
+        if (ps.to_output)
+          sink.consume(index, region, values);
+        else
+          out.spilled->write_chunk(index, values);
+      };
+      const shape_t shape = region.shape();
+      if (!pad || shape == full) {
+        emit(finished);
         return {};
       }
-      shape_t full;  // the chunk's shape over the kept axes
-      for (std::size_t d = 0, k = 0; d < chunk.size() && k < kshape.size(); ++d) {
-        if (r.shape.size() == reduced.size() && reduced[d]) continue;  // keepdims: size 1
-        full.push_back(chunk[d]);
-        ++k;
-      }
-      bytes padded(static_cast<std::size_t>(element_count(chunk)) * r.dtype.itemsize());
-      fill_elements(padded.data(), element_count(chunk), zero.data(), r.dtype.itemsize());
-      copy_region(finished.data(), kshape, shape_t(kshape.size(), 0), padded.data(), full,
-                  shape_t(kshape.size(), 0), kshape, r.dtype.itemsize());
-      out.spilled->write_chunk(index, padded);
+      const std::size_t itemsize = r.dtype.itemsize();
+      bytes padded(static_cast<std::size_t>(element_count(full)) * itemsize);
+      fill_elements(padded.data(), element_count(full), pad->data(), itemsize);
+      copy_region(finished.data(), shape, shape_t(shape.size(), 0), padded.data(), full,
+                  shape_t(shape.size(), 0), shape, itemsize);
+      emit(padded);
       return {};
     };
     s.consume = [](index_t, std::any&) {};

@@ -254,6 +254,21 @@ class planner {
       p_.root_result = root;
       return;
     }
+    if (root->kind == node_kind::materialised && root->result->spill && out_.blocks &&
+        !p_.stages.empty() && p_.stages.back().result == root &&
+        p_.stages.back().kind == stage_kind::reduce_strips &&
+        (out_.chunks.empty() || out_.chunks == root->chunks)) {
+      // A spilled reduction at the root of a store: its strips are the output's chunks, so
+      // they go to the sink directly instead of through a temporary array and a copy.
+      plan_stage& last = p_.stages.back();
+      last.to_output = true;
+      last.result->result->spill = false;  // nothing reads it: no temporary array
+      const std::string spilled = " (spilled to disk)";
+      if (const auto at = last.name.find(spilled); at != std::string::npos)
+        last.name.replace(at, spilled.size(), " (strips straight to the output)");
+      for (index_t& b : last.task_bytes) b += out_.chunk_extra;
+      return;
+    }
     plan_stage s;
     s.kind = stage_kind::output;
     s.target = root;
@@ -611,6 +626,7 @@ index_t memory_bytes(const node& result) {
 
 // The bytes of a stage's results held in memory (its inner results live as long).
 index_t result_bytes(const plan_stage& s) {
+  if (s.to_output) return 0;  // its strips went to the sink
   index_t bytes = s.result ? memory_bytes(*s.result) : 0;
   for (const node_ptr& r : s.inner_results) bytes += memory_bytes(*r);
   return bytes;
@@ -635,6 +651,7 @@ void planner::finish() {
   for (std::size_t k = 0; k < stages.size(); ++k) {
     last[k] = k;
     stages[k].reads = reads_of(stages[k], producer);
+    std::erase(stages[k].reads, k);  // a fused stage reads its own inner results
     for (std::size_t j : stages[k].reads) last[j] = std::max(last[j], k);
   }
   for (std::size_t k = 0; k < stages.size(); ++k) {
