@@ -27,18 +27,11 @@ std::string escape_dot(const std::string& text) {
 // The storage a stage's tasks read: sources below its inputs (not through other stages).
 std::set<std::string> sources_of(const plan_stage& s) {
   std::set<std::string> out;
-  std::vector<const node*> pending{s.input.get()};
-  for (const node_ptr& ri : s.inner) pending.push_back(ri->inputs[0].get());
-  std::set<const node*> seen;
-  while (!pending.empty()) {
-    const node* n = pending.back();
-    pending.pop_back();
-    if (!seen.insert(n).second) continue;
-    if (n->kind == node_kind::zarr_source || n->kind == node_kind::chunk_source)
-      out.insert(describe(*n));
-    if (n->kind == node_kind::materialised) continue;
-    for (const node_ptr& in : n->inputs) pending.push_back(in.get());
-  }
+  visit_once(stage_roots(s), [&](const node& n) {
+    if (n.kind == node_kind::zarr_source || n.kind == node_kind::chunk_source)
+      out.insert(describe(n));
+    return n.kind != node_kind::materialised;
+  });
   return out;
 }
 

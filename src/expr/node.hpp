@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <optional>
+#include <unordered_set>
 #include <variant>
 #include <vector>
 
@@ -90,6 +91,19 @@ struct node {
   std::vector<int> permutation;          // transpose: output axis d = input axis perm[d]
   std::shared_ptr<stage_result> result;  // materialised
 };
+
+/// Visits every node reachable from `roots` once (depth first, without recursion, so no DAG
+/// depth can overflow the stack): `visit(n)` returns whether to go on into n's inputs.
+template <class F>
+void visit_once(std::vector<const node*> roots, F&& visit) {
+  std::unordered_set<const node*> seen;
+  while (!roots.empty()) {
+    const node* n = roots.back();
+    roots.pop_back();
+    if (!seen.insert(n).second || !visit(*n)) continue;
+    for (const node_ptr& in : n->inputs) roots.push_back(in.get());
+  }
+}
 
 /// Regular chunks of `chunk_shape` over `shape` (clipped; 0-length axes get no chunks).
 chunks_t regular_chunks(const shape_t& shape, const shape_t& chunk_shape);

@@ -382,22 +382,14 @@ class planner {
   std::vector<const node*> fusable_inner(const node& r) {
     const node& g = *r.inputs[0];
     std::vector<const node*> inner;
-    std::unordered_set<const node*> seen;
-    std::vector<const node*> pending{&g};
-    while (!pending.empty()) {
-      const node* n = pending.back();
-      pending.pop_back();
-      if (!seen.insert(n).second) continue;
-      if (n->kind == node_kind::reduction) {
-        inner.push_back(n);
-        continue;
-      }
-      if (n->kind != node_kind::elementwise) {
-        if (has_reduction(*n, has_reduction_)) return {};
-        continue;
-      }
-      for (const node_ptr& in : n->inputs) pending.push_back(in.get());
-    }
+    bool other_reductions = false;  // below a non-elementwise node: not fusable
+    visit_once({&g}, [&](const node& n) {
+      if (n.kind == node_kind::reduction) inner.push_back(&n);
+      if (n.kind != node_kind::elementwise && n.kind != node_kind::reduction)
+        other_reductions = other_reductions || has_reduction(n, has_reduction_);
+      return n.kind == node_kind::elementwise;
+    });
+    if (other_reductions) return {};
     for (const node* ri : inner) {
       const node& in = *ri->inputs[0];
       if (in.shape != g.shape || in.chunks != g.chunks ||
@@ -501,34 +493,22 @@ class planner {
   }
 
   static bool reads_any(const node& n, const plan_stage& s) {
-    std::vector<const node*> pending{&n};
-    std::unordered_set<const node*> seen;
-    while (!pending.empty()) {
-      const node* m = pending.back();
-      pending.pop_back();
-      if (!seen.insert(m).second) continue;
-      for (const node_ptr& r : s.inner_results)
-        if (m == r.get()) return true;
-      for (const node_ptr& in : m->inputs) pending.push_back(in.get());
-    }
-    return false;
+    bool found = false;
+    visit_once({&n}, [&](const node& m) {
+      for (const node_ptr& r : s.inner_results) found = found || &m == r.get();
+      return !found;
+    });
+    return found;
   }
 
   // Source leaves reached through elementwise nodes (what a task-local cache serves).
   static void collect_sources(const node& root, std::vector<const node*>& out) {
-    std::vector<const node*> pending{&root};
-    std::unordered_set<const node*> seen;
-    while (!pending.empty()) {
-      const node* n = pending.back();
-      pending.pop_back();
-      if (!seen.insert(n).second) continue;
-      if (n->kind == node_kind::zarr_source || n->kind == node_kind::chunk_source) {
-        if (std::find(out.begin(), out.end(), n) == out.end()) out.push_back(n);
-        continue;
-      }
-      if (n->kind != node_kind::elementwise) continue;
-      for (const node_ptr& in : n->inputs) pending.push_back(in.get());
-    }
+    visit_once({&root}, [&](const node& n) {
+      if ((n.kind == node_kind::zarr_source || n.kind == node_kind::chunk_source) &&
+          std::find(out.begin(), out.end(), &n) == out.end())
+        out.push_back(&n);
+      return n.kind == node_kind::elementwise;
+    });
   }
 
   // A rechunk reads its input's chunks for each of its own. When that would decode each input
@@ -600,22 +580,14 @@ class planner {
 // The stages whose results a stage's tasks read: materialised nodes below its inputs.
 std::vector<std::size_t> reads_of(const plan_stage& s,
                                   const std::unordered_map<const node*, std::size_t>& producer) {
-  std::vector<const node*> pending{s.input.get()};
-  for (const node_ptr& ri : s.inner) pending.push_back(ri->inputs[0].get());
-  std::unordered_set<const node*> seen;
   std::vector<std::size_t> out;
-  while (!pending.empty()) {
-    const node* n = pending.back();
-    pending.pop_back();
-    if (!seen.insert(n).second) continue;
-    if (n->kind == node_kind::materialised) {
-      const auto it = producer.find(n);
-      if (it != producer.end() && std::find(out.begin(), out.end(), it->second) == out.end())
-        out.push_back(it->second);
-      continue;
-    }
-    for (const node_ptr& in : n->inputs) pending.push_back(in.get());
-  }
+  visit_once(stage_roots(s), [&](const node& n) {
+    if (n.kind != node_kind::materialised) return true;
+    const auto it = producer.find(&n);
+    if (it != producer.end() && std::find(out.begin(), out.end(), it->second) == out.end())
+      out.push_back(it->second);
+    return false;
+  });
   std::sort(out.begin(), out.end());
   return out;
 }

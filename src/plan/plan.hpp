@@ -104,6 +104,13 @@ struct plan_stage {
   std::string describe_task(index_t task) const;
 };
 
+/// The nodes a stage's tasks evaluate: its input, and its inner reductions' inputs.
+inline std::vector<const node*> stage_roots(const plan_stage& s) {
+  std::vector<const node*> roots{s.input.get()};
+  for (const node_ptr& ri : s.inner) roots.push_back(ri->inputs[0].get());
+  return roots;
+}
+
 /// What the output stage feeds, as the sink sets it up.
 struct output_spec {
   chunks_t chunks;          // the chunks the sink receives (a store's grid); empty: root's
