@@ -168,6 +168,13 @@ class LargerThanMemory(TempDirCase):
         a, b = zarr.open(small, mode="r")[:], zarr.open(big, mode="r")[:]
         self.assertEqual(a.tobytes(), b.tobytes())  # bit-identical
         np.testing.assert_allclose(a, values.astype("f8").mean(axis=0), rtol=1e-12)
+        # The mean is read again by every output chunk: it spills to --temp-dir and back.
+        run("eval", "a - a.mean(axis=0, keepdims=True)", "-i", f"a={src}", "-o",
+            self.path("anomaly_small.zarr"), "--memory-limit", "2MiB", "--temp-dir", spill)
+        run("eval", "a - a.mean(axis=0, keepdims=True)", "-i", f"a={src}", "-o",
+            self.path("anomaly_big.zarr"), "--memory-limit", "512MiB")
+        self.assertEqual(zarr.open(self.path("anomaly_small.zarr"), mode="r")[:].tobytes(),
+                         zarr.open(self.path("anomaly_big.zarr"), mode="r")[:].tobytes())
         self.assertEqual(os.listdir(spill), [])  # the spilled result is removed
         # Printing needs the result in memory: refused with the limit named.
         self.assert_error(["eval", "mean(a, axis=0)", "-i", f"a={src}", "--memory-limit",
@@ -230,6 +237,8 @@ class ErrorsAndUsage(TempDirCase):
                      ["copy", src, self.path("d"), "--separator", "-"],
                      ["copy", src, self.path("d"), "--threads", "0"],
                      ["copy", src, src, "--overwrite"],
+                     ["copy", src, "memory://scratch/x"],
+                     ["eval", "a", "-i", f"a={src}", "-o", "memory://scratch/x"],
                      ["copy", src, os.path.join(src, "inner")]]:
             with self.subTest(args=args):
                 p = run(*args, check=False)

@@ -41,6 +41,10 @@ array open_input(const std::string& spec);
 std::function<void(const box&, std::span<std::byte>)> array_reader(const array& a,
                                                                    const compute_options& options);
 
+/// Where a command writes: a location on disk (a memory:// store would vanish with the
+/// process: usage_error).
+location output_location(const std::string& spec);
+
 /// Parses `100,200` into a shape; usage_error naming `flag` otherwise.
 shape_t parse_extents(const std::string& text, const std::string& flag);
 

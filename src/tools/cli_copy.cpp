@@ -90,7 +90,7 @@ bool is_within(const fs::path& inner, const fs::path& outer) {
 
 void run_copy(const copy_options& o) {
   const node src = open_node(o.source);
-  const location dst = resolve_location(o.destination);
+  const location dst = output_location(o.destination);
   if (dst.is_local_directory() && resolve_location(o.source).is_local_directory()) {
     const fs::path path = fs::path(o.destination).lexically_normal();
     if (is_within(path, o.source) || is_within(o.source, path)) {

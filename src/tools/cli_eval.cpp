@@ -58,6 +58,7 @@ void run_eval(const eval_options& o) {
   const array result = parse_expression(o.expression, inputs);
   compute_options c = engine_options(o);
   if (!o.output.empty()) {
+    output_location(o.output);
     store_options so;
     so.compute = c;
     so.codec = o.codec;

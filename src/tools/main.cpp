@@ -86,6 +86,14 @@ bool show_progress(int flag) {
   return ::isatty(STDERR_FILENO) == 1;
 }
 
+location output_location(const std::string& spec) {
+  location where = resolve_location(spec);
+  if (!where.is_local_directory()) {
+    throw usage_error(spec + ": a memory:// store lives only inside one process; write to a path");
+  }
+  return where;
+}
+
 void expression_after_dashes(std::vector<std::string>& args) {
   if (args.empty() || (args[0] != "eval" && args[0] != "graph")) return;
   if (std::find(args.begin(), args.end(), "--") != args.end()) return;
