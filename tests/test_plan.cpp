@@ -3,6 +3,8 @@
 // through an intermediate.
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -131,6 +133,24 @@ TEST_CASE("a reduction result larger than the memory limit spills to disk, bit-i
     CHECK(same_bits(
         compute<double>(open(dir.path() / "direct.zarr").astype(make_dtype(scalar_kind::float64))),
         compute<double>(mean(x, {0}).astype(make_dtype(scalar_kind::float64)))));
+  }
+  // The spill area of a run that was killed is removed by the next run that spills; one of
+  // a live process is not.
+  {
+    const std::filesystem::path dead = spill / "chunkarr-spill-2147483000-0";
+    const std::filesystem::path live =
+        spill / ("chunkarr-spill-" + std::to_string(::getppid()) + "-0");
+    for (const auto& d : {dead, live}) {
+      std::filesystem::create_directories(d / "stage0");
+      std::ofstream(d / "stage0" / "0.0") << "left behind";
+    }
+    store_options o;
+    o.compute.memory_limit = 2 << 20;
+    o.compute.temp_dir = spill;
+    store(x - mean(x, {0}, true), dir.path() / "after_kill.zarr", o);
+    CHECK(!std::filesystem::exists(dead));
+    CHECK(std::filesystem::exists(live / "stage0" / "0.0"));
+    std::filesystem::remove_all(live);
   }
   // compute must hold its result: still refused when it cannot.
   CHECK_THROWS_AS(compute<float>(mean(x, {0}), {.memory_limit = 512 << 10}), memory_budget_error);

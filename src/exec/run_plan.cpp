@@ -1,6 +1,10 @@
 #include "exec/run_plan.hpp"
 
+#include <signal.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
 
 #include <algorithm>
 #include <atomic>
@@ -58,7 +62,8 @@ class spill_area {
  public:
   explicit spill_area(const std::filesystem::path& parent) {
     static std::atomic<int> counter{0};
-    store_ = make_directory_store(parent / ("chunkarr-spill-" + std::to_string(::getpid()) + "-" +
+    remove_orphans(parent);
+    store_ = make_directory_store(parent / (std::string(prefix) + std::to_string(::getpid()) + "-" +
                                             std::to_string(counter++)));
   }
   ~spill_area() {
@@ -83,6 +88,24 @@ class spill_area {
   void erase(const std::string& name) const { store_->erase_prefix(name); }
 
  private:
+  static constexpr const char* prefix = "chunkarr-spill-";
+
+  // Spill areas of runs that died without removing theirs (kill -9): their process is gone.
+  static void remove_orphans(const std::filesystem::path& parent) {
+    try {
+      const std::shared_ptr<kvstore> dir = make_directory_store(parent);
+      for (const std::string& name : dir->list_dir("")) {
+        if (!name.starts_with(prefix)) continue;
+        const long pid = std::strtol(name.c_str() + std::strlen(prefix), nullptr, 10);
+        if (pid <= 0 || pid == ::getpid() || ::kill(static_cast<pid_t>(pid), 0) == 0 ||
+            errno != ESRCH)
+          continue;
+        make_directory_store(parent / name)->erase_prefix("");
+      }
+    } catch (const std::exception&) {  // an unreadable temp directory fails later, clearly
+    }
+  }
+
   std::shared_ptr<kvstore> store_;
 };
 
