@@ -211,6 +211,15 @@ TEST_CASE(
   // Rechunking inside an expression, and store's own chunks, give the same values.
   CHECK(compute<float>(rechunk(x, {128, 64}) * 2.0f) == want * 2.0f);
   CHECK(rechunk(x, {-1, 512}).chunks()[0] == shape_t{1024});
+  {  // an empty array rechunks to nothing
+    const array empty = zeros({0, 300}, make_dtype(scalar_kind::float32), {1, 300});
+    store_options o;
+    o.chunks = {5, 1};
+    o.compute.memory_limit = 1 << 20;
+    store(rechunk(empty, {3, 2}), dir.path() / "empty.zarr", o);
+    CHECK(compute<float>(open(dir.path() / "empty.zarr")).shape() ==
+          std::vector<std::size_t>{0, 300});
+  }
   CHECK_THROWS_AS(rechunk(x, {0, 5}), shape_error);
   CHECK_THROWS_AS(rechunk(x, {5}), shape_error);
   store_options o;

@@ -518,6 +518,7 @@ class planner {
   // (rechunker's plan: intermediate = min(consolidated read chunks, write blocks) per axis).
   node_ptr lower_rechunk(const node_ptr& r, bool blocks) {
     const node& input = *r->inputs[0];
+    if (element_count(r->shape) == 0) return r;  // nothing to read
     const index_t itemsize = itemsize_of(*r);
     const index_t target = task_target();
     const shape_t block =
