@@ -33,6 +33,18 @@ std::map<std::string, std::string> chunk_files(const std::filesystem::path& dir)
   return files;
 }
 
+// A store under `limit` bytes on `threads` threads, its stats in `stats`, spilling to `temp`.
+store_options limited(index_t limit, int threads, execution_stats& stats,
+                      const std::filesystem::path& temp) {
+  store_options o;
+  o.compute.memory_limit = limit;
+  o.compute.threads = threads;
+  o.compute.stats = &stats;
+  o.compute.temp_dir = temp;
+  o.overwrite = true;
+  return o;
+}
+
 bool is_empty_dir(const std::filesystem::path& dir) {
   return std::filesystem::is_empty(dir);
 }
@@ -103,13 +115,8 @@ TEST_CASE("a reduction result larger than the memory limit spills to disk, bit-i
     for (int threads : {1, 3}) {
       CAPTURE(threads);
       execution_stats stats;
-      store_options o;
-      o.compute.memory_limit = 2 << 20;
-      o.compute.threads = threads;
-      o.compute.stats = &stats;
-      o.compute.temp_dir = spill;
+      const store_options o = limited(2 << 20, threads, stats, spill);
       const std::filesystem::path out = dir.path() / ("out" + std::to_string(threads) + ".zarr");
-      o.overwrite = true;
       store(c.e, out, o);
       CHECK(stats.peak_task_bytes <= stats.budget);
       CHECK(stats.budget <= o.compute.memory_limit);
@@ -188,13 +195,8 @@ TEST_CASE(
     for (int threads : {1, 3}) {
       CAPTURE(threads);
       execution_stats stats;
-      store_options o;
-      o.compute.memory_limit = 2 << 20;
-      o.compute.threads = threads;
-      o.compute.stats = &stats;
-      o.compute.temp_dir = dir.path();
+      const store_options o = limited(2 << 20, threads, stats, dir.path());
       const std::filesystem::path out = dir.path() / ("r" + std::to_string(threads) + ".zarr");
-      o.overwrite = true;
       store(rechunk(x, c.chunks), out, o);
       if (c.stages) CHECK(stats.stages == c.stages);
       CHECK(stats.peak_task_bytes <= stats.budget);

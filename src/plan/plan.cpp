@@ -639,7 +639,6 @@ void planner::finish() {
     for (std::size_t j = 0; j <= k; ++j) {
       if (last[j] >= k) held += result_bytes(stages[j]);
     }
-    s.held = held;
     s.budget = p_.memory_limit - held;
     if (!check_) continue;
     if (held > p_.memory_limit) {

@@ -91,10 +91,9 @@ struct plan_stage {
   block_layout blocks;  // reduce: the input's chunks; materialise, output: the written chunks
   strip_layout strips;  // reduce_strips
   index_t tasks = 0;
-  std::vector<index_t> task_bytes;  // per task, or one value shared by every task
-  index_t held = 0;        // bytes held in memory while the stage runs (results, states, sink)
-  index_t budget = 0;      // bytes left for tasks: the memory limit less `held`
-  bool to_output = false;  // reduce_strips at the root of a store: strips go to the sink
+  std::vector<index_t> task_bytes;   // per task, or one value shared by every task
+  index_t budget = 0;                // bytes left for tasks: the memory limit less `held`
+  bool to_output = false;            // reduce_strips at the root of a store: strips go to the sink
   std::vector<std::size_t> reads;    // earlier stages whose results its tasks read
   std::vector<std::size_t> release;  // stages whose results are freed after this one
 
