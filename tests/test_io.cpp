@@ -13,6 +13,8 @@
 using namespace chunkarr;
 namespace fs = std::filesystem;
 
+#if CHUNKARR_WITH_HDF5
+
 namespace {
 
 // Values of kind T with some structure and, for floats, a NaN and negative zero.
@@ -112,6 +114,23 @@ TEST_CASE("HDF5 written by chunkarr reads back equal, every dtype, codec and thr
   }
 }
 
+TEST_CASE("convert reads and writes Zarr through any location (memory:// both ways)") {
+  test::temp_dir dir;
+  const auto values = make_values<float>({9, 13}, 7);
+  create_group(*named_memory_store("convert-test"), "exp");
+  store(from_xtensor(values, {4, 5}), "memory://convert-test/exp/raw/lfp");
+  const fs::path h5 = dir.path() / "exp.h5";
+  CHECK(convert("memory://convert-test/exp", h5.string()).arrays == 1);
+  CHECK(same(compute<float>(open_hdf5({h5, "/raw/lfp"})), values));
+  const convert_report back = convert(h5.string(), "memory://convert-test/back");
+  CHECK(back.arrays == 1);
+  CHECK(back.groups == 2);
+  CHECK(same(compute<float>(open("memory://convert-test/back/raw/lfp")), values));
+  // An existing destination is kept without overwrite.
+  CHECK_THROWS_AS(convert(h5.string(), "memory://convert-test/back"), io_error);
+  CHECK(same(compute<float>(open("memory://convert-test/back/raw/lfp")), values));
+}
+
 TEST_CASE("reductions over an HDF5 source are bit-identical to the same data in Zarr") {
   test::temp_dir dir;
   const xt::xarray<float> values = make_values<float>({301, 257}, 42);
@@ -202,3 +221,30 @@ TEST_CASE("HDF5 locations, signatures and automatic chunks") {
   CHECK(auto_chunks({}, 8) == shape_t{});
   CHECK(auto_chunks({0, 5}, 8) == shape_t{1, 5});
 }
+
+#else  // built with -DCHUNKARR_WITH_HDF5=OFF
+
+TEST_CASE("without HDF5 support, HDF5 operands are recognised and refused by name") {
+  test::temp_dir dir;
+  const auto a = parse_hdf5_location("x.h5:/g/d");
+  REQUIRE(a);
+  CHECK(a->object == "/g/d");
+  CHECK(auto_chunks({10, 20}, 8) == shape_t{10, 20});
+  const auto refused = [](auto&& f) {
+    try {
+      f();
+    } catch (const format_error& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  CHECK(refused([&] { open_hdf5(*a); }).find("x.h5:/g/d: this chunkarr was built without HDF5") ==
+        0);
+  CHECK(refused([&] { list_hdf5(*a); }).find("x.h5:/g/d: ") == 0);
+  const fs::path z = dir.path() / "a.zarr";
+  store(arange(10, make_dtype(scalar_kind::int32)), z);
+  CHECK(refused([&] { convert(z.string(), "out.h5"); }).find("out.h5: ") == 0);
+  CHECK_FALSE(fs::exists("out.h5"));
+}
+
+#endif

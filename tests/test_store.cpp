@@ -229,7 +229,7 @@ TEST_CASE("store conformance: ranged get") {
   });
 }
 
-TEST_CASE("locations: plain paths, file:// and memory:// resolve to stores; others are refused") {
+TEST_CASE("locations: plain paths, file:// and memory:// resolve to stores, others are refused") {
   test::temp_dir dir;
   const location plain = resolve_location((dir.path() / "x.zarr").string());
   CHECK(plain.is_local_directory());

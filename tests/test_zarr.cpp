@@ -485,6 +485,28 @@ TEST_CASE("groups: nested creation, children, attributes") {
   CHECK_THROWS_WITH_AS(read_attributes(*s, "exp"), doctest::Contains("exp/.zattrs"), format_error);
 }
 
+TEST_CASE("a new node inside a group gets group parents, outside a group, plain folders") {
+  test::temp_dir dir;
+  const auto ten = arange(10, make_dtype(scalar_kind::int32));
+  const auto group_dir = make_directory_store(dir.path() / "exp.zarr");
+  create_group(*group_dir, "");
+  store(ten, dir.path() / "exp.zarr/new/sub/x");
+  CHECK(node_at(*group_dir, "new") == node_kind::group);
+  CHECK(node_at(*group_dir, "new/sub") == node_kind::group);
+  CHECK(group_children(*group_dir, "new/sub").at(0).name == "x");
+  // Not inside a group: the folders are created, nothing becomes a group.
+  store(ten, dir.path() / "plain/a/x");
+  CHECK(node_at(*make_directory_store(dir.path()), "plain/a") == node_kind::none);
+  CHECK(node_at(*make_directory_store(dir.path()), "plain") == node_kind::none);
+  CHECK(compute<std::int32_t>(open(dir.path() / "plain/a/x"))(9) == 9);
+  // Inside a store, every parent of a new node is a group, as zarr-python makes them.
+  const auto mem = named_memory_store("parents-test");
+  store(ten, "memory://parents-test/g/a/x");
+  CHECK(node_at(*mem, "") == node_kind::group);
+  CHECK(node_at(*mem, "g") == node_kind::group);
+  CHECK(node_at(*mem, "g/a") == node_kind::group);
+}
+
 TEST_CASE("the sample experiment opens as zarr-python wrote it") {
   auto s = make_directory_store(CHUNKARR_SAMPLES_DIR "/2018_12_11_experiment_5.zarr");
   CHECK(read_attributes(*s, "")["experiment"] == "2018_12_11_experiment_5");
@@ -540,7 +562,7 @@ class failing_store final : public kvstore {
 
 }  // namespace
 
-TEST_CASE("a store that fails mid-write surfaces io_error; finished chunks stay whole") {
+TEST_CASE("a store that fails mid-write surfaces io_error, finished chunks stay whole") {
   auto s = std::make_shared<failing_store>(4);  // .zarray, then three chunks
   const zarr_array a =
       zarr_array::create(s, "", make_meta({6, 4}, {2, 4}, make_dtype(scalar_kind::int32), "blosc"));

@@ -12,6 +12,7 @@
 #include "chunkarr/core/error.hpp"
 #include "chunkarr/core/region_copy.hpp"
 #include "chunkarr/store/location.hpp"
+#include "chunkarr/zarr/group.hpp"
 #include "exec/run_plan.hpp"
 #include "expr/node.hpp"
 #include "plan/plan.hpp"
@@ -170,6 +171,7 @@ zarr_array store(const array& a, const std::filesystem::path& path, const store_
   }
   meta.validate(path.string());
   const location where = resolve_location(path.string());
+  create_parent_groups(where);
   const std::unique_ptr<staged_write> staging = where.store->stage(where.path, options.overwrite);
   const zarr_array out = zarr_array::create(staging->store(), staging->path(), meta);
   store(a, out, options.compute, options.write_empty_chunks);

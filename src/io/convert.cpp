@@ -3,7 +3,6 @@
 
 #include <atomic>
 #include <cstring>
-#include <fstream>
 #include <map>
 #include <set>
 
@@ -26,15 +25,6 @@ namespace {
 
 constexpr const char* soft_links_key = "chunkarr:soft_links";
 constexpr const char* external_links_key = "chunkarr:external_links";
-
-struct zarr_side {
-  fs::path dir;
-};
-
-bool is_zarr_dir(const fs::path& p) {
-  std::error_code ec;
-  return fs::exists(p / ".zarray", ec) || fs::exists(p / ".zgroup", ec);
-}
 
 void warn(const convert_options& o, const std::string& message) {
   if (o.warn) o.warn(message);
@@ -73,26 +63,6 @@ fill_value fill_of(const detail::hdf5_dataset& d) {
 
 // ---- HDF5 -> Zarr ------------------------------------------------------------------------
 
-// Creates the missing parent directories of `dst`; inside a Zarr group (`exp.zarr/a/b` with
-// exp.zarr a group) each new one becomes a group, so zarr-python finds the new array.
-void make_parents(const fs::path& dst) {
-  const fs::path parent = dst.lexically_normal().parent_path();
-  if (parent.empty()) return;
-  std::vector<fs::path> missing;
-  fs::path p = parent;
-  std::error_code ec;
-  while (!p.empty() && !fs::exists(p, ec)) {
-    missing.push_back(p);
-    p = p.parent_path();
-  }
-  fs::create_directories(parent, ec);
-  if (ec) throw_error<io_error>("cannot create ", parent.string(), ": ", ec.message());
-  if (p.empty() || !fs::exists(p / ".zgroup", ec)) return;
-  for (const fs::path& dir : missing) {
-    std::ofstream(dir / ".zgroup") << "{\n    \"zarr_format\": 2\n}\n";
-  }
-}
-
 class to_zarr {
  public:
   to_zarr(const hdf5_location& src, const fs::path& dst, const convert_options& o)
@@ -114,9 +84,11 @@ class to_zarr {
     codec_ = make_codec(o_.codec.empty() ? "blosc:lz4:5:shuffle" : o_.codec);
     // Count the arrays first, for progress, and refuse unsupported ones before writing.
     plan(src_.object, info->type);
-    make_parents(dst_);
-    staged_directory staging(dst_, o_.overwrite);
-    store_ = make_directory_store(staging.path());
+    const location where = resolve_location(dst_.string());
+    create_parent_groups(where);
+    const std::unique_ptr<staged_write> staging = where.store->stage(where.path, o_.overwrite);
+    store_ = staging->store();
+    root_ = staging->path();
     if (info->type == H5O_TYPE_DATASET) {
       dataset(src_.object, "");
     } else if (info->type == H5O_TYPE_GROUP) {
@@ -124,7 +96,7 @@ class to_zarr {
     } else {
       throw_error<format_error>(src_.str(), ": neither a dataset nor a group");
     }
-    staging.commit();
+    staging->commit();
     return report_;
   }
 
@@ -164,7 +136,7 @@ class to_zarr {
     H5::Group g = open_group(path);
     const auto self = h5::get_object_info(file_, path);
     if (self) seen_[self->address] = path;
-    create_group(*store_, key);
+    create_group(*store_, at(key));
     ++report_.groups;
     json attrs = h5::read_attributes(g, skipped_attribute(path));
     for (const h5::link& l : h5::list_links(g)) {
@@ -205,7 +177,7 @@ class to_zarr {
         warn(o_, src_.file.string() + ":" + child + ": named datatype skipped");
       }
     }
-    write_attributes(*store_, key, attrs);
+    write_attributes(*store_, at(key), attrs);
   }
 
   void dataset(const std::string& path, const std::string& key) {
@@ -226,7 +198,7 @@ class to_zarr {
     meta.compressor = codec_;
     meta.fill = fill_of(d);
     meta.validate(dst_.string() + (key.empty() ? "" : "/" + key));
-    const zarr_array out = zarr_array::create(store_, key, meta);
+    const zarr_array out = zarr_array::create(store_, at(key), meta);
     if (o_.on_array) o_.on_array(d.where, done_, total_);
     const array source = from_source(detail::make_hdf5_source(std::move(d)));
     store(source, out, o_.compute);
@@ -235,6 +207,9 @@ class to_zarr {
     ++report_.arrays;
     report_.bytes += source.nbytes();
   }
+
+  // A key of the tree being written, inside the staged store.
+  std::string at(const std::string& key) const { return join_key(root_, key); }
 
   std::function<void(const std::string&, const std::string&)> skipped_attribute(
       const std::string& path) {
@@ -248,6 +223,7 @@ class to_zarr {
   const convert_options& o_;
   H5::H5File file_;
   std::shared_ptr<kvstore> store_;
+  std::string root_;
   std::shared_ptr<const codec> codec_;
   std::map<haddr_t, std::string> seen_;
   std::set<haddr_t> planned_;
@@ -285,8 +261,8 @@ hdf5_codec parse_hdf5_codec(const std::string& spec) {
 
 class to_hdf5 {
  public:
-  to_hdf5(const fs::path& src, const hdf5_location& dst, const convert_options& o)
-      : src_(src), dst_(dst), o_(o), codec_(parse_hdf5_codec(o.codec)) {}
+  to_hdf5(location src, const hdf5_location& dst, const convert_options& o)
+      : src_(std::move(src)), dst_(dst), o_(o), codec_(parse_hdf5_codec(o.codec)) {}
 
   convert_report run() {
     try {
@@ -298,11 +274,9 @@ class to_hdf5 {
 
  private:
   convert_report write() {
-    store_ = make_directory_store(src_);
-    const node_kind kind = node_at(*store_, "");
+    const node_kind kind = node_at(*src_.store, src_.path);
     if (kind == node_kind::none) {
-      throw_error<format_error>(src_.string(),
-                                ": not a Zarr array or group (no .zarray or .zgroup)");
+      throw_error<format_error>(src_.text, ": not a Zarr array or group (no .zarray or .zgroup)");
     }
     std::error_code ec;
     if (fs::exists(dst_.file, ec) && !o_.overwrite) {
@@ -329,8 +303,9 @@ class to_hdf5 {
       if (kind == node_kind::array) {
         std::string path = dst_.object;
         if (path == "/") {
-          std::string stem = src_.filename().string();
-          if (stem.empty()) stem = src_.parent_path().filename().string();
+          const fs::path named = fs::path(src_.text).lexically_normal();
+          std::string stem = named.filename().string();
+          if (stem.empty()) stem = named.parent_path().filename().string();
           if (stem.size() > 5 && stem.ends_with(".zarr")) stem.resize(stem.size() - 5);
           path = "/" + (stem.empty() ? std::string("data") : stem);
         }
@@ -355,7 +330,7 @@ class to_hdf5 {
   index_t count_arrays(const std::string& key, node_kind kind) {
     if (kind == node_kind::array) return 1;
     index_t n = 0;
-    for (const group_child& c : group_children(*store_, key))
+    for (const group_child& c : group_children(*src_.store, at(key)))
       n += count_arrays(join_key(key, c.name), c.kind);
     return n;
   }
@@ -371,8 +346,7 @@ class to_hdf5 {
   std::function<void(const std::string&, const std::string&)> skipped_attribute(
       const std::string& key) {
     return [this, key](const std::string& name, const std::string& reason) {
-      warn(o_, (key.empty() ? src_ : src_ / key).string() + ": attribute '" + name +
-                   "' skipped: " + reason);
+      warn(o_, shown(key) + ": attribute '" + name + "' skipped: " + reason);
     };
   }
 
@@ -382,7 +356,7 @@ class to_hdf5 {
                     : h5::checked(dst_.file.string() + ":" + path + ": cannot create group",
                                   [&] { return file_.createGroup(path, link_plist()); });
     ++report_.groups;
-    json attrs = read_attributes(*store_, key);
+    json attrs = read_attributes(*src_.store, at(key));
     json links = json::object(), external = json::object();
     if (attrs.contains(soft_links_key)) {
       links = attrs[soft_links_key];
@@ -393,7 +367,7 @@ class to_hdf5 {
       attrs.erase(external_links_key);
     }
     h5::write_attributes(g, attrs, skipped_attribute(key));
-    for (const group_child& c : group_children(*store_, key)) {
+    for (const group_child& c : group_children(*src_.store, at(key))) {
       const std::string child_key = join_key(key, c.name);
       const std::string child = child_path(path, c.name);
       if (c.kind == node_kind::array) {
@@ -427,12 +401,12 @@ class to_hdf5 {
   }
 
   void array_to_dataset(const std::string& key, const std::string& path) {
-    const zarr_array z = zarr_array::open(store_, key);
+    const zarr_array z = zarr_array::open(src_.store, at(key));
     const array_metadata& meta = z.metadata();
     const scalar_kind kind = meta.dtype.kind;
     const std::size_t itemsize = meta.dtype.itemsize();
     const std::string where = dst_.file.string() + ":" + path;
-    if (o_.on_array) o_.on_array((src_ / key).string(), done_, total_);
+    if (o_.on_array) o_.on_array(shown(key), done_, total_);
     std::vector<hsize_t> dims(meta.shape.begin(), meta.shape.end());
     const bool chunked = !dims.empty() && element_count(meta.shape) > 0;
     shape_t chunks;
@@ -497,12 +471,17 @@ class to_hdf5 {
     report_.bytes += source.nbytes();
   }
 
-  fs::path src_;
+  // A key of the source tree: inside its store, and as messages show it.
+  std::string at(const std::string& key) const { return join_key(src_.path, key); }
+  std::string shown(const std::string& key) const {
+    return key.empty() ? src_.text : src_.text + "/" + key;
+  }
+
+  location src_;
   hdf5_location dst_;
   const convert_options& o_;
   hdf5_codec codec_;
   std::shared_ptr<const codec> deflate_;
-  std::shared_ptr<kvstore> store_;
   H5::H5File file_;
   index_t total_ = 0, done_ = 0;
   convert_report report_;
@@ -526,8 +505,11 @@ convert_report convert(const std::string& src, const std::string& dst,
     }
     return to_zarr(*src_h5, dst, options).run();
   }
-  if (!fs::exists(src, ec)) throw_error<not_found_error>(src, ": no such file or directory");
-  if (!is_zarr_dir(src)) {
+  location zarr_src = resolve_location(src);
+  if (zarr_src.is_local_directory() && !fs::exists(zarr_src.directory, ec)) {
+    throw_error<not_found_error>(src, ": no such file or directory");
+  }
+  if (node_at(*zarr_src.store, zarr_src.path) == node_kind::none) {
     throw_error<format_error>(src, ": neither an HDF5 file nor a Zarr array or group");
   }
   if (!dst_h5) {
@@ -535,7 +517,7 @@ convert_report convert(const std::string& src, const std::string& dst,
                              ": both sides are Zarr; convert goes between HDF5 and Zarr (name "
                              "the HDF5 side .h5, .hdf5, .he5 or .nc; chunkarr copy copies Zarr)");
   }
-  return to_hdf5(src, *dst_h5, options).run();
+  return to_hdf5(std::move(zarr_src), *dst_h5, options).run();
 }
 
 }  // namespace chunkarr

@@ -22,7 +22,8 @@ location resolve_location(std::string_view spec) {
   const std::size_t colon = spec.find("://");
   if (colon == std::string_view::npos) {
     if (spec.empty()) throw_error<value_error>("an empty location");
-    loc.store = make_directory_store(std::string(spec));
+    loc.directory = std::string(spec);
+    loc.store = make_directory_store(loc.directory);
     loc.scheme_is_file = true;
     return loc;
   }
@@ -33,7 +34,8 @@ location resolve_location(std::string_view spec) {
       throw_error<value_error>(spec,
                                ": a file:// location takes an absolute path (file:///data/x.zarr)");
     }
-    loc.store = make_directory_store(std::string(rest));
+    loc.directory = std::string(rest);
+    loc.store = make_directory_store(loc.directory);
     loc.scheme_is_file = true;
     return loc;
   }

@@ -1,5 +1,7 @@
 #include "chunkarr/zarr/group.hpp"
 
+#include <filesystem>
+
 #include <nlohmann/json.hpp>
 
 #include "chunkarr/core/error.hpp"
@@ -13,9 +15,17 @@ node_kind node_at(const kvstore& s, std::string_view path) {
   return node_kind::none;
 }
 
+namespace {
+
+void put_zgroup(kvstore& s, std::string_view prefix) {
+  static const std::string text = nlohmann::json{{"zarr_format", 2}}.dump(4);
+  s.set(join_key(prefix, ".zgroup"), std::as_bytes(std::span(text.data(), text.size())));
+}
+
+}  // namespace
+
 void create_group(kvstore& s, std::string_view path) {
   check_key(path, true);
-  static const std::string text = nlohmann::json{{"zarr_format", 2}}.dump(4);
   // The root first, then each parent, then `path` itself, as zarr-python does.
   std::vector<std::string_view> prefixes{std::string_view()};
   for (std::size_t pos = path.find('/'); pos != std::string_view::npos;
@@ -29,10 +39,28 @@ void create_group(kvstore& s, std::string_view path) {
       throw_error<io_error>(join_key(s.describe(), prefix),
                             " is an array; cannot create a group in it");
     }
-    if (kind == node_kind::none) {
-      s.set(join_key(prefix, ".zgroup"), std::as_bytes(std::span(text.data(), text.size())));
+    if (kind == node_kind::none) put_zgroup(s, prefix);
+  }
+}
+
+void create_parent_groups(const location& where) {
+  if (where.is_local_directory()) {
+    namespace fs = std::filesystem;
+    const fs::path parent = fs::path(where.directory).lexically_normal().parent_path();
+    if (parent.empty()) return;
+    std::error_code ec;
+    fs::path existing = parent;
+    while (!existing.empty() && !fs::exists(existing, ec)) existing = existing.parent_path();
+    fs::create_directories(parent, ec);
+    if (ec) throw_error<io_error>("cannot create ", parent.string(), ": ", ec.message());
+    if (existing.empty() || existing == parent) return;
+    const auto above = make_directory_store(existing);
+    if (node_at(*above, "") == node_kind::group) {
+      create_group(*above, parent.lexically_relative(existing).generic_string());
     }
   }
+  // Inside a store, creating a node creates its parents as groups (create_group,
+  // zarr_array::create), as zarr-python does.
 }
 
 std::vector<group_child> group_children(const kvstore& s, std::string_view path) {

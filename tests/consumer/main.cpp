@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   ca::store(ca::sqrt(ca::abs(x)), out_path, {.codec = "blosc:lz4:5:shuffle"});
   std::cout << ca::to_dot(y);
   // --- README example ends ---
+#if CHUNKARR_WITH_HDF5  // the package says whether it was built with HDF5
   // --- README HDF5 example begins ---
   ca::array h = ca::open_hdf5({h5_path, "/recordings/lfp"});
   auto per_channel = ca::compute<float>(ca::mean(h, {1}));  // chunk-aligned, all cores
@@ -31,6 +32,14 @@ int main(int argc, char** argv) {
     std::cerr << "consumer: unexpected HDF5 result\n";
     return 1;
   }
+#else
+  try {
+    ca::open_hdf5({h5_path, "/recordings/lfp"});
+    std::cerr << "consumer: open_hdf5 without HDF5 support did not throw\n";
+    return 1;
+  } catch (const ca::format_error&) {
+  }
+#endif
   const ca::zarr_array out = ca::zarr_array::open(out_path);
   if (m.size() != 16 || out.shape() != ca::shape_t{16, 30000} || !(m(3) > m(0))) {
     std::cerr << "consumer: unexpected result\n";

@@ -27,6 +27,7 @@ struct location {
   /// Whether the location is a directory on this machine (what `copy` checks overlaps of).
   bool is_local_directory() const { return scheme_is_file; }
   bool scheme_is_file = false;
+  std::string directory;  // that directory, when it is one
 };
 
 /// Resolves `spec`. Throws value_error for an unknown scheme or a malformed location.

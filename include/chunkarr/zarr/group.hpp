@@ -12,6 +12,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "chunkarr/store/location.hpp"
 #include "chunkarr/store/store.hpp"
 
 namespace chunkarr {
@@ -23,6 +24,12 @@ node_kind node_at(const kvstore& s, std::string_view path);
 
 /// Writes `path/.zgroup` (and the `.zgroup` of every missing parent group).
 void create_group(kvstore& s, std::string_view path);
+
+/// Before a new array or group is written at `where`: when the nearest existing parent is a
+/// Zarr group, every missing parent between them becomes a group too, so zarr-python finds the
+/// new node (`exp.zarr/new/lfp` with exp.zarr a group). Missing directories are created.
+/// (Inside a kvstore a new node's parents always become groups, as in zarr-python.)
+void create_parent_groups(const location& where);
 
 struct group_child {
   std::string name;
