@@ -267,6 +267,25 @@ class HDF5Everywhere(TempDirCase):
         text = run("info", self.h5 + ":/recordings/lfp").stdout
         self.assertIn("(16, 30000) float32, chunks (8, 4096)", text)
 
+    def test_hard_link_cycle_is_listed_and_converted_once(self):
+        path = self.path("cycle.h5")
+        with h5py.File(path, "w") as f:
+            f.create_dataset("g/x", data=np.arange(6.0))
+            f["g/up"] = f["/"]  # a hard link to the root: the tree is a cycle
+            f["g/x2"] = f["g/x"]  # a second name of a dataset
+        doc = json.loads(run("info", path, "--json").stdout)
+        objects = {o["path"]: o for o in doc["objects"]}
+        self.assertEqual(objects["/g/up"]["kind"], "hard_link")
+        self.assertEqual(objects["/g/up"]["target"], "/")
+        self.assertEqual(objects["/g/x2"]["kind"], "hard_link")
+        self.assertEqual(objects["/g/x2"]["target"], "/g/x")
+        self.assertEqual(sorted(objects), ["/", "/g", "/g/up", "/g/x", "/g/x2"])
+        self.assertIn("/g/x (hard link", run("info", path).stdout)
+        dst = self.path("cycle.zarr")
+        run("convert", path, dst)
+        np.testing.assert_array_equal(zarr.open(dst + "/g/x", mode="r")[:], np.arange(6.0))
+        self.assertEqual(sorted(zarr.open_group(dst + "/g", mode="r").keys()), ["x"])
+
     def test_cat_and_eval(self):
         doc = cat_json(self.h5 + ":/channels/id")
         self.assertEqual(doc["data"], list(range(100, 116)))

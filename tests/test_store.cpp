@@ -2,6 +2,8 @@
 // directory store can get wrong (atomic renames, temp files, the file system).
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
+
 #include <atomic>
 #include <fstream>
 #include <functional>
@@ -216,7 +218,47 @@ TEST_CASE("store conformance: a staged tree appears only on commit, whole") {
     CHECK(*s.get("keep/x") == text("outside"));
     std::vector<std::string> all = s.list("");
     CHECK(all == std::vector<std::string>{"a/b/1.0", "keep/x"});
+    {  // a target that appears while the tree is written is kept, not replaced
+      const auto staged = s.stage("c", false);
+      staged->store()->set(join_key(staged->path(), "mine"), text("staged"));
+      s.set("c/theirs", text("someone else's"));
+      CHECK_THROWS_WITH_AS(staged->commit(), doctest::Contains("already exists"), io_error);
+    }
+    CHECK(s.list("c") == std::vector<std::string>{"c/theirs"});
+    {  // ... and replaced whole under overwrite
+      const auto staged = s.stage("c", true);
+      staged->store()->set(join_key(staged->path(), "mine"), text("staged"));
+      s.set("c/theirs", text("again"));
+      staged->commit();
+    }
+    CHECK(s.list("c") == std::vector<std::string>{"c/mine"});
   });
+}
+
+TEST_CASE("directory store: only regular files are values; anything else fails clearly") {
+  test::temp_dir dir;
+  auto s = make_directory_store(dir.path());
+  s->set("a/0", text("x"));
+  REQUIRE(::mkfifo((dir.path() / "a/fifo").c_str(), 0644) == 0);
+  std::filesystem::create_symlink("/dev/zero", dir.path() / "a/zero");
+  std::filesystem::create_symlink("loop", dir.path() / "a/loop");
+  std::filesystem::create_symlink("0", dir.path() / "a/link");  // a link to a file is fine
+  for (const char* key : {"a/fifo", "a/zero", "a/loop"}) {
+    CAPTURE(key);
+    CHECK_THROWS_WITH_AS(s->get(key), doctest::Contains(key), io_error);  // and no hang
+    CHECK_THROWS_AS(s->exists(key), io_error);
+    CHECK_THROWS_AS(s->size_of(key), io_error);
+  }
+  CHECK(*s->get("a/link") == text("x"));
+  // Listed (so a copy meets them and fails) rather than skipped as if missing.
+  CHECK(s->list("a") == std::vector<std::string>{"a/0", "a/fifo", "a/link", "a/loop", "a/zero"});
+  // Links to this directory or above are not children (a walk through them never ends).
+  std::filesystem::create_symlink(".", dir.path() / "a/self");
+  std::filesystem::create_symlink("..", dir.path() / "a/up");
+  std::filesystem::create_directory(dir.path() / "b");
+  std::filesystem::create_symlink("../b", dir.path() / "a/sibling");
+  CHECK(s->list_dir("a") ==
+        std::vector<std::string>{"0", "fifo", "link", "loop", "sibling", "zero"});
 }
 
 TEST_CASE("store conformance: ranged get") {

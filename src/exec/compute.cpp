@@ -87,7 +87,7 @@ void compute_into(const array& a, std::span<std::byte> out, const compute_option
     copy_region(values.data(), b.shape(), shape_t(b.ndim(), 0), out.data(), root.shape, b.start,
                 b.shape(), itemsize);
   };
-  run_plan(p, sink, options.progress, options.stats);
+  run_plan(p, sink, options);
   if (p.root_result) {
     const bytes& values = p.root_result->result->values;
     std::memcpy(out.data(), values.data(), out.size());
@@ -115,7 +115,7 @@ void run_chunks(
   spec.chunk_extra = (pad ? full_bytes : 0) + extra;
   spec.blocks = true;
   plan p = make_plan(a.node(), spec, planning(options));
-  run_plan(p, {consume, pad, grid.chunks()}, options.progress, options.stats);
+  run_plan(p, {consume, pad, grid.chunks()}, options);
 }
 
 }  // namespace

@@ -107,6 +107,8 @@ stage_stats run_stage(const stage& s, index_t budget, int threads,
           while (now > seen && !peak.compare_exchange_weak(seen, now)) {
           }
           try {
+            if (s.cancel && s.cancel->load(std::memory_order_relaxed))
+              throw_error<cancelled_error>("cancelled");
             return result{task, bytes, s.run(task)};
           } catch (...) {
             std::lock_guard lock(error_mutex);

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <any>
+#include <atomic>
 #include <functional>
 #include <string>
 
@@ -28,6 +29,7 @@ struct stage {
   shape_t chunk_shape;  // the largest task's chunk, to suggest a smaller one when over budget
   std::function<std::any(index_t)> run;             // the task (parallel)
   std::function<void(index_t, std::any&)> consume;  // the sink (serial)
+  const std::atomic<bool>* cancel = nullptr;        // stop (cancelled_error) once true
 };
 
 /// "; rechunk the input to about (…) …": advice for a task of `task` bytes over `budget`,

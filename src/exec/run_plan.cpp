@@ -111,8 +111,9 @@ class spill_area {
 
 class plan_runner {
  public:
-  plan_runner(plan& p, const std::function<void(index_t, index_t)>& progress)
-      : p_(p), progress_(progress), total_(p.total_tasks()) {}
+  plan_runner(plan& p, const std::function<void(index_t, index_t)>& progress,
+              const std::atomic<bool>* cancel)
+      : p_(p), progress_(progress), cancel_(cancel), total_(p.total_tasks()) {}
 
   void run(const output_sink& sink, execution_stats* stats) {
     if (p_.spills()) spill_.emplace(p_.temp_dir);
@@ -170,6 +171,7 @@ class plan_runner {
     s.bytes_of = [&](index_t i) { return plan_s.bytes_of(i); };
     s.describe = [&](index_t i) { return plan_s.describe_task(i); };
     s.chunk_shape = first_chunk(plan_s.input->chunks);
+    s.cancel = cancel_;
     const stage_stats st =
         run_stage(s, std::max<index_t>(plan_s.budget, 1), p_.threads, [&](index_t) {
           ++done_;
@@ -419,6 +421,7 @@ class plan_runner {
   plan& p_;
   std::optional<spill_area> spill_;
   const std::function<void(index_t, index_t)>& progress_;
+  const std::atomic<bool>* cancel_;
   index_t total_ = 0;
   index_t done_ = 0;
   execution_stats stats_;
@@ -426,9 +429,8 @@ class plan_runner {
 
 }  // namespace
 
-void run_plan(plan& p, const output_sink& sink,
-              const std::function<void(index_t, index_t)>& progress, execution_stats* stats) {
-  plan_runner(p, progress).run(sink, stats);
+void run_plan(plan& p, const output_sink& sink, const compute_options& options) {
+  plan_runner(p, options.progress, options.cancel).run(sink, options.stats);
 }
 
 }  // namespace chunkarr::detail

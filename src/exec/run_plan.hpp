@@ -26,9 +26,9 @@ struct output_sink {
   shape_t full_chunk;  // with `pad`: the shape chunks are padded to
 };
 
-/// Runs `p`, feeding the output stage's chunks to `sink`. `progress(done, total)` is called
-/// from one thread at a time as tasks finish; `stats` is filled in when set.
-void run_plan(plan& p, const output_sink& sink,
-              const std::function<void(index_t, index_t)>& progress, execution_stats* stats);
+/// Runs `p`, feeding the output stage's chunks to `sink`. From `options`: `progress(done,
+/// total)` is called from one thread at a time as tasks finish, `stats` is filled in when set,
+/// `cancel` stops the run (the memory limit, threads and temp directory are the plan's).
+void run_plan(plan& p, const output_sink& sink, const compute_options& options);
 
 }  // namespace chunkarr::detail

@@ -1,6 +1,7 @@
 // Reading HDF5: datasets as lazy sources (raw chunks decoded in parallel), listing.
 #include <cmath>
 #include <cstring>
+#include <map>
 
 #include <nlohmann/json.hpp>
 
@@ -328,8 +329,11 @@ nlohmann::json fill_json(const hdf5_dataset& d) {
   });
 }
 
+// `seen`: the objects listed so far by address; a second hard link to one of them (a cycle,
+// `f['g/up'] = f['/']`, or a shared dataset) is listed as a link to the first path.
 void list_into(const H5::H5File& file, const std::string& file_name, const std::string& path,
-               hdf5_entry::kind what, std::vector<hdf5_entry>& out) {
+               hdf5_entry::kind what, std::vector<hdf5_entry>& out,
+               std::map<haddr_t, std::string>& seen) {
   hdf5_entry e;
   e.path = path;
   e.what = what;
@@ -377,10 +381,18 @@ void list_into(const H5::H5File& file, const std::string& file_name, const std::
     }
     const auto info = h5::get_object_info(file, child);
     if (!info) continue;
+    if (const auto [it, first] = seen.emplace(info->address, child); !first) {
+      hdf5_entry link;
+      link.path = child;
+      link.what = hdf5_entry::kind::hard_link;
+      link.target = it->second;
+      out.push_back(std::move(link));
+      continue;
+    }
     if (info->type == H5O_TYPE_GROUP) {
-      list_into(file, file_name, child, hdf5_entry::kind::group, out);
+      list_into(file, file_name, child, hdf5_entry::kind::group, out, seen);
     } else if (info->type == H5O_TYPE_DATASET) {
-      list_into(file, file_name, child, hdf5_entry::kind::dataset, out);
+      list_into(file, file_name, child, hdf5_entry::kind::dataset, out, seen);
     } else {
       hdf5_entry other;
       other.path = child;
@@ -399,9 +411,10 @@ std::vector<hdf5_entry> list_hdf5(const hdf5_location& where) {
     const auto info = h5::get_object_info(file, where.object);
     if (!info) throw_error<not_found_error>(where.str(), ": no such object");
     std::vector<hdf5_entry> out;
+    std::map<haddr_t, std::string> seen{{info->address, where.object}};
     list_into(file, where.file.string(), where.object,
               info->type == H5O_TYPE_DATASET ? hdf5_entry::kind::dataset : hdf5_entry::kind::group,
-              out);
+              out, seen);
     return out;
   } catch (const H5::Exception& e) {
     h5::rethrow(e, where.str());  // each call above reports its own failure; not expected

@@ -38,6 +38,41 @@ class file_descriptor {
   throw_error<io_error>("cannot ", action, " ", path.string(), ": ", std::strerror(err));
 }
 
+// Whether `inner` is `outer` or lies under it (both canonical).
+bool is_within(const fs::path& inner, const fs::path& outer) {
+  auto i = inner.begin();
+  for (auto o = outer.begin(); o != outer.end(); ++o, ++i) {
+    if (i == inner.end() || *i != *o) return false;
+  }
+  return true;
+}
+
+const char* file_type_name(mode_t mode) {
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "not a regular file";
+}
+
+// What is stored at `path`: nothing (no such file, or a directory: a prefix, not a key), or a
+// regular file (its size). Anything else there, or a path that cannot be looked at (a symlink
+// loop, no permission), is an error: a value that cannot be read is never taken for a missing
+// one (which would read as fill values).
+std::optional<std::size_t> regular_file_size(const fs::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
+    throw_errno("read", path, errno);
+  }
+  if (S_ISDIR(st.st_mode)) return std::nullopt;
+  if (!S_ISREG(st.st_mode)) {
+    throw_error<io_error>("cannot read ", path.string(), ": ", file_type_name(st.st_mode),
+                          ", not a regular file");
+  }
+  return static_cast<std::size_t>(st.st_size);
+}
+
 class directory_store final : public kvstore {
  public:
   explicit directory_store(fs::path root) : root_(std::move(root)) {}
@@ -51,7 +86,8 @@ class directory_store final : public kvstore {
   bool get_into(std::string_view key, bytes& value) const override {
     check_key(key);
     const fs::path path = root_ / key;
-    file_descriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below.
+    file_descriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
     if (fd.get() < 0) {
       if (errno == ENOENT || errno == ENOTDIR) return false;
       throw_errno("open", path, errno);
@@ -59,6 +95,10 @@ class directory_store final : public kvstore {
     struct stat st {};
     if (::fstat(fd.get(), &st) != 0) throw_errno("stat", path, errno);
     if (S_ISDIR(st.st_mode)) return false;
+    if (!S_ISREG(st.st_mode)) {
+      throw_error<io_error>("cannot read ", path.string(), ": ", file_type_name(st.st_mode),
+                            ", not a regular file");
+    }
     value.resize(static_cast<std::size_t>(st.st_size));
     std::size_t done = 0;
     while (done < value.size()) {
@@ -137,15 +177,12 @@ class directory_store final : public kvstore {
 
   bool exists(std::string_view key) const override {
     check_key(key);
-    struct stat st {};
-    return ::stat((root_ / key).c_str(), &st) == 0 && S_ISREG(st.st_mode);
+    return regular_file_size(root_ / key).has_value();
   }
 
   std::optional<std::size_t> size_of(std::string_view key) const override {
     check_key(key);
-    struct stat st {};
-    if (::stat((root_ / key).c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
-    return static_cast<std::size_t>(st.st_size);
+    return regular_file_size(root_ / key);
   }
 
   std::vector<std::string> list(std::string_view prefix) const override {
@@ -158,7 +195,11 @@ class directory_store final : public kvstore {
     if (ec) throw_errno("list", dir, ec.value());
     for (; it != end; it.increment(ec)) {
       if (ec) throw_errno("list", dir, ec.value());
-      if (!it->is_regular_file(ec)) continue;
+      // Every entry but a directory is a key (a FIFO or a broken link is one that fails
+      // clearly when read); links to directories are not followed (a `self -> .` link
+      // would never end).
+      std::error_code type_ec;
+      if (it->is_directory(type_ec)) continue;
       std::string key = it->path().lexically_relative(root_).generic_string();
       if (key.find(temp_marker) != std::string::npos) continue;
       keys.push_back(std::move(key));
@@ -173,9 +214,19 @@ class directory_store final : public kvstore {
     std::vector<std::string> names;
     std::error_code ec;
     if (!fs::is_directory(dir, ec)) return names;
+    fs::path here;  // `dir` resolved, when a link to a directory asks for it
     for (const auto& entry : fs::directory_iterator(dir, ec)) {
       std::string name = entry.path().filename().string();
-      if (name.find(temp_marker) == std::string::npos) names.push_back(std::move(name));
+      if (name.find(temp_marker) != std::string::npos) continue;
+      std::error_code link_ec;
+      if (entry.is_symlink(link_ec) && entry.is_directory(link_ec)) {
+        // A link to this directory or one above it (`self -> .`, `up -> ..`) would make every
+        // walk of the tree endless: it is not a child.
+        if (here.empty()) here = fs::canonical(dir, link_ec);
+        const fs::path target = fs::canonical(entry.path(), link_ec);
+        if (link_ec || is_within(here, target)) continue;
+      }
+      names.push_back(std::move(name));
     }
     if (ec) throw_errno("list", dir, ec.value());
     std::sort(names.begin(), names.end());

@@ -5,6 +5,7 @@
 // (a bad flag value found after parsing) exit status 2, like CLI11's own parse errors.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <stdexcept>
@@ -54,6 +55,14 @@ bool show_progress(int flag);  // flag: > 0 --progress, < 0 --no-progress, 0 nei
 /// `chunkarr eval -a -i a=x.zarr`: an expression that starts with `-` (and so looks like an
 /// option) is moved behind `--`, where CLI11 takes it as the EXPR it is.
 void expression_after_dashes(std::vector<std::string>& args);
+
+/// From here on, SIGINT, SIGTERM and SIGHUP cancel the run instead of ending the process at
+/// once: the engine stops before its next task, the unfinished output is removed (an old one
+/// stays as it was), and main then ends the process by the same signal. A second signal ends
+/// it at once. Returns the flag to pass as compute_options::cancel.
+const std::atomic<bool>* cancel_on_signals();
+/// The signal that cancelled the run (0: none).
+int cancelling_signal();
 
 /// Prints "LABEL: done/total tasks" on stderr as a run progresses (compute_options::progress).
 std::function<void(index_t, index_t)> progress_printer(const std::string& label);

@@ -42,6 +42,7 @@ void run_convert(const convert_cli& o) {
   if (!o.memory_limit.empty())
     c.compute.memory_limit = parse_size(o.memory_limit, "--memory-limit");
   c.compute.threads = o.threads;
+  c.compute.cancel = cancel_on_signals();
   c.warn = [](const std::string& message) {
     std::fprintf(stderr, "chunkarr: warning: %s\n", message.c_str());
   };

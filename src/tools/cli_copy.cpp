@@ -109,6 +109,7 @@ void run_copy(const copy_options& o) {
   c.threads = static_cast<int>(o.threads);
   c.temp_dir = o.temp_dir;
   if (show_progress(o.progress)) c.progress = progress_printer("copy");
+  c.cancel = cancel_on_signals();
   const std::unique_ptr<staged_write> staging = dst.store->stage(dst.path, o.overwrite);
   copy_tree(src.storage, src.path, staging->store(), staging->path(), o, c);
   staging->commit();

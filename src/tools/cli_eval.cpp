@@ -49,6 +49,7 @@ compute_options engine_options(const eval_options& o) {
   if (!o.memory_limit.empty()) c.memory_limit = parse_size(o.memory_limit, "--memory-limit");
   c.threads = o.threads;
   if (show_progress(o.progress)) c.progress = progress_printer("eval");
+  c.cancel = cancel_on_signals();
   c.temp_dir = o.temp_dir;
   return c;
 }

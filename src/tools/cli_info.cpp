@@ -135,6 +135,8 @@ const char* kind_name(hdf5_entry::kind k) {
       return "soft_link";
     case hdf5_entry::kind::external_link:
       return "external_link";
+    case hdf5_entry::kind::hard_link:
+      return "hard_link";
     default:
       return "other";
   }
@@ -161,7 +163,8 @@ json hdf5_json(const hdf5_entry& e) {
     j["stored_bytes"] = e.stored_bytes;
     j["ratio"] = e.stored_bytes > 0 ? static_cast<double>(nbytes) / e.stored_bytes : 0.0;
   }
-  if (e.what == hdf5_entry::kind::soft_link || e.what == hdf5_entry::kind::external_link)
+  if (e.what == hdf5_entry::kind::soft_link || e.what == hdf5_entry::kind::external_link ||
+      e.what == hdf5_entry::kind::hard_link)
     j["target"] = e.target;
   if (e.what == hdf5_entry::kind::group || e.what == hdf5_entry::kind::dataset)
     j["attributes"] = e.attributes;
@@ -170,6 +173,8 @@ json hdf5_json(const hdf5_entry& e) {
 
 std::string hdf5_line(const json& d) {
   if (d["kind"] == "soft_link") return "-> " + d["target"].get<std::string>() + " (soft link)";
+  if (d["kind"] == "hard_link")
+    return "= " + d["target"].get<std::string>() + " (hard link, listed there)";
   if (d["kind"] == "external_link")
     return "-> " + d["target"].get<std::string>() + " (external link, not followed)";
   if (d["kind"] != "dataset") return "(" + d["kind"].get<std::string>() + ")";

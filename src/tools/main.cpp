@@ -1,8 +1,10 @@
 // chunkarr: the command-line tool.
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <mutex>
 #include <new>
@@ -120,6 +122,32 @@ void expression_after_dashes(std::vector<std::string>& args) {
   }
 }
 
+namespace {
+
+std::atomic<bool> cancel_flag{false};
+volatile sig_atomic_t cancel_signal = 0;
+
+extern "C" void on_cancel_signal(int sig) {
+  cancel_signal = sig;
+  cancel_flag.store(true, std::memory_order_relaxed);
+}
+
+}  // namespace
+
+const std::atomic<bool>* cancel_on_signals() {
+  static_assert(std::atomic<bool>::is_always_lock_free, "set from a signal handler");
+  struct sigaction action {};
+  action.sa_handler = on_cancel_signal;
+  action.sa_flags = SA_RESETHAND;  // a second signal ends the process at once
+  sigemptyset(&action.sa_mask);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &action, nullptr);
+  return &cancel_flag;
+}
+
+int cancelling_signal() {
+  return cancel_signal;
+}
+
 std::function<void(index_t, index_t)> progress_printer(const std::string& label) {
   auto mutex = std::make_shared<std::mutex>();
   return [mutex, label](index_t done, index_t total) {
@@ -179,6 +207,16 @@ int main(int argc, char** argv) {
     std::cerr << "chunkarr: usage error: " << e.what()
               << "\nRun with --help for more information.\n";
     return 2;
+  } catch (const chunkarr::cancelled_error&) {
+    // The unfinished output is gone; end as the signal would have ended us.
+    const int sig = cli::cancelling_signal();
+    std::cerr << "chunkarr: interrupted (" << (sig ? strsignal(sig) : "cancelled")
+              << "); no unfinished output was left\n";
+    if (sig) {
+      signal(sig, SIG_DFL);
+      raise(sig);
+    }
+    return 1;
   } catch (const chunkarr::error& e) {
     std::cerr << "chunkarr: error: " << e.what() << "\n";
     return 1;

@@ -84,6 +84,12 @@ class value_error : public error_kind<value_error, error> {
   using error_kind::error_kind;
 };
 
+/// The run was cancelled (compute_options::cancel; the CLI on SIGINT, SIGTERM or SIGHUP).
+class cancelled_error : public error_kind<cancelled_error, error> {
+ public:
+  using error_kind::error_kind;
+};
+
 /// Throws an `E` whose message is the concatenation of `parts` (each streamed with <<).
 template <class E, class... Parts>
 [[noreturn]] void throw_error(Parts&&... parts) {

@@ -13,6 +13,7 @@
 // `to_dot` draws the task graph without running it.
 #pragma once
 
+#include <atomic>
 #include <cstring>
 #include <filesystem>
 #include <functional>
@@ -47,6 +48,10 @@ struct compute_options {
   // Where results too large to hold in memory are spilled (a directory created inside it and
   // removed after the run); default: the system's temporary directory ($TMPDIR or /tmp).
   std::filesystem::path temp_dir;
+  // When set, read before each task: once it is true the run stops with cancelled_error, and
+  // an output being written is removed (the old one, if any, is left as it was). A signal
+  // handler may set it (a lock-free atomic).
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 /// What `store` writes, and how to run it.

@@ -48,7 +48,8 @@ array open_hdf5(const hdf5_location& where);
 
 /// One object of an HDF5 file, as `chunkarr info` shows it.
 struct hdf5_entry {
-  enum class kind { group, dataset, soft_link, external_link, other };
+  /// hard_link: another name of an object listed before, at `target` (a cycle or a share).
+  enum class kind { group, dataset, soft_link, external_link, hard_link, other };
   std::string path;  // "/recordings/lfp"
   kind what = kind::group;
   // datasets

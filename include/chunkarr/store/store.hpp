@@ -103,9 +103,10 @@ std::shared_ptr<kvstore> make_directory_store(std::filesystem::path root);
 /// A store that keeps everything in memory; the twin tests and fault injection use.
 std::shared_ptr<kvstore> make_memory_store();
 
-/// A directory written under a temporary name beside `target` and renamed into place by
+/// A directory written under a temporary name beside `target` and moved into place by
 /// commit(), so that nothing at `target` looks complete before it is. Until commit(), an
-/// existing `target` is untouched; a staging directory never committed is removed.
+/// existing `target` is untouched; a staging directory never committed is removed, and those
+/// of writers that died (kill -9) are removed by the next writer of the same target.
 class staged_directory {
  public:
   /// Throws io_error when `target` exists and `overwrite` is false.
@@ -116,12 +117,18 @@ class staged_directory {
 
   /// Where to write.
   const std::filesystem::path& path() const { return staging_; }
-  /// Moves the staging directory to the target (replacing an old one). Throws io_error.
+  /// Syncs what was written to disk, then moves it to the target in one rename: a target that
+  /// appeared meanwhile is refused unless `overwrite`, and replaced atomically if it is.
+  /// Throws io_error.
   void commit();
 
  private:
+  void replace();
+  void replace_in_two_steps();
+
   std::filesystem::path target_;
   std::filesystem::path staging_;
+  bool overwrite_ = false;
   bool committed_ = false;
 };
 

@@ -1,0 +1,226 @@
+#!/usr/bin/python3
+"""Hostile conditions for the command line: chunks that are not files, link cycles in a tree,
+a destination that appears while chunkarr writes it, processes killed (SIGKILL) or
+interrupted (SIGINT, SIGTERM, SIGHUP) at random points. Each time: the destination is absent,
+or complete and equal to a clean run; an old destination survives until the new one is
+complete; the next run leaves no debris."""
+import glob
+import os
+import random
+import signal
+import subprocess
+import time
+
+import numpy as np
+import zarr
+
+import cli_harness
+from cli_harness import TempDirCase, run
+
+
+def dead_pid():
+    """A PID that belonged to a process that has ended."""
+    p = subprocess.Popen(["true"])
+    p.wait()
+    return p.pid
+
+
+class Common(TempDirCase):
+    def make_source(self, name="src.zarr", shape=(240, 3000), chunks=(10, 250)):
+        path = self.path(name)
+        z = zarr.open(path, mode="w", shape=shape, chunks=chunks, dtype="<f8")
+        rng = np.random.default_rng(len(name))
+        z[:] = rng.standard_normal(shape)
+        return path, z[:]
+
+    def start(self, *args):
+        return subprocess.Popen([cli_harness.CHUNKARR, *map(str, args)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def wait_for_staging(self, proc, dst, timeout=30):
+        """Waits until `proc` has begun writing `dst` (its staging directory exists)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if glob.glob(glob.escape(dst) + ".chunkarr-tmp-*"):
+                return True
+            if proc.poll() is not None:
+                return False
+            time.sleep(0.0005)
+        self.fail(f"{dst}: no staging directory after {timeout} s")
+
+    def debris(self):
+        return sorted(n for n in os.listdir(self.tmp) if ".chunkarr-" in n)
+
+
+class UnreadableChunks(Common):
+    """A chunk that is not a regular file is an error, never a fill value or a hang."""
+
+    def replace_chunk(self, src, how):
+        chunk = os.path.join(src, "0.0")
+        os.remove(chunk)
+        if how == "fifo":
+            os.mkfifo(chunk)
+        elif how == "loop":
+            os.symlink("0.0", chunk)
+        else:
+            os.symlink(how, chunk)
+
+    def test_fifo_device_and_link_loop_chunks(self):
+        for how, needle in [("fifo", "FIFO"), ("/dev/zero", "character device"),
+                            ("/dev/urandom", "character device"),
+                            ("loop", "Too many levels of symbolic links")]:
+            with self.subTest(how=how):
+                src, _ = self.make_source(f"src-{how.replace('/', '')}.zarr", shape=(40, 30),
+                                          chunks=(10, 10))
+                self.replace_chunk(src, how)
+                dst = self.path(f"dst-{how.replace('/', '')}.zarr")
+                self.assert_error(["copy", src, dst], 1, "0.0", needle)
+                self.assertFalse(os.path.exists(dst))
+                self.assert_error(["eval", "sum(a)", "-i", f"a={src}"], 1, "0.0", needle)
+                self.assert_error(["cat", src], 1, "0.0", needle)
+        self.assertEqual(self.debris(), [])
+
+
+class LinkCycles(Common):
+    def test_group_with_self_and_parent_links_is_walked_once(self):
+        root = self.path("exp.zarr")
+        g = zarr.open_group(root, mode="w")
+        g.create_group("sub").array("x", np.arange(12.0), chunks=(5,))
+        os.symlink(".", os.path.join(root, "self"))
+        os.symlink("..", os.path.join(root, "sub", "up"))
+        info = run("info", root).stdout
+        self.assertIn("sub/", info)
+        self.assertIn("x  (12,) float64", info)
+        self.assertNotIn("── self", info)
+        self.assertNotIn("── up", info)
+        dst = self.path("copy.zarr")
+        run("copy", root, dst)
+        self.assertEqual(sorted(zarr.open_group(dst, mode="r").keys()), ["sub"])
+        np.testing.assert_array_equal(zarr.open(dst + "/sub/x", mode="r")[:], np.arange(12.0))
+
+
+class ConcurrentWriters(Common):
+    def test_destination_that_appears_while_writing_is_kept(self):
+        src, values = self.make_source()
+        dst = self.path("dst.zarr")
+        for attempt in range(5):
+            proc = self.start("copy", src, dst, "--threads", "1")
+            if not self.wait_for_staging(proc, dst):
+                proc.communicate()
+                continue  # finished before we could interfere: try again
+            os.mkdir(dst)
+            with open(os.path.join(dst, "mine.txt"), "w") as f:
+                f.write("someone else's")
+            _, err = proc.communicate(timeout=120)
+            if proc.returncode == 0:  # it committed before our mkdir: impossible with NOREPLACE
+                self.fail(f"copy replaced a destination that appeared meanwhile: {err}")
+            self.assertEqual(proc.returncode, 1, err)
+            self.assertIn("already exists", err)
+            self.assertEqual(os.listdir(dst), ["mine.txt"])
+            self.assertEqual(self.debris(), [])
+            break
+        else:
+            self.skipTest("copy always finished before the destination could appear")
+        # With --overwrite it is replaced, whole.
+        run("copy", src, dst, "--overwrite")
+        np.testing.assert_array_equal(zarr.open(dst, mode="r")[:], values)
+
+    def test_two_copies_to_one_destination(self):
+        src, values = self.make_source()
+        dst = self.path("dst.zarr")
+        procs = [self.start("copy", src, dst, "--threads", "1") for _ in range(2)]
+        results = [p.communicate(timeout=120) + (p.returncode,) for p in procs]
+        codes = sorted(r[2] for r in results)
+        # Both may have checked before either committed; only one commit can win.
+        self.assertIn(codes, ([0, 1],), results)
+        self.assertIn("already exists", [r[1] for r in results if r[2] == 1][0])
+        np.testing.assert_array_equal(zarr.open(dst, mode="r")[:], values)
+        self.assertEqual(self.debris(), [])
+
+
+class Kills(Common):
+    def check_destination(self, dst, expected, old=None):
+        if not os.path.exists(dst):
+            self.assertIsNone(old, "the old destination was lost")
+            return "absent"
+        got = zarr.open(dst, mode="r")[:]
+        if old is not None and got.shape == old.shape and np.array_equal(got, old):
+            return "old"
+        np.testing.assert_array_equal(got, expected)
+        return "new"
+
+    def test_sigkill_at_random_points(self):
+        src, values = self.make_source()
+        _, old = self.make_source("old.zarr", shape=(7,), chunks=(3,))
+        rng = random.Random(9)
+        outcomes = {}
+        commands = [
+            ("copy", lambda dst: ["copy", src, dst, "--threads", "1"], values, False),
+            ("copy --overwrite", lambda dst: ["copy", src, dst, "--overwrite"], values, True),
+            ("eval -o", lambda dst: ["eval", "a * 2", "-i", f"a={src}", "-o", dst],
+             values * 2, False),
+            ("eval -o --overwrite",
+             lambda dst: ["eval", "a * 2", "-i", f"a={src}", "-o", dst, "--overwrite"],
+             values * 2, True),
+        ]
+        kills = 0
+        for name, args, expected, overwrite in commands:
+            for trial in range(15):
+                dst = self.path(f"dst-{kills}.zarr")
+                if overwrite:
+                    run("copy", self.path("old.zarr"), dst)
+                proc = self.start(*args(dst))
+                time.sleep(rng.uniform(0.0, 0.6))
+                proc.send_signal(signal.SIGKILL)
+                proc.communicate()
+                kills += 1
+                state = self.check_destination(dst, expected, old if overwrite else None)
+                outcomes[state] = outcomes.get(state, 0) + 1
+                # The next run of the same command removes the dead writer's debris and
+                # completes.
+                rerun = args(dst)
+                if not overwrite and os.path.exists(dst):
+                    rerun = rerun + ["--overwrite"]
+                run(*rerun)
+                self.assertEqual(self.check_destination(dst, expected), "new")
+                self.assertEqual(self.debris(), [], f"{name}, trial {trial}")
+        self.assertGreaterEqual(kills, 50)
+        # The random points covered both sides of the commit.
+        self.assertGreater(outcomes.get("new", 0), 0, outcomes)
+        self.assertGreater(outcomes.get("absent", 0) + outcomes.get("old", 0), 0, outcomes)
+
+    def test_interrupt_removes_unfinished_output_and_ends_by_the_signal(self):
+        src, _ = self.make_source()
+        _, old = self.make_source("old.zarr", shape=(7,), chunks=(3,))
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            with self.subTest(sig=sig):
+                dst = self.path(f"dst-{int(sig)}.zarr")
+                run("copy", self.path("old.zarr"), dst)
+                proc = self.start("copy", src, dst, "--overwrite", "--threads", "1")
+                if not self.wait_for_staging(proc, dst):
+                    proc.communicate()
+                    self.skipTest("copy finished before it could be interrupted")
+                proc.send_signal(sig)
+                _, err = proc.communicate(timeout=60)
+                if proc.returncode == 0:
+                    continue  # the signal came after the last task: the copy is complete
+                self.assertEqual(proc.returncode, -sig, err)
+                self.assertIn("interrupted", err)
+                np.testing.assert_array_equal(zarr.open(dst, mode="r")[:], old)
+                self.assertEqual(self.debris(), [])
+
+    def test_orphaned_old_tree_is_put_back(self):
+        # A replacement interrupted between its two renames (where renameat2 is missing) leaves
+        # the old tree aside and no destination; the next writer restores it.
+        src, _ = self.make_source("src.zarr", shape=(4,), chunks=(2,))
+        _, old = self.make_source("old.zarr", shape=(7,), chunks=(3,))
+        dst = self.path("dst.zarr")
+        os.rename(self.path("old.zarr"), f"{dst}.chunkarr-old-{dead_pid()}")
+        os.mkdir(f"{dst}.chunkarr-tmp-{dead_pid()}-0-new")
+        self.assert_error(["copy", src, dst], 1, "already exists")
+        np.testing.assert_array_equal(zarr.open(dst, mode="r")[:], old)
+        self.assertEqual(self.debris(), [])
+
+
+if __name__ == "__main__":
+    cli_harness.main()
