@@ -5,7 +5,10 @@ Also `info`, `cat` and `eval` on HDF5 paths, and every error path of `convert`.
 """
 import json
 import os
+import random
+import signal
 import subprocess
+import time
 
 import h5py
 import numpy as np
@@ -394,6 +397,50 @@ class Errors(TempDirCase):
         self.assert_error(["convert", z, self.path("z.h5")], 1, "5")
         self.assertFalse(os.path.exists(self.path("z.h5")))
         self.assertEqual(sorted(os.listdir(self.tmp)), ["corrupt.h5", "z.zarr"])
+
+
+class Kills(TempDirCase):
+    """convert killed (SIGKILL) at random points, both ways: the destination is absent or
+    complete; the next run removes the debris; one that appears meanwhile is kept."""
+
+    def test_sigkill_at_random_points(self):
+        values = np.random.default_rng(3).standard_normal((240, 3000))
+        h5 = self.path("src.h5")
+        with h5py.File(h5, "w") as f:
+            f.create_dataset("lfp", data=values, chunks=(10, 250), compression="gzip")
+        zsrc = self.path("src.zarr")
+        zarr.open(zsrc, mode="w", shape=values.shape, chunks=(10, 250), dtype="<f8")[:] = values
+        rng = random.Random(5)
+        outcomes = set()
+        for trial in range(20):
+            to_h5 = trial % 2 == 1
+            dst = self.path(f"dst-{trial}" + (".h5" if to_h5 else ".zarr"))
+            args = ["convert", zsrc if to_h5 else h5, dst]
+            proc = subprocess.Popen([cli_harness.CHUNKARR, *args], stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE)
+            time.sleep(rng.uniform(0.0, 0.4))
+            proc.send_signal(signal.SIGKILL)
+            proc.communicate()
+            outcomes.add(os.path.exists(dst))
+            if os.path.exists(dst):
+                got = (h5py.File(dst, "r")["/src"][...] if to_h5
+                       else zarr.open(dst + "/lfp", mode="r")[:])
+                np.testing.assert_array_equal(got, values)
+                args.append("--overwrite")
+            run(*args)
+            debris = [n for n in os.listdir(self.tmp) if ".chunkarr-" in n]
+            self.assertEqual(debris, [], f"trial {trial}")
+        self.assertEqual(outcomes, {False, True})
+
+    def test_destination_that_appears_is_kept(self):
+        zsrc = self.path("src.zarr")
+        zarr.open(zsrc, mode="w", shape=(4,), chunks=(2,), dtype="<f8")[:] = 1
+        dst = self.path("out.h5")
+        with open(dst, "w") as f:
+            f.write("theirs")
+        self.assert_error(["convert", zsrc, dst], 1, "out.h5", "already exists")
+        with open(dst) as f:
+            self.assertEqual(f.read(), "theirs")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <functional>
@@ -233,6 +234,42 @@ TEST_CASE("store conformance: a staged tree appears only on commit, whole") {
     }
     CHECK(s.list("c") == std::vector<std::string>{"c/mine"});
   });
+}
+
+TEST_CASE("commit_file refuses a target that exists unless overwrite; dead writers' debris goes") {
+  test::temp_dir dir;
+  const auto write = [](const std::filesystem::path& p, const char* content) {
+    std::ofstream(p) << content;
+  };
+  const auto read = [](const std::filesystem::path& p) {
+    std::ifstream in(p);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  const auto target = dir.path() / "out.h5";
+  write(dir.path() / "t1", "new");
+  commit_file(dir.path() / "t1", target, false);
+  CHECK(read(target) == "new");
+  CHECK_FALSE(std::filesystem::exists(dir.path() / "t1"));
+  write(dir.path() / "t2", "newer");
+  CHECK_THROWS_WITH_AS(commit_file(dir.path() / "t2", target, false),
+                       doctest::Contains("already exists"), io_error);
+  CHECK(read(target) == "new");
+  commit_file(dir.path() / "t2", target, true);
+  CHECK(read(target) == "newer");
+  // Debris: a dead writer's temporary file and staging tree go; a live one's (ours) stays.
+  const std::string dead = "2147483000";  // above pid_max: no such process
+  write(dir.path() / ("out.h5.chunkarr-tmp-" + dead + "-0"), "partial");
+  std::filesystem::create_directories(dir.path() / ("out.h5.chunkarr-tmp-" + dead + "-1-new/x"));
+  const auto ours = dir.path() / ("out.h5.chunkarr-tmp-" + std::to_string(::getpid()) + "-0");
+  write(ours, "in progress");
+  write(dir.path() / ("other.h5.chunkarr-tmp-" + dead + "-0"), "not this target's");
+  remove_debris_of_dead_writers(target);
+  std::vector<std::string> left;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path()))
+    left.push_back(e.path().filename().string());
+  std::sort(left.begin(), left.end());
+  CHECK(left == std::vector<std::string>{"other.h5.chunkarr-tmp-" + dead + "-0", "out.h5",
+                                         ours.filename().string()});
 }
 
 TEST_CASE("directory store: only regular files are values; anything else fails clearly") {

@@ -285,6 +285,7 @@ class to_hdf5 {
     if (codec_.level >= 0) {
       deflate_ = make_codec("zlib:" + std::to_string(codec_.level));
     }
+    remove_debris_of_dead_writers(dst_.file);
     static std::atomic<int> counter{0};
     fs::path temp = dst_.file;
     temp +=
@@ -318,11 +319,7 @@ class to_hdf5 {
         file_.close();
       });
     }
-    fs::rename(temp, dst_.file, ec);
-    if (ec) {
-      throw_error<io_error>("cannot rename ", temp.string(), " to ", dst_.file.string(), ": ",
-                            ec.message());
-    }
+    commit_file(temp, dst_.file, o_.overwrite);
     cleanup.keep = true;
     return report_;
   }

@@ -44,10 +44,11 @@ fs::path parent_of(const fs::path& target) {
   return parent.empty() ? fs::path(".") : parent;
 }
 
-// Removes what writers of `target` that died left beside it: their staging directories, and
-// (from a replacement interrupted between two renames, where renameat2 is not available) an
-// old tree moved aside, which is put back when the target is missing.
-void clean_up_after_dead_writers(const fs::path& target) {
+}  // namespace
+
+// An old tree moved aside comes from a replacement interrupted between two renames (where
+// renameat2 is not available).
+void remove_debris_of_dead_writers(const fs::path& target) {
   const std::string name = target.filename().string();
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(parent_of(target), ec)) {
@@ -66,6 +67,8 @@ void clean_up_after_dead_writers(const fs::path& target) {
     }
   }
 }
+
+namespace {
 
 void sync_fd(const fs::path& path, int flags) {
   const int fd = ::open(path.c_str(), flags | O_RDONLY | O_CLOEXEC);
@@ -95,10 +98,30 @@ void sync_tree(const fs::path& root) {
 
 }  // namespace
 
+void commit_file(const fs::path& temp, const fs::path& target, bool overwrite) {
+  sync_fd(temp, 0);
+  if (overwrite) {
+    if (::rename(temp.c_str(), target.c_str()) != 0)
+      throw_errno("rename into place", target, errno);
+  } else if (::renameat2(AT_FDCWD, temp.c_str(), AT_FDCWD, target.c_str(), RENAME_NOREPLACE) != 0) {
+    const int err = errno;
+    if (err == EEXIST) {
+      throw_error<io_error>(target.string(),
+                            " already exists: it appeared while chunkarr was writing it (it is "
+                            "left as it is; overwrite to replace it)");
+    }
+    if (err != EINVAL && err != ENOSYS) throw_errno("rename into place", target, err);
+    // No renameat2 flags here: a hard link cannot replace an existing name either.
+    if (::link(temp.c_str(), target.c_str()) != 0) throw_errno("link into place", target, errno);
+    ::unlink(temp.c_str());
+  }
+  sync_fd(parent_of(target), O_DIRECTORY);
+}
+
 staged_directory::staged_directory(fs::path target, bool overwrite)
     : target_(std::move(target)), overwrite_(overwrite) {
   std::error_code ec;
-  clean_up_after_dead_writers(target_);
+  remove_debris_of_dead_writers(target_);
   if (fs::exists(fs::symlink_status(target_, ec)) && !overwrite) {
     throw_error<io_error>(target_.string(), " already exists (overwrite to replace it)");
   }

@@ -132,6 +132,17 @@ class staged_directory {
   bool committed_ = false;
 };
 
+/// Removes what writers of `target` that died (their PID is gone) left beside it: staging
+/// directories and temporary files named `TARGET.chunkarr-tmp-PID-…`; an old tree moved aside
+/// (`TARGET.chunkarr-old-PID`) is put back when `target` is missing, removed otherwise.
+void remove_debris_of_dead_writers(const std::filesystem::path& target);
+
+/// Moves the finished file `temp` to `target` after syncing it to disk: refused with io_error
+/// when `target` exists (even if it appeared meanwhile) unless `overwrite`, which replaces it
+/// in one rename.
+void commit_file(const std::filesystem::path& temp, const std::filesystem::path& target,
+                 bool overwrite);
+
 /// `a/b` from `a` and `b`, with no leading '/' when `a` is empty.
 std::string join_key(std::string_view a, std::string_view b);
 
