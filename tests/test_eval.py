@@ -214,6 +214,27 @@ class Eval(TempDirCase):
                 p = run("eval", *args, check=False)
                 self.assertEqual(p.returncode, 2, p.stderr)
 
+    def test_deep_expressions_are_refused_clearly_not_crashed_on(self):
+        a = f"a={self.inputs['a']}"
+        cases = [
+            ("abs(" * 3000 + "a" + ")" * 3000, "nested more than 200 levels deep"),
+            ("(" * 6000 + "a" + ")" * 6000, "nested more than 200 levels deep"),
+            ("-" * 60000 + "a", "nested more than 200 levels deep"),
+            ("a" + "**a" * 30000, "nested more than 200 levels deep"),
+            ("+".join(["a"] * 20000), "more than 2048 operations deep"),
+            ("a" + "[0:]" * 20000, "more than 2048 operations deep"),
+        ]
+        for expr, needle in cases:
+            with self.subTest(expr=expr[:20]):
+                p = self.assert_error(["eval", "-i", a, "--", expr], 1, needle)
+                self.assertLess(len(p.stderr), 400)  # an excerpt, not the whole expression
+        # Just under the limits: computed, equal to NumPy.
+        self.check("(" * 150 + "a" + ")" * 150, "a")
+        self.check("+".join(["i"] * 2000), "i * 2000")
+        # Transposes compose: any number of them is one transpose (or none).
+        self.check("t" + ".T" * 20001, "t.T")
+        self.check("t" + ".T" * 20000, "t")
+
     def test_corrupt_chunk_surfaces_with_its_key(self):
         path = self.inputs["b"]
         with open(os.path.join(path, "1.0"), "wb") as f:

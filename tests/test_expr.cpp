@@ -2,9 +2,11 @@
 // errors a bad expression raises before anything runs.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <sstream>
 
 #include "chunkarr/expr/array.hpp"
+#include "chunkarr/zarr/group.hpp"
 #include "test_helpers.hpp"
 
 using namespace chunkarr;
@@ -193,4 +195,25 @@ TEST_CASE("empty handles and bad sources are refused") {
   CHECK_THROWS_AS(zeros({4}, make_dtype(scalar_kind::int8), {0}), shape_error);
   CHECK_THROWS_AS(open("/nonexistent/x.zarr"), not_found_error);
   CHECK(arange(10, make_dtype(scalar_kind::int32), 4).chunks()[0] == shape_t{4, 4, 2});
+}
+
+TEST_CASE("expressions deeper than the limit are refused when built; walks never overflow") {
+  const array x = arange(12, make_dtype(scalar_kind::float64));
+  array y = x;
+  for (int i = 1; i < 2048; ++i) y = y + x;  // 2048 deep: accepted, planned and computed
+  CHECK(compute<double>(y)(3) == 3.0 * 2048);
+  CHECK_THROWS_WITH_AS(y + x, doctest::Contains("more than 2048 operations deep"), value_error);
+  // A shared DAG as deep: each node planned once, no recursion along its depth.
+  array z = x;
+  for (int i = 1; i < 2048; ++i) z = (i % 2 == 0) ? z + z : z * 1.0;
+  CHECK(compute<double>(z)(1) == std::pow(2.0, 1023));
+}
+
+TEST_CASE("metadata and attributes nested absurdly deep are refused, not recursed into") {
+  const std::string deep = "{\"a\":" + std::string(5000, '[') + std::string(5000, ']') + "}";
+  CHECK_THROWS_WITH_AS(parse_json(std::string_view(deep), "x/.zattrs"),
+                       doctest::Contains("x/.zattrs: JSON nested more than 512 levels deep"),
+                       format_error);
+  const std::string fine = "{\"a\":" + std::string(500, '[') + std::string(500, ']') + "}";
+  CHECK(parse_json(std::string_view(fine), "x/.zattrs").is_object());
 }

@@ -280,7 +280,17 @@ int normalize_axis(int axis, std::size_t ndim, const char* op) {
 
 // ---- array ---------------------------------------------------------------------------------
 
-array::array(std::shared_ptr<const detail::node> n) : node_(std::move(n)) {}
+array::array(std::shared_ptr<const detail::node> n) : node_(std::move(n)) {
+  if (!node_ || node_->depth > 0) return;
+  std::uint32_t below = 0;
+  for (const node_ptr& in : node_->inputs) below = std::max(below, in->depth);
+  if (below >= detail::max_depth) {
+    throw_error<value_error>(describe(*node_), ": the expression would be more than ",
+                             detail::max_depth,
+                             " operations deep; store an intermediate result and continue from it");
+  }
+  node_->depth = below + 1;
+}
 const shape_t& array::shape() const {
   return get(*this).shape;
 }
@@ -320,6 +330,14 @@ array array::transpose(std::vector<int> axes) const {
     if (seen[a]) throw_error<shape_error>("transpose: repeated axis in transpose");
     seen[a] = true;
   }
+  // A transpose of a transpose is one transpose of the original (or the original itself).
+  if (in.kind == node_kind::transpose) {
+    for (int& a : axes) a = in.permutation[a];
+    return array(in.inputs[0]).transpose(std::move(axes));
+  }
+  bool identity = true;
+  for (std::size_t d = 0; d < ndim; ++d) identity = identity && axes[d] == static_cast<int>(d);
+  if (identity) return *this;
   auto n = std::make_shared<detail::node>();
   n->kind = node_kind::transpose;
   n->dtype = in.dtype;

@@ -90,7 +90,14 @@ struct node {
   slice_payload slicing;
   std::vector<int> permutation;          // transpose: output axis d = input axis perm[d]
   std::shared_ptr<stage_result> result;  // materialised
+  // The longest path to a source (a source is 1), set when the node is wrapped in an `array`,
+  // before it is shared. Walks over the DAG recurse along such paths: max_depth bounds them.
+  mutable std::uint32_t depth = 0;
 };
+
+/// The deepest expression accepted (`x + x + … + x` with 2048 terms): deeper ones are refused
+/// with value_error when built, long before a walk could run out of stack.
+inline constexpr std::uint32_t max_depth = 2048;
 
 /// Visits every node reachable from `roots` once (depth first, without recursion, so no DAG
 /// depth can overflow the stack): `visit(n)` returns whether to go on into n's inputs.

@@ -214,28 +214,51 @@ class planner {
 
   // The node with every reduction (and every rechunk that needs one) below it turned into a
   // stage whose result it reads. Each node once.
-  node_ptr lower(const node_ptr& n) {
-    if (auto it = lowered_.find(n.get()); it != lowered_.end()) return it->second;
-    node_ptr out;
-    if (n->kind == node_kind::reduction) out = lower_fused(*n);
-    if (!out) {
-      std::vector<node_ptr> inputs;
-      bool changed = false;
-      for (const node_ptr& in : n->inputs) {
-        inputs.push_back(lower(in));
-        changed = changed || inputs.back() != in;
+  // Lowers the DAG under `root`, each node once (memoised), inputs before the node that reads
+  // them. Iterative: an expression may be tens of thousands of nodes deep (`x + x + … + x`).
+  node_ptr lower(const node_ptr& root) {
+    struct frame {
+      const node_ptr& n;
+      std::vector<node_ptr> inputs;  // lowered so far, in order
+    };
+    std::vector<frame> stack;
+    node_ptr done;  // the last node lowered, for the frame below it
+    const auto enter = [&](const node_ptr& n) {
+      if (auto it = lowered_.find(n.get()); it != lowered_.end()) {
+        done = it->second;
+        return;
       }
-      out = n;
-      if (changed) {
-        auto copy = std::make_shared<node>(*n);
-        copy->inputs = std::move(inputs);
+      if (n->kind == node_kind::reduction) {
+        if (node_ptr fused = lower_fused(*n)) {
+          lowered_.emplace(n.get(), fused);
+          done = fused;
+          return;
+        }
+      }
+      stack.push_back({n, {}});
+      done = nullptr;
+    };
+    enter(root);
+    while (!stack.empty()) {
+      frame& f = stack.back();
+      if (done) f.inputs.push_back(std::exchange(done, nullptr));
+      if (f.inputs.size() < f.n->inputs.size()) {
+        enter(f.n->inputs[f.inputs.size()]);
+        continue;
+      }
+      node_ptr out = f.n;
+      if (!std::equal(f.inputs.begin(), f.inputs.end(), f.n->inputs.begin())) {
+        auto copy = std::make_shared<node>(*f.n);
+        copy->inputs = std::move(f.inputs);
         out = copy;
       }
       if (out->kind == node_kind::reduction) out = lower_reduction(out);
       if (out->kind == node_kind::rechunk) out = lower_rechunk(out, false);
+      lowered_.emplace(f.n.get(), out);
+      stack.pop_back();
+      done = out;
     }
-    lowered_.emplace(n.get(), out);
-    return out;
+    return done;
   }
 
   void add_output(node_ptr root) {

@@ -23,9 +23,20 @@ struct token {
   std::size_t column = 0;  // 1-based
 };
 
+// The expression as messages show it: whole when short, else the part around `column`.
+std::string excerpt(const std::string& expr, std::size_t column) {
+  constexpr std::size_t room = 40;
+  if (expr.size() <= 2 * room) return expr;
+  const std::size_t at = std::min(column > 0 ? column - 1 : 0, expr.size());
+  const std::size_t from = at > room ? at - room : 0;
+  return (from > 0 ? "…" : "") + expr.substr(from, 2 * room) +
+         (from + 2 * room < expr.size() ? "…" : "");
+}
+
 [[noreturn]] void syntax_error(const std::string& expr, std::size_t column,
                                const std::string& why) {
-  throw_error<value_error>("syntax error at column ", column, " of '", expr, "': ", why);
+  throw_error<value_error>("syntax error at column ", column, " of '", excerpt(expr, column),
+                           "': ", why);
 }
 
 std::vector<token> tokenize(const std::string& s) {
@@ -206,7 +217,7 @@ class parser {
     if (peek().kind != tok::end) unexpected();
     if (auto* a = std::get_if<array>(&v.v)) return *a;
     if (std::holds_alternative<scalar>(v.v)) return to_array(v, peek());
-    throw_error<type_error>("'", text_, "' is a ", type_name(v), ", not an array");
+    throw_error<type_error>("'", excerpt(text_, 1), "' is a ", type_name(v), ", not an array");
   }
 
  private:
@@ -237,7 +248,7 @@ class parser {
     if (auto* s = std::get_if<scalar>(&v.v)) {
       return apply(binary_op::add, operand(*s), operand(scalar(false)));  // a weak 0-d array
     }
-    throw_error<type_error>("column ", at.column, " of '", text_,
+    throw_error<type_error>("column ", at.column, " of '", excerpt(text_, at.column),
                             "': expected an array or a number, not a ", type_name(v));
   }
   operand to_operand(const value& v, const token& at) {
@@ -249,7 +260,29 @@ class parser {
     return value{apply(op, to_operand(a, at), to_operand(b, at))};
   }
 
-  value expression() { return comparison(); }
+  // Parentheses, call arguments, subscripts and unary signs nest by recursion: bounded well
+  // below where the stack would run out, with an error naming where.
+  static constexpr int max_depth = 200;
+  class nesting {
+   public:
+    explicit nesting(parser& p) : p_(p) {
+      if (++p_.depth_ > max_depth) {
+        syntax_error(p_.text_, p_.peek().column,
+                     "nested more than " + std::to_string(max_depth) + " levels deep");
+      }
+    }
+    ~nesting() { --p_.depth_; }
+    nesting(const nesting&) = delete;
+    nesting& operator=(const nesting&) = delete;
+
+   private:
+    parser& p_;
+  };
+
+  value expression() {
+    const nesting guard(*this);
+    return comparison();
+  }
 
   value comparison() {
     value left = bit_or();
@@ -321,6 +354,7 @@ class parser {
   value unary() {
     if (peek().kind == tok::op &&
         (peek().text == "-" || peek().text == "+" || peek().text == "~")) {
+      const nesting guard(*this);
       const token at = next();
       value v = unary();
       if (at.text == "+") return v;
@@ -342,6 +376,7 @@ class parser {
   value power() {
     value base = postfix();
     if (peek().kind == tok::op && peek().text == "**") {
+      const nesting guard(*this);
       const token at = next();
       value exponent = unary();  // right-associative; binds tighter than a unary on its left
       return binary(binary_op::power, base, exponent, at);
@@ -429,7 +464,8 @@ class parser {
     }
     std::string names;
     for (const auto& [n, a] : inputs_) names += (names.empty() ? "" : ", ") + n;
-    throw_error<value_error>("column ", t.column, " of '", text_, "': unknown name '", t.text,
+    throw_error<value_error>("column ", t.column, " of '", excerpt(text_, t.column),
+                             "': unknown name '", t.text,
                              "' (inputs: ", names.empty() ? "none" : names, ")");
   }
 
@@ -442,8 +478,8 @@ class parser {
       if (name.text == "T") return value{a->T()};
       if (is_function(name.text)) return value{function_t{name.text, *a}};
     }
-    throw_error<value_error>("column ", name.column, " of '", text_, "': '", type_name(v),
-                             "' has no attribute '", name.text, "'");
+    throw_error<value_error>("column ", name.column, " of '", excerpt(text_, name.column), "': '",
+                             type_name(v), "' has no attribute '", name.text, "'");
   }
 
   struct arguments {
@@ -478,7 +514,8 @@ class parser {
   }
 
   [[noreturn]] void bad_call(const std::string& fn, const token& at, const std::string& why) {
-    throw_error<value_error>("column ", at.column, " of '", text_, "': ", fn, "(): ", why);
+    throw_error<value_error>("column ", at.column, " of '", excerpt(text_, at.column), "': ", fn,
+                             "(): ", why);
   }
 
   axes_t axes_of(const value& v, const std::string& fn, const token& at) {
@@ -680,6 +717,7 @@ class parser {
   std::vector<token> tokens_;
   const std::map<std::string, array>& inputs_;
   std::size_t pos_ = 0;
+  int depth_ = 0;
 };
 
 }  // namespace

@@ -77,9 +77,22 @@ std::vector<group_child> group_children(const kvstore& s, std::string_view path)
 }
 
 nlohmann::json parse_json(std::span<const std::byte> text, std::string_view where) {
+  return parse_json(std::string_view(reinterpret_cast<const char*>(text.data()), text.size()),
+                    where);
+}
+
+nlohmann::json parse_json(std::string_view text, std::string_view where) {
+  // Printing and comparing JSON recurse: a document nested deeper than any real metadata is
+  // refused here (zarr-python's JSON module stops near 1000 levels).
+  constexpr int max_json_depth = 512;
+  const auto bounded = [&](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
+    if (depth > max_json_depth) {
+      throw_error<format_error>(where, ": JSON nested more than ", max_json_depth, " levels deep");
+    }
+    return true;
+  };
   try {
-    return nlohmann::json::parse(
-        std::string_view(reinterpret_cast<const char*>(text.data()), text.size()));
+    return nlohmann::json::parse(text, bounded);
   } catch (const nlohmann::json::parse_error& e) {
     throw_error<format_error>(where, ": malformed JSON: ", e.what());
   }

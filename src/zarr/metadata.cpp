@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "chunkarr/core/error.hpp"
+#include "chunkarr/zarr/group.hpp"
 
 namespace chunkarr {
 namespace {
@@ -118,12 +119,7 @@ json fill_to_json(const fill_value& v) {
 }  // namespace
 
 array_metadata array_metadata::parse(std::string_view text, std::string_view where) {
-  json doc;
-  try {
-    doc = json::parse(text);
-  } catch (const json::parse_error& e) {
-    throw_error<format_error>(where, ": malformed JSON: ", e.what());
-  }
+  json doc = parse_json(text, where);
   if (!doc.is_object()) throw_error<format_error>(where, ": expected a JSON object");
   if (!doc.contains("zarr_format")) bad_field(where, "zarr_format", "is missing");
   if (doc["zarr_format"] != 2) {

@@ -46,6 +46,8 @@ nlohmann::json read_attributes(const kvstore& s, std::string_view path);
 void write_attributes(kvstore& s, std::string_view path, const nlohmann::json& attributes);
 
 /// Parses JSON text from a store value; format_error naming `where` when malformed.
+/// format_error too for JSON nested more than 512 levels deep.
 nlohmann::json parse_json(std::span<const std::byte> text, std::string_view where);
+nlohmann::json parse_json(std::string_view text, std::string_view where);
 
 }  // namespace chunkarr
