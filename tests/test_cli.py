@@ -274,7 +274,8 @@ class ErrorsAndUsage(TempDirCase):
         with open(os.path.join(a, "1.0"), "r+b") as f:
             f.truncate(10)
         self.assert_error(["cat", a], 1, os.path.join(a, "1.0"))
-        self.assert_error(["cat", a, "--json"], 1, "1.0")
+        p = self.assert_error(["cat", a, "--json"], 1, "1.0")
+        self.assertEqual(p.stdout, "")  # never half a JSON document
 
         b = self.write_array("corrupt.zarr", shape=(10,), chunks=(5,), dtype="<f8",
                              compressor=numcodecs.Zlib(1))
@@ -303,6 +304,34 @@ class ErrorsAndUsage(TempDirCase):
                 self.patch_zarray(path, **fields)
                 for cmd in ["info", "cat"]:
                     self.assert_error([cmd, path], 1, os.path.join(path, ".zarray"), needle)
+        # Values a wrong reader would accept: fill values just past the dtype's range (read as
+        # INT64_MIN or 0), codec integers that would be truncated.
+        blosc = {"id": "blosc", "cname": "lz4", "clevel": 2**40, "shuffle": 1, "blocksize": 0}
+        for i, (dtype, fields, needle) in enumerate([
+                ("<i8", dict(fill_value=9.223372036854776e18), "out of range"),
+                ("<i8", dict(fill_value=-9.3e18), "out of range"),
+                ("<u8", dict(fill_value=2**64), "out of range"),
+                ("<u8", dict(fill_value=1.8446744073709552e19), "out of range"),
+                ("<f8", dict(compressor=blosc), "out of range")]):
+            with self.subTest(dtype=dtype, fields=fields):
+                path = self.write_array(f"v{i}.zarr", shape=(4,), chunks=(2,), dtype=dtype)
+                self.patch_zarray(path, **fields)
+                self.assert_error(["cat", path], 1, os.path.join(path, ".zarray"), needle)
+        ok = self.write_array("edge.zarr", shape=(4,), chunks=(2,), dtype="<i8")
+        self.patch_zarray(ok, fill_value=-9.223372036854776e18)  # exactly INT64_MIN: fine
+        self.assertEqual(zarr.open(ok, mode="r").fill_value, -2**63)
+        run("cat", ok)
+        deep = self.write_array("deep.zarr", shape=(2,), chunks=(2,), dtype="<f8")
+        with open(os.path.join(deep, ".zattrs"), "w") as f:
+            f.write('{"a": ' + "[" * 20000 + "]" * 20000 + "}")
+        self.assert_error(["info", deep], 1, ".zattrs", "nested more than 512 levels")
+        self.assert_error(["copy", deep, self.path("deep2.zarr")], 1, ".zattrs")
+        # A child whose name is no key (zarr-python reads `a\b` as `a/b`) is not listed.
+        weird = zarr.open_group(self.path("weird.zarr"), mode="w")
+        weird.create_dataset("x", shape=(2,), dtype="<f8")
+        shutil.copytree(self.path("weird.zarr/x"), self.path("weird.zarr/a\\b"))
+        self.assertIn("x  (2,)", run("info", self.path("weird.zarr")).stdout)
+
         bad_json = self.write_array("j.zarr", shape=(2,), chunks=(2,), dtype="<f8")
         with open(os.path.join(bad_json, ".zarray"), "w") as f:
             f.write('{"zarr_format": 2, "shape": [2,')

@@ -228,6 +228,9 @@ class Eval(TempDirCase):
             with self.subTest(expr=expr[:20]):
                 p = self.assert_error(["eval", "-i", a, "--", expr], 1, needle)
                 self.assertLess(len(p.stderr), 400)  # an excerpt, not the whole expression
+        # Literals beyond float64 are what Python makes of them.
+        self.check("a * 1e309", "a * np.inf")
+        self.check("a + 1e-400", "a + 0.0")
         # Just under the limits: computed, equal to NumPy.
         self.check("(" * 150 + "a" + ")" * 150, "a")
         self.check("+".join(["i"] * 2000), "i * 2000")

@@ -369,6 +369,24 @@ class Errors(TempDirCase):
         self.assert_error(["eval", "-i", f"a={src}:/lzf", "--", "a.sum()"], 1, "/lzf",
                           "not available")
 
+    def test_names_zarr_cannot_hold_are_refused_or_skipped(self):
+        src = self.path("names.h5")
+        with h5py.File(src, "w") as f:
+            f[".zarray"] = np.arange(3)
+            f["g/a\\b"] = np.arange(5)
+            f[".hidden"] = np.arange(4)  # a valid Zarr name: converted and listed
+            f["ok"] = np.arange(6)
+        dst = self.path("names.zarr")
+        self.assert_error(["convert", src, dst], 1, "names.h5:/.zarray", "reserved")
+        self.assertFalse(os.path.exists(dst))
+        p = run("convert", src, dst, "--skip-unsupported")
+        self.assertIn("names.h5:/.zarray: skipped", p.stderr)
+        self.assertIn("names.h5:/g/a\\b: skipped", p.stderr)
+        g = zarr.open_group(dst, mode="r")
+        self.assertEqual(sorted(g.array_keys()), [".hidden", "ok"])
+        np.testing.assert_array_equal(g[".hidden"][:], np.arange(4))
+        self.assertIn(".hidden  (4,)", run("info", dst).stdout)
+
     def test_corrupt_chunk_leaves_no_destination(self):
         src = self.path("corrupt.h5")
         with h5py.File(src, "w") as f:

@@ -1,3 +1,4 @@
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "chunkarr/codec/codec.hpp"
@@ -113,6 +114,14 @@ int zarr_integer(const nlohmann::json& config, const char* field, int fallback) 
   const nlohmann::json& v = config[field];
   if (!v.is_number_integer()) {
     throw_error<codec_error>("codec config ", config.dump(), ": '", field, "' must be an integer");
+  }
+  // Compared as 64 bits first: 2^40 must be refused, not truncated to 0.
+  const bool fits = v.is_number_unsigned()
+                        ? v.get<std::uint64_t>() <= std::numeric_limits<int>::max()
+                        : v.get<std::int64_t>() >= std::numeric_limits<int>::min() &&
+                              v.get<std::int64_t>() <= std::numeric_limits<int>::max();
+  if (!fits) {
+    throw_error<codec_error>("codec config ", config.dump(), ": '", field, "' is out of range");
   }
   return v.get<int>();
 }

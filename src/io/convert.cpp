@@ -63,6 +63,18 @@ fill_value fill_of(const detail::hdf5_dataset& d) {
 
 // ---- HDF5 -> Zarr ------------------------------------------------------------------------
 
+// Why an HDF5 name cannot be a Zarr node's name ("" when it can).
+std::string unrepresentable_name(const std::string& name) {
+  for (const char* reserved : {".zarray", ".zgroup", ".zattrs", ".zmetadata", "zarr.json"}) {
+    if (name == reserved) return "the name '" + name + "' is reserved for Zarr metadata";
+  }
+  if (name == "." || name == ".." || name.find('\\') != std::string::npos ||
+      name.find('\0') != std::string::npos) {
+    return "the name '" + name + "' cannot be a Zarr key";
+  }
+  return "";
+}
+
 class to_zarr {
  public:
   to_zarr(const hdf5_location& src, const fs::path& dst, const convert_options& o)
@@ -121,6 +133,14 @@ class to_zarr {
     for (const h5::link& l : h5::list_links(g)) {
       if (l.what != h5::link::kind::hard) continue;
       const std::string child = child_path(path, l.name);
+      if (const std::string why = unrepresentable_name(l.name); !why.empty()) {
+        if (!o_.skip_unsupported) {
+          throw_error<type_error>(src_.file.string(), ":", child, ": ", why,
+                                  " (--skip-unsupported converts the rest)");
+        }
+        unsupported_[child] = why;
+        continue;
+      }
       const auto info = h5::get_object_info(file_, child);
       if (!info || !planned_.insert(info->address).second) continue;
       plan(child, info->type);
@@ -166,6 +186,12 @@ class to_zarr {
         // A second hard link to an object already converted: recorded, not duplicated.
         attrs[soft_links_key][l.name] = it->second;
         ++report_.links;
+        continue;
+      }
+      if (auto it = unsupported_.find(child); it != unsupported_.end()) {
+        const std::string line = src_.file.string() + ":" + child + ": skipped: " + it->second;
+        report_.skipped.push_back(line);
+        warn(o_, line);
         continue;
       }
       if (info->type == H5O_TYPE_GROUP) {

@@ -136,7 +136,10 @@ index_t parse_size(const std::string& text, const std::string& flag) {
                                                       {"gib", 1073741824.0},
                                                       {"t", 1e12},
                                                       {"tb", 1e12},
-                                                      {"tib", 1099511627776.0}};
+                                                      {"tib", 1099511627776.0},
+                                                      {"p", 1e15},
+                                                      {"pb", 1e15},
+                                                      {"pib", 1125899906842624.0}};
   const auto it = units.find(unit);
   if (used == 0 || it == units.end() || !(number > 0) || number * it->second > 9e18) {
     throw usage_error(flag + " expects a size such as 512MiB, 2GB or 1e9, not '" + text + "'");

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <functional>
 #include <iterator>
 #include <limits>
@@ -415,8 +416,8 @@ class parser {
           syntax_error(text_, t.column, "integer " + t.text + " does not fit in 64 bits");
         }
       }
-      case tok::real:
-        return value{scalar(std::stod(t.text))};
+      case tok::real:  // as Python: 1e309 is inf, 1e-400 is 0
+        return value{scalar(std::strtod(t.text.c_str(), nullptr))};
       case tok::string:
         return value{t.text};
       case tok::name:

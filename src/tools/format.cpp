@@ -1,11 +1,17 @@
 #include "tools/format.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 
+#include "chunkarr/core/error.hpp"
 #include "chunkarr/core/region_copy.hpp"
 #include "chunkarr/store/store.hpp"
 
@@ -228,7 +234,9 @@ constexpr index_t slab_bytes = index_t{64} << 20;
 
 }  // namespace
 
-void print_json(std::ostream& os, const region_reader& read, const shape_t& shape, const dtype& t,
+namespace {
+
+void write_json(std::ostream& os, const region_reader& read, const shape_t& shape, const dtype& t,
                 index_t rows) {
   const std::size_t itemsize = t.itemsize();
   std::string out = "{\"shape\": [";
@@ -264,6 +272,8 @@ void print_json(std::ostream& os, const region_reader& read, const shape_t& shap
   os << "]}\n";
 }
 
+}  // namespace
+
 void print_text(std::ostream& os, const region_reader& read, const shape_t& shape, const dtype& t) {
   const std::size_t n = shape.size();
   const std::size_t itemsize = t.itemsize();
@@ -295,6 +305,30 @@ void print_text(std::ostream& os, const region_reader& read, const shape_t& shap
                 itemsize);
   }
   os << numpy_str(values.data(), compact, t.kind, elided, edge_items) << "\n";
+}
+
+void print_json(std::ostream& os, const region_reader& read, const shape_t& shape, const dtype& t,
+                index_t rows) {
+  // Written to a temporary file first: a read that fails halfway must not leave half a JSON
+  // document on stdout (a consumer would take it for a result or choke on it).
+  static std::atomic<int> counter{0};
+  const std::filesystem::path temp =
+      std::filesystem::temp_directory_path() /
+      ("chunkarr-json-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+  struct remover {
+    const std::filesystem::path& p;
+    ~remover() {
+      std::error_code ec;
+      std::filesystem::remove(p, ec);
+    }
+  } cleanup{temp};
+  std::fstream buffer(temp, std::ios::in | std::ios::out | std::ios::trunc | std::ios::binary);
+  if (!buffer) throw_error<io_error>("cannot create ", temp.string(), " to hold the output");
+  write_json(buffer, read, shape, t, rows);
+  buffer.flush();
+  if (!buffer) throw_error<io_error>("cannot write ", temp.string(), " (disk full?)");
+  buffer.seekg(0);
+  os << buffer.rdbuf();
 }
 
 }  // namespace chunkarr::cli

@@ -174,6 +174,24 @@ std::string human_bytes(double bytes) {
 
 }  // namespace chunkarr::cli
 
+namespace {
+
+// An error is one line on stderr, whatever a library put in its message (HDF5's span lines).
+std::string one_line(std::string_view message) {
+  std::string out;
+  for (char c : message) {
+    if (c == '\n' || c == '\r') {
+      if (!out.empty() && out.back() != ' ') out += "; ";
+    } else {
+      out += c;
+    }
+  }
+  while (!out.empty() && (out.back() == ' ' || out.back() == ';')) out.pop_back();
+  return out;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   namespace cli = chunkarr::cli;
   CLI::App app{
@@ -218,13 +236,13 @@ int main(int argc, char** argv) {
     }
     return 1;
   } catch (const chunkarr::error& e) {
-    std::cerr << "chunkarr: error: " << e.what() << "\n";
+    std::cerr << "chunkarr: error: " << one_line(e.what()) << "\n";
     return 1;
   } catch (const std::bad_alloc&) {
     std::cerr << "chunkarr: error: out of memory\n";
     return 1;
   } catch (const std::exception& e) {
-    std::cerr << "chunkarr: error: " << e.what() << "\n";
+    std::cerr << "chunkarr: error: " << one_line(e.what()) << "\n";
     return 1;
   }
 }

@@ -8,6 +8,20 @@
 
 namespace chunkarr {
 
+namespace {
+
+bool is_valid_key_segment(std::string_view name) {
+  if (name.find('/') != std::string_view::npos) return false;
+  try {
+    check_key(name);
+    return true;
+  } catch (const value_error&) {
+    return false;
+  }
+}
+
+}  // namespace
+
 node_kind node_at(const kvstore& s, std::string_view path) {
   check_key(path, true);
   if (s.exists(join_key(path, ".zarray"))) return node_kind::array;
@@ -69,7 +83,9 @@ std::vector<group_child> group_children(const kvstore& s, std::string_view path)
   }
   std::vector<group_child> children;
   for (const std::string& name : s.list_dir(path)) {
-    if (name.empty() || name.front() == '.') continue;
+    // `.zarray` and friends are files, never nodes; a name that is no valid key (`a\b`, which
+    // zarr-python reads as `a/b`) cannot be a child either.
+    if (!is_valid_key_segment(name)) continue;
     const node_kind kind = node_at(s, join_key(path, name));
     if (kind != node_kind::none) children.push_back({name, kind});
   }

@@ -89,8 +89,10 @@ fill_value parse_fill(const json& v, const dtype& t, std::string_view where) {
             return *i >= 0 && static_cast<std::uint64_t>(*i) <= std::numeric_limits<T>::max();
           }
         }
-        return as_double >= static_cast<double>(std::numeric_limits<T>::min()) &&
-               as_double <= static_cast<double>(std::numeric_limits<T>::max());
+        // A float: within [min, max + 1) exactly (max itself rounds up to a power of two as
+        // a double: 9.223372036854776e18 is 2^63, which no int64 holds).
+        const double limit = std::ldexp(1.0, std::numeric_limits<T>::digits);
+        return as_double >= (std::is_signed_v<T> ? -limit : 0.0) && as_double < limit;
       }
       return true;
     });
