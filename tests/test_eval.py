@@ -264,6 +264,15 @@ class Eval(TempDirCase):
         run("graph", "sum(a)", "-i", f"a={self.inputs['a']}", "-o", dot)
         with open(dot) as f:
             self.assertIn("combine sum", f.read())
+        # An existing file is kept without --overwrite, replaced with it; no debris either way.
+        self.assert_error(["graph", "a * 2", "-i", f"a={self.inputs['a']}", "-o", dot], 1,
+                          "g.dot", "--overwrite")
+        with open(dot) as f:
+            self.assertIn("combine sum", f.read())
+        run("graph", "a * 2", "-i", f"a={self.inputs['a']}", "-o", dot, "--overwrite")
+        with open(dot) as f:
+            self.assertNotIn("combine sum", f.read())
+        self.assertEqual([n for n in os.listdir(self.tmp) if "chunkarr-" in n], [])
 
 
 if __name__ == "__main__":

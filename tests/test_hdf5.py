@@ -289,6 +289,23 @@ class HDF5Everywhere(TempDirCase):
         np.testing.assert_array_equal(zarr.open(dst + "/g/x", mode="r")[:], np.arange(6.0))
         self.assertEqual(sorted(zarr.open_group(dst + "/g", mode="r").keys()), ["x"])
 
+    def test_groups_1000_deep_are_walked_in_time(self):
+        # A hang guard, not a speed target: each lookup by full path made this cubic (95 s).
+        path = self.path("deep.h5")
+        inner = "/".join(["g"] * 1000)
+        with h5py.File(path, "w") as f:
+            f[inner + "/x"] = np.arange(3.0)
+        for args in (["info", path], ["convert", path, self.path("deep.zarr")],
+                     ["copy", self.path("deep.zarr"), self.path("deep2.zarr")],
+                     ["info", self.path("deep2.zarr")]):
+            p = subprocess.run([cli_harness.CHUNKARR, *args], capture_output=True, text=True,
+                               timeout=60)
+            self.assertEqual(p.returncode, 0, p.stderr)
+        np.testing.assert_array_equal(zarr.open(self.path("deep2.zarr/" + inner + "/x"))[:],
+                                      np.arange(3.0))
+        for tree in ("deep.zarr", "deep2.zarr"):  # deeper than Python's rmtree recursion
+            subprocess.run(["rm", "-rf", self.path(tree)], check=True)
+
     def test_cat_and_eval(self):
         doc = cat_json(self.h5 + ":/channels/id")
         self.assertEqual(doc["data"], list(range(100, 116)))

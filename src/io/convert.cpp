@@ -113,7 +113,10 @@ class to_zarr {
   }
 
   // Walks the tree without writing: the arrays to convert, and what cannot be converted.
-  void plan(const std::string& path, H5O_type_t type) {
+  // Groups are walked through handles (`opened`, children by name relative to their group):
+  // HDF5 resolves a full path one level at a time, so paths from the root would make a tree
+  // 1000 groups deep quadratic in lookups.
+  void plan(const std::string& path, H5O_type_t type, const H5::Group* opened = nullptr) {
     if (type == H5O_TYPE_DATASET) {
       const detail::hdf5_dataset d = detail::open_dataset(file_, src_.file.string(), path);
       std::string why = d.unsupported();
@@ -129,7 +132,7 @@ class to_zarr {
       return;
     }
     if (type != H5O_TYPE_GROUP) return;
-    const H5::Group g = open_group(path);
+    const H5::Group g = opened ? *opened : open_group(path);
     for (const h5::link& l : h5::list_links(g)) {
       if (l.what != h5::link::kind::hard) continue;
       const std::string child = child_path(path, l.name);
@@ -141,10 +144,20 @@ class to_zarr {
         unsupported_[child] = why;
         continue;
       }
-      const auto info = h5::get_object_info(file_, child);
+      const auto info = h5::get_object_info(g, l.name);
       if (!info || !planned_.insert(info->address).second) continue;
-      plan(child, info->type);
+      if (info->type == H5O_TYPE_GROUP) {
+        const H5::Group child_group = open_child(g, l.name, child);
+        plan(child, info->type, &child_group);
+      } else {
+        plan(child, info->type);
+      }
     }
+  }
+
+  H5::Group open_child(const H5::Group& parent, const std::string& name, const std::string& path) {
+    return h5::checked(src_.str() + ": cannot open group " + path,
+                       [&] { return parent.openGroup(name); });
   }
 
   H5::Group open_group(const std::string& path) {
@@ -152,9 +165,9 @@ class to_zarr {
                        [&] { return file_.openGroup(path); });
   }
 
-  void group(const std::string& path, const std::string& key) {
-    H5::Group g = open_group(path);
-    const auto self = h5::get_object_info(file_, path);
+  void group(const std::string& path, const std::string& key, const H5::Group* opened = nullptr) {
+    H5::Group g = opened ? *opened : open_group(path);
+    const auto self = h5::get_object_info(g, ".");
     if (self) seen_[self->address] = path;
     create_group(*store_, at(key));
     ++report_.groups;
@@ -180,7 +193,7 @@ class to_zarr {
         case h5::link::kind::hard:
           break;
       }
-      const auto info = h5::get_object_info(file_, child);
+      const auto info = h5::get_object_info(g, l.name);
       if (!info) continue;
       if (auto it = seen_.find(info->address); it != seen_.end()) {
         // A second hard link to an object already converted: recorded, not duplicated.
@@ -195,7 +208,8 @@ class to_zarr {
         continue;
       }
       if (info->type == H5O_TYPE_GROUP) {
-        group(child, child_key);
+        const H5::Group child_group = open_child(g, l.name, child);
+        group(child, child_key, &child_group);
       } else if (info->type == H5O_TYPE_DATASET) {
         seen_[info->address] = child;
         dataset(child, child_key);

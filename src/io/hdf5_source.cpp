@@ -333,7 +333,7 @@ nlohmann::json fill_json(const hdf5_dataset& d) {
 // `f['g/up'] = f['/']`, or a shared dataset) is listed as a link to the first path.
 void list_into(const H5::H5File& file, const std::string& file_name, const std::string& path,
                hdf5_entry::kind what, std::vector<hdf5_entry>& out,
-               std::map<haddr_t, std::string>& seen) {
+               std::map<haddr_t, std::string>& seen, const H5::Group* parent = nullptr) {
   hdf5_entry e;
   e.path = path;
   e.what = what;
@@ -362,8 +362,12 @@ void list_into(const H5::H5File& file, const std::string& file_name, const std::
     out.push_back(std::move(e));
     return;
   }
-  H5::Group group = h5::checked(file_name + ":" + path + ": cannot open group",
-                                [&] { return file.openGroup(path); });
+  H5::Group group = h5::checked(file_name + ":" + path + ": cannot open group", [&] {
+    // By name from the parent when there is one: a lookup by the
+    // full path walks every level above again.
+    if (!parent) return file.openGroup(path);
+    return parent->openGroup(path.substr(path.rfind('/') + 1));
+  });
   e.attributes = h5::read_attributes(group, ignore);
   out.push_back(std::move(e));
   for (const h5::link& l : h5::list_links(group)) {
@@ -379,7 +383,7 @@ void list_into(const H5::H5File& file, const std::string& file_name, const std::
       out.push_back(std::move(link));
       continue;
     }
-    const auto info = h5::get_object_info(file, child);
+    const auto info = h5::get_object_info(group, l.name);
     if (!info) continue;
     if (const auto [it, first] = seen.emplace(info->address, child); !first) {
       hdf5_entry link;
@@ -390,7 +394,7 @@ void list_into(const H5::H5File& file, const std::string& file_name, const std::
       continue;
     }
     if (info->type == H5O_TYPE_GROUP) {
-      list_into(file, file_name, child, hdf5_entry::kind::group, out, seen);
+      list_into(file, file_name, child, hdf5_entry::kind::group, out, seen, &group);
     } else if (info->type == H5O_TYPE_DATASET) {
       list_into(file, file_name, child, hdf5_entry::kind::dataset, out, seen);
     } else {

@@ -1,6 +1,10 @@
 // chunkarr eval EXPR -i NAME=PATH ...: evaluate a NumPy-syntax expression over named arrays.
 // chunkarr graph EXPR -i NAME=PATH ...: draw its chunk task graph (Graphviz DOT).
+#include <unistd.h>
+
 #include <cmath>
+#include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <mutex>
@@ -180,6 +184,7 @@ void add_graph(CLI::App& app, std::function<void()>& run) {
   auto o = std::make_shared<eval_options>();
   add_expression_options(cmd, *o);
   cmd->add_option("-o,--output", o->output, "Write the DOT here instead of standard output");
+  cmd->add_flag("--overwrite", o->overwrite, "Replace an existing -o file");
   cmd->callback([&run, o] {
     run = [o] {
       const std::string dot = to_dot(parse_expression(o->expression, open_inputs(o->inputs)));
@@ -187,9 +192,23 @@ void add_graph(CLI::App& app, std::function<void()>& run) {
         std::cout << dot;
         return;
       }
-      std::ofstream file(o->output);
-      file << dot;
-      if (!file) throw_error<io_error>("cannot write ", o->output);
+      // Written beside the file and moved into place: a full disk leaves no empty file, and
+      // an existing file is replaced only with --overwrite.
+      if (!o->overwrite && std::filesystem::exists(std::filesystem::symlink_status(o->output))) {
+        throw_error<io_error>(o->output, " already exists (use --overwrite to replace it)");
+      }
+      const std::string temp = o->output + ".chunkarr-tmp-" + std::to_string(::getpid()) + "-0";
+      struct remover {
+        const std::string& p;
+        ~remover() { std::remove(p.c_str()); }
+      } cleanup{temp};
+      {
+        std::ofstream file(temp);
+        file << dot;
+        file.flush();
+        if (!file) throw_error<io_error>("cannot write ", o->output, " (disk full?)");
+      }
+      commit_file(temp, o->output, o->overwrite);
     };
   });
 }

@@ -47,14 +47,21 @@ void create_group(kvstore& s, std::string_view path) {
     prefixes.push_back(path.substr(0, pos));
   }
   if (!path.empty()) prefixes.push_back(path);
-  for (std::string_view prefix : prefixes) {
-    const node_kind kind = node_at(s, prefix);
+  // The deepest existing group ends the search: a tree written top down checks one level
+  // per new group, not every level above it (groups 1000 deep stay linear).
+  std::size_t first_missing = 0;
+  for (std::size_t k = prefixes.size(); k-- > 0;) {
+    const node_kind kind = node_at(s, prefixes[k]);
     if (kind == node_kind::array) {
-      throw_error<io_error>(join_key(s.describe(), prefix),
+      throw_error<io_error>(join_key(s.describe(), prefixes[k]),
                             " is an array; cannot create a group in it");
     }
-    if (kind == node_kind::none) put_zgroup(s, prefix);
+    if (kind == node_kind::group) {
+      first_missing = k + 1;
+      break;
+    }
   }
+  for (std::size_t k = first_missing; k < prefixes.size(); ++k) put_zgroup(s, prefixes[k]);
 }
 
 void create_parent_groups(const location& where) {
