@@ -4,11 +4,13 @@ a destination that appears while chunkarr writes it, processes killed (SIGKILL) 
 interrupted (SIGINT, SIGTERM, SIGHUP) at random points. Each time: the destination is absent,
 or complete and equal to a clean run; an old destination survives until the new one is
 complete; the next run leaves no debris."""
+import ctypes
 import glob
 import os
 import random
 import signal
 import subprocess
+import shutil
 import time
 
 import numpy as np
@@ -136,6 +138,41 @@ class ConcurrentWriters(Common):
         self.assertIn("already exists", [r[1] for r in results if r[2] == 1][0])
         np.testing.assert_array_equal(zarr.open(dst, mode="r")[:], values)
         self.assertEqual(self.debris(), [])
+
+
+class TornReads(Common):
+    def test_reader_during_a_replacement_sees_old_or_new_or_is_told(self):
+        """The tree at DST is replaced the way an --overwrite commit does it (renameat2
+        RENAME_EXCHANGE, then the old tree removed) while `eval` reads it: the reader gets the
+        old sum, the new one, or an error saying the array was replaced; never a mixture."""
+        libc = ctypes.CDLL(None, use_errno=True)
+        rename_exchange = 2
+        shape, chunks = (400, 10000), (10, 100)  # 4000 chunks: a read takes a while
+        n = shape[0] * shape[1]
+        seen = {"old": 0, "new": 0, "told": 0}
+        rng = random.Random(4)
+        for trial in range(6):
+            dst, staged = self.path(f"dst{trial}.zarr"), self.path(f"staged{trial}.zarr")
+            for path, value in ((dst, 1.0), (staged, 2.0)):
+                z = zarr.open(path, mode="w", shape=shape, chunks=chunks, dtype="<f8",
+                              compressor=None)
+                z[:] = value
+            reader = self.start("eval", "sum(a)", "-i", f"a={dst}", "--threads", "1")
+            time.sleep(rng.uniform(0.02, 0.3))
+            rc = libc.renameat2(-100, staged.encode(), -100, dst.encode(), rename_exchange)
+            self.assertEqual(rc, 0, os.strerror(ctypes.get_errno()))
+            shutil.rmtree(staged)  # the old tree, now at the staging name
+            out, err = reader.communicate(timeout=120)
+            if reader.returncode == 0:
+                self.assertIn(float(out), (float(n), 2.0 * n), f"a mixture: {out}")
+                seen["old" if float(out) == n else "new"] += 1
+            else:
+                self.assertEqual(reader.returncode, 1, err)
+                self.assertIn("replaced or removed while it was being read", err)
+                seen["told"] += 1
+            shutil.rmtree(dst)
+        # The replacement came in the middle of reads, not only before or after them.
+        self.assertGreater(seen["told"] + seen["old"], 0, seen)
 
 
 class Kills(Common):

@@ -59,9 +59,9 @@ const char* file_type_name(mode_t mode) {
 // regular file (its size). Anything else there, or a path that cannot be looked at (a symlink
 // loop, no permission), is an error: a value that cannot be read is never taken for a missing
 // one (which would read as fill values).
-std::optional<std::size_t> regular_file_size(const fs::path& path) {
+std::optional<std::size_t> regular_file_size(int dir, const char* relative, const fs::path& path) {
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
+  if (::fstatat(dir, relative, &st, 0) != 0) {
     if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
     throw_errno("read", path, errno);
   }
@@ -76,6 +76,11 @@ std::optional<std::size_t> regular_file_size(const fs::path& path) {
 class directory_store final : public kvstore {
  public:
   directory_store(fs::path root, bool durable) : root_(std::move(root)), durable_(durable) {}
+  ~directory_store() override {
+    if (const int fd = root_fd_.load(); fd >= 0) ::close(fd);
+  }
+  directory_store(const directory_store&) = delete;
+  directory_store& operator=(const directory_store&) = delete;
 
   std::optional<bytes> get(std::string_view key) const override {
     bytes value;
@@ -86,10 +91,13 @@ class directory_store final : public kvstore {
   bool get_into(std::string_view key, bytes& value) const override {
     check_key(key);
     const fs::path path = root_ / key;
+    const std::string relative(key);
+    const int dir = root_fd();
     // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below.
-    file_descriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+    file_descriptor fd(::openat(dir, dir == AT_FDCWD ? path.c_str() : relative.c_str(),
+                                O_RDONLY | O_CLOEXEC | O_NONBLOCK));
     if (fd.get() < 0) {
-      if (errno == ENOENT || errno == ENOTDIR) return false;
+      if (errno == ENOENT || errno == ENOTDIR) return still_current(dir), false;
       throw_errno("open", path, errno);
     }
     struct stat st {};
@@ -169,6 +177,7 @@ class directory_store final : public kvstore {
     if (!fs::is_directory(path, ec)) return 0;
     const std::size_t n = list(prefix).size();
     if (prefix.empty()) {  // the root too: it is made again by the next write
+      forget_root();
       for (const auto& entry : fs::directory_iterator(path, ec)) fs::remove_all(entry.path(), ec);
       if (!ec) fs::remove(path, ec);
     } else {
@@ -178,14 +187,16 @@ class directory_store final : public kvstore {
     return n;
   }
 
-  bool exists(std::string_view key) const override {
-    check_key(key);
-    return regular_file_size(root_ / key).has_value();
-  }
+  bool exists(std::string_view key) const override { return size_of(key).has_value(); }
 
   std::optional<std::size_t> size_of(std::string_view key) const override {
     check_key(key);
-    return regular_file_size(root_ / key);
+    const fs::path path = root_ / key;
+    const std::string relative(key);
+    const int dir = root_fd();
+    auto size = regular_file_size(dir, dir == AT_FDCWD ? path.c_str() : relative.c_str(), path);
+    if (!size) still_current(dir);
+    return size;
   }
 
   std::vector<std::string> list(std::string_view prefix) const override {
@@ -240,28 +251,68 @@ class directory_store final : public kvstore {
 
   std::unique_ptr<staged_write> stage(std::string_view path, bool overwrite) override {
     check_key(path, true);
-    return std::make_unique<directory_staged_write>(path.empty() ? root_ : root_ / path, overwrite);
+    return std::make_unique<directory_staged_write>(path.empty() ? root_ : root_ / path, overwrite,
+                                                    path.empty() ? this : nullptr);
   }
 
  private:
   // A directory built beside its target and renamed into place (staged_directory).
   class directory_staged_write final : public staged_write {
    public:
-    directory_staged_write(const fs::path& target, bool overwrite)
+    directory_staged_write(const fs::path& target, bool overwrite, directory_store* replaced)
         : staging_(target, overwrite),
-          store_(std::make_shared<directory_store>(staging_.path(), true)) {}
+          store_(std::make_shared<directory_store>(staging_.path(), true)),
+          replaced_(replaced) {}
     const std::shared_ptr<kvstore>& store() const override { return store_; }
     const std::string& path() const override { return path_; }
-    void commit() override { staging_.commit(); }
+    void commit() override {
+      staging_.commit();
+      // The store whose root this replaced reads the new tree from now on.
+      if (replaced_) replaced_->forget_root();
+    }
 
    private:
     staged_directory staging_;
     std::shared_ptr<kvstore> store_;
     std::string path_;
+    directory_store* replaced_;
   };
+
+  void forget_root() {
+    if (const int fd = root_fd_.exchange(-1); fd >= 0) ::close(fd);
+  }
+
+  // The root, opened by the first read that finds it. Reads resolve keys from this handle
+  // (openat), so a reader stays on the tree it began with when the path is replaced by an
+  // overwrite (renameat2 exchange) and never mixes old and new values. AT_FDCWD (keys resolved
+  // by path) until the root exists.
+  int root_fd() const {
+    if (const int fd = root_fd_.load(std::memory_order_acquire); fd >= 0) return fd;
+    const int opened = ::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (opened < 0) return AT_FDCWD;
+    int expected = -1;
+    if (root_fd_.compare_exchange_strong(expected, opened, std::memory_order_acq_rel))
+      return opened;
+    ::close(opened);  // another thread was first
+    return expected;
+  }
+
+  // A key missing from the tree this store reads must not be taken for a chunk that was never
+  // written when the tree itself was replaced or removed meanwhile: its old values are going.
+  void still_current(int dir) const {
+    if (dir == AT_FDCWD) return;
+    struct stat held {
+    }, now{};
+    if (::fstat(dir, &held) != 0 || ::stat(root_.c_str(), &now) != 0 || held.st_ino != now.st_ino ||
+        held.st_dev != now.st_dev) {
+      throw_error<io_error>(root_.string(),
+                            " was replaced or removed while it was being read; read it again");
+    }
+  }
 
   fs::path root_;
   bool durable_ = false;
+  mutable std::atomic<int> root_fd_{-1};
 };
 
 }  // namespace
