@@ -202,12 +202,19 @@ class Kills(Common):
         ]
         kills = 0
         for name, args, expected, overwrite in commands:
+            # Kill points spread over a clean run's duration (and past it), however fast this
+            # build is (a sanitizer build is several times slower).
+            clean = self.path("clean.zarr")
+            started = time.monotonic()
+            run(*args(clean))
+            span = 1.3 * (time.monotonic() - started)
+            shutil.rmtree(clean)
             for trial in range(15):
                 dst = self.path(f"dst-{kills}.zarr")
                 if overwrite:
                     run("copy", self.path("old.zarr"), dst)
                 proc = self.start(*args(dst))
-                time.sleep(rng.uniform(0.0, 0.6))
+                time.sleep(rng.uniform(0.0, span))
                 proc.send_signal(signal.SIGKILL)
                 proc.communicate()
                 kills += 1
