@@ -99,10 +99,7 @@ void add_convert(CLI::App& app, std::function<void()>& run) {
                 "Replace DST if it exists (only once the conversion is complete)");
   cmd->add_option("--memory-limit", o->memory_limit,
                   "Bytes in flight at once (e.g. 512MiB; default min(1 GiB, RAM/4))");
-  cmd->add_option("--threads", o->threads, "Worker threads (default: all cores)")
-      ->check(CLI::Range(1, 1024));
-  cmd->add_flag("--progress,!--no-progress", o->progress,
-                "Show progress on stderr (default: when stderr is a terminal)");
+  add_threads_and_progress(cmd, o->threads, o->progress);
   cmd->callback([&run, o] { run = [o] { run_convert(*o); }; });
 }
 

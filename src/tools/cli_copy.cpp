@@ -22,8 +22,8 @@ struct copy_options {
   std::string order;
   std::string separator;
   bool overwrite = false;
-  int progress = 0;     // +1 --progress, -1 --no-progress, 0 neither
-  index_t threads = 0;  // 0: all cores
+  int progress = 0;  // +1 --progress, -1 --no-progress, 0 neither
+  int threads = 0;   // 0: all cores
   std::string memory_limit;
   std::string temp_dir;
 };
@@ -106,7 +106,7 @@ void run_copy(const copy_options& o) {
   }
   compute_options c;
   if (!o.memory_limit.empty()) c.memory_limit = parse_size(o.memory_limit, "--memory-limit");
-  c.threads = static_cast<int>(o.threads);
+  c.threads = o.threads;
   c.temp_dir = o.temp_dir;
   if (show_progress(o.progress)) c.progress = progress_printer("copy");
   c.cancel = cancel_on_signals();
@@ -140,10 +140,7 @@ void add_copy(CLI::App& app, std::function<void()>& run) {
   cmd->add_option("--temp-dir", o->temp_dir,
                   "Where an intermediate copy goes when the new chunks cut across the old ones "
                   "(default: $TMPDIR or /tmp)");
-  cmd->add_option("--threads", o->threads, "Worker threads (default: all cores)")
-      ->check(CLI::Range(1, 1024));
-  cmd->add_flag("--progress,!--no-progress", o->progress,
-                "Show progress on stderr (default: when stderr is a terminal)");
+  add_threads_and_progress(cmd, o->threads, o->progress);
   cmd->callback([&run, o] { run = [o] { run_copy(*o); }; });
 }
 

@@ -171,10 +171,7 @@ void add_eval(CLI::App& app, std::function<void()>& run) {
   cmd->add_option("--temp-dir", o->temp_dir,
                   "Where results too large for the memory limit are spilled while the "
                   "expression runs (default: $TMPDIR or /tmp)");
-  cmd->add_option("--threads", o->threads, "Worker threads (default: all cores)")
-      ->check(CLI::Range(1, 1024));
-  cmd->add_flag("--progress,!--no-progress", o->progress,
-                "Show progress on stderr (default: when stderr is a terminal)");
+  add_threads_and_progress(cmd, o->threads, o->progress);
   cmd->callback([&run, o] { run = [o] { run_eval(*o); }; });
 }
 

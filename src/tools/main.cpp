@@ -134,6 +134,13 @@ extern "C" void on_cancel_signal(int sig) {
 
 }  // namespace
 
+void add_threads_and_progress(CLI::App* cmd, int& threads, int& progress) {
+  cmd->add_option("--threads", threads, "Worker threads (default: all cores)")
+      ->check(CLI::Range(1, 1024));
+  cmd->add_flag("--progress,!--no-progress", progress,
+                "Show progress on stderr (default: when stderr is a terminal)");
+}
+
 const std::atomic<bool>* cancel_on_signals() {
   static_assert(std::atomic<bool>::is_always_lock_free, "set from a signal handler");
   struct sigaction action {};
