@@ -97,7 +97,10 @@ class directory_store final : public kvstore {
     file_descriptor fd(::openat(dir, dir == AT_FDCWD ? path.c_str() : relative.c_str(),
                                 O_RDONLY | O_CLOEXEC | O_NONBLOCK));
     if (fd.get() < 0) {
-      if (errno == ENOENT || errno == ENOTDIR) return still_current(dir), false;
+      if (errno == ENOENT || errno == ENOTDIR) {
+        still_current(dir);
+        return false;
+      }
       throw_errno("open", path, errno);
     }
     struct stat st {};
