@@ -197,7 +197,7 @@ TEST_CASE("empty handles and bad sources are refused") {
   CHECK(arange(10, make_dtype(scalar_kind::int32), 4).chunks()[0] == shape_t{4, 4, 2});
 }
 
-TEST_CASE("expressions deeper than the limit are refused when built; walks never overflow") {
+TEST_CASE("expressions deeper than the limit are refused when built, walks never overflow") {
   const array x = arange(12, make_dtype(scalar_kind::float64));
   array y = x;
   for (int i = 1; i < 2048; ++i) y = y + x;  // 2048 deep: accepted, planned and computed

@@ -236,7 +236,7 @@ TEST_CASE("store conformance: a staged tree appears only on commit, whole") {
   });
 }
 
-TEST_CASE("commit_file refuses a target that exists unless overwrite; dead writers' debris goes") {
+TEST_CASE("commit_file refuses a target that exists unless overwrite, dead writers' debris goes") {
   test::temp_dir dir;
   const auto write = [](const std::filesystem::path& p, const char* content) {
     std::ofstream(p) << content;
@@ -272,7 +272,7 @@ TEST_CASE("commit_file refuses a target that exists unless overwrite; dead write
                                          ours.filename().string()});
 }
 
-TEST_CASE("directory store: only regular files are values; anything else fails clearly") {
+TEST_CASE("directory store: only regular files are values, anything else fails clearly") {
   test::temp_dir dir;
   auto s = make_directory_store(dir.path());
   s->set("a/0", text("x"));
