@@ -1,10 +1,6 @@
 #include "exec/run_plan.hpp"
 
-#include <signal.h>
 #include <unistd.h>
-
-#include <cerrno>
-#include <cstdlib>
 
 #include <algorithm>
 #include <atomic>
@@ -96,10 +92,7 @@ class spill_area {
       const std::shared_ptr<kvstore> dir = make_directory_store(parent);
       for (const std::string& name : dir->list_dir("")) {
         if (!name.starts_with(prefix)) continue;
-        const long pid = std::strtol(name.c_str() + std::strlen(prefix), nullptr, 10);
-        if (pid <= 0 || pid == ::getpid() || ::kill(static_cast<pid_t>(pid), 0) == 0 ||
-            errno != ESRCH)
-          continue;
+        if (!writer_is_gone(std::string_view(name).substr(std::strlen(prefix)))) continue;
         make_directory_store(parent / name)->erase_prefix("");
       }
     } catch (const std::exception&) {  // an unreadable temp directory fails later, clearly

@@ -33,18 +33,17 @@ constexpr std::string_view old_tag = ".chunkarr-old-";      // TARGET.chunkarr-o
   throw_error<io_error>("cannot ", action, " ", path.string(), ": ", std::strerror(err));
 }
 
-// Whether the process that named a file `PID…` is gone (so its files are debris).
-bool owner_is_gone(std::string_view pid_and_rest) {
-  const long pid = std::strtol(std::string(pid_and_rest).c_str(), nullptr, 10);
-  return pid > 0 && pid != ::getpid() && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
-}
-
 fs::path parent_of(const fs::path& target) {
   const fs::path parent = target.parent_path();
   return parent.empty() ? fs::path(".") : parent;
 }
 
 }  // namespace
+
+bool writer_is_gone(std::string_view pid_and_rest) {
+  const long pid = std::strtol(std::string(pid_and_rest).c_str(), nullptr, 10);
+  return pid > 0 && pid != ::getpid() && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
+}
 
 // An old tree moved aside comes from a replacement interrupted between two renames (where
 // renameat2 is not available).
@@ -56,9 +55,9 @@ void remove_debris_of_dead_writers(const fs::path& target) {
     if (!entry_name.starts_with(name)) continue;
     const std::string_view rest = std::string_view(entry_name).substr(name.size());
     std::error_code e;
-    if (rest.starts_with(staging_tag) && owner_is_gone(rest.substr(staging_tag.size()))) {
+    if (rest.starts_with(staging_tag) && writer_is_gone(rest.substr(staging_tag.size()))) {
       fs::remove_all(entry.path(), e);
-    } else if (rest.starts_with(old_tag) && owner_is_gone(rest.substr(old_tag.size()))) {
+    } else if (rest.starts_with(old_tag) && writer_is_gone(rest.substr(old_tag.size()))) {
       if (!fs::exists(fs::symlink_status(target, e))) {
         fs::rename(entry.path(), target, e);
       } else {

@@ -132,6 +132,10 @@ class staged_directory {
   bool committed_ = false;
 };
 
+/// Whether the process whose PID `pid_and_rest` starts with (`1234-0-new`) has ended, so what
+/// it named so is debris (not this process's, not a live one's).
+bool writer_is_gone(std::string_view pid_and_rest);
+
 /// Removes what writers of `target` that died (their PID is gone) left beside it: staging
 /// directories and temporary files named `TARGET.chunkarr-tmp-PID-…`; an old tree moved aside
 /// (`TARGET.chunkarr-old-PID`) is put back when `target` is missing, removed otherwise.
