@@ -278,3 +278,66 @@ TEST_CASE("errors form one hierarchy and carry their message") {
   }
   CHECK_THROWS_AS(throw_error<not_found_error>("x"), io_error);
 }
+
+TEST_CASE("axis_chunks agrees with its list of lengths, held in O(1) when regular") {
+  std::mt19937 rng(5);
+  for (int trial = 0; trial < 400; ++trial) {
+    // Regular runs (first, size, clipped last) and arbitrary lists, of 0 to 12 chunks.
+    const int n = static_cast<int>(rng() % 13);
+    const index_t size = 1 + static_cast<index_t>(rng() % 6);
+    shape_t lengths;
+    for (int i = 0; i < n; ++i) {
+      const bool regular = trial % 2 == 0;
+      index_t c = regular ? size : 1 + static_cast<index_t>(rng() % 6);
+      if (regular && (i == 0 || i == n - 1)) c = 1 + static_cast<index_t>(rng() % size);
+      lengths.push_back(c);
+    }
+    CAPTURE(to_string(lengths));
+    const axis_chunks a(lengths);
+    axis_chunks appended;
+    for (index_t c : lengths) appended.push_back(c);
+    CHECK(a == appended);
+    CHECK(a.size() == static_cast<index_t>(lengths.size()));
+    CHECK(a.lengths() == lengths);
+    index_t start = 0, longest = 0;
+    bool pattern = true;  // the regular form: middle chunks equal, last no longer
+    for (std::size_t i = 0; i < lengths.size(); ++i) {
+      CHECK(a.start(static_cast<index_t>(i)) == start);
+      CHECK(a[static_cast<index_t>(i)] == lengths[i]);
+      for (index_t p = start; p < start + lengths[i]; ++p) CHECK(a.find(p) == index_t(i));
+      start += lengths[i];
+      longest = std::max(longest, lengths[i]);
+      if (i >= 2) pattern = pattern && lengths[i - 1] == lengths[1];
+    }
+    if (lengths.size() >= 2) pattern = pattern && lengths.back() <= lengths[1];
+    CHECK(a.extent() == start);
+    CHECK(a.start(a.size()) == start);
+    CHECK(a.longest() == longest);
+    CHECK(a.is_regular() == pattern);
+    CHECK(std::vector<index_t>(a.begin(), a.end()) == lengths);
+    // The same lengths built by regular() compare equal; one chunk more or less does not.
+    if (pattern && n > 0) {
+      const axis_chunks r =
+          axis_chunks::regular(start, n > 1 ? lengths[1] : lengths[0], lengths[0]);
+      CHECK(r == a);
+      CHECK(r.lengths() == lengths);
+    }
+    shape_t longer = lengths;
+    longer.push_back(1);
+    CHECK_FALSE(axis_chunks(longer) == a);
+  }
+  // A billion one-element chunks (or a trillion) cost nothing to hold, or to find in.
+  const axis_chunks huge = axis_chunks::regular(1'000'000'000'000, 1);
+  CHECK(huge.is_regular());
+  CHECK(huge.size() == 1'000'000'000'000);
+  CHECK(huge.find(999'999'999'999) == 999'999'999'999);
+  CHECK(huge.start(7) == 7);
+  CHECK(to_string(huge).find("[1000000000000 chunks]") != std::string::npos);
+  CHECK(axis_chunks::regular(10, 4) == shape_t{4, 4, 2});
+  CHECK(axis_chunks::regular(10, 4, 1) == shape_t{1, 4, 4, 1});
+  CHECK(axis_chunks::regular(3, 4, 7) == shape_t{3});
+  CHECK(axis_chunks::regular(0, 4).empty());
+  CHECK_THROWS_AS(axis_chunks::regular(10, 0), shape_error);
+  CHECK_THROWS_AS(axis_chunks({3, 0, 2}), shape_error);
+  CHECK_THROWS_AS(axis_chunks({std::numeric_limits<index_t>::max(), 1}), shape_error);
+}

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <random>
 #include <sstream>
 
 #include "chunkarr/expr/array.hpp"
@@ -182,6 +183,61 @@ TEST_CASE("slicing: shapes and chunks follow the input's chunks") {
   CHECK_THROWS_WITH_AS(x(0, 0, 0), doctest::Contains("too many indices"), shape_error);
   CHECK_THROWS_AS(x(ellipsis, ellipsis), shape_error);
   CHECK_THROWS_AS(x(range(0, 5, 0)), value_error);
+}
+
+TEST_CASE("slices of slices: chunks agree with the input chunks each index passes through") {
+  // Brute force: consecutive selected indices in one input chunk make one output chunk.
+  auto expected = [](const axis_chunks& in, const slice_range& r) {
+    shape_t out;
+    index_t previous = -1;
+    for (index_t k = 0; k < r.count; ++k) {
+      const index_t i = r.start + k * r.step;
+      index_t c = 0;
+      while (in.start(c + 1) <= i) ++c;
+      if (c != previous) out.push_back(0);
+      ++out.back();
+      previous = c;
+    }
+    return out;
+  };
+  std::mt19937 rng(17);
+  auto random_slice = [&](index_t n) {
+    auto pick = [&]() -> std::optional<index_t> {
+      if (rng() % 4 == 0) return std::nullopt;
+      return static_cast<index_t>(rng() % (2 * n + 3)) - n - 1;
+    };
+    index_t step = 1 + static_cast<index_t>(rng() % 4);
+    if (rng() % 3 == 0) step = 1;
+    if (rng() % 2) step = -step;
+    return chunkarr::slice{pick(), pick(), step};
+  };
+  for (int trial = 0; trial < 300; ++trial) {
+    const index_t n = 1 + static_cast<index_t>(rng() % 60);
+    const index_t chunk = 1 + static_cast<index_t>(rng() % 9);
+    const array x = zeros({n}, make_dtype(scalar_kind::int8), {chunk});
+    const chunkarr::slice s1 = random_slice(n);
+    const array y = x(index_spec(s1));  // regular or not
+    if (y.shape()[0] == 0) continue;
+    const chunkarr::slice s2 = random_slice(y.shape()[0]);
+    const array z = y(index_spec(s2));
+    CAPTURE(n);
+    CAPTURE(chunk);
+    CAPTURE(to_string(y.chunks()[0]));
+    CHECK(y.chunks()[0].lengths() == expected(x.chunks()[0], s1.normalize(n)));
+    CHECK(z.chunks()[0].lengths() == expected(y.chunks()[0], s2.normalize(y.shape()[0])));
+    CHECK(z.chunks()[0].extent() == z.shape()[0]);
+  }
+}
+
+TEST_CASE("an array of a trillion chunks costs what its selection does") {
+  const array x = zeros({1'000'000'000'000}, make_dtype(scalar_kind::int8), {1});
+  CHECK(x.chunks()[0].size() == 1'000'000'000'000);
+  CHECK(x(range(5, 15)).chunks()[0] == shape_t(10, 1));
+  CHECK(x(range({}, {}, -1)).chunks()[0].is_regular());
+  CHECK(x(range(3, {}, 1)).chunks()[0].size() == 1'000'000'000'000 - 3);
+  const array y = zeros({1'000'000'000'000, 3}, make_dtype(scalar_kind::int8), {1000, 3});
+  CHECK(y(range(1500, {}, -1)).chunks()[0] == axis_chunks::regular(1501, 1000, 501));
+  CHECK(y(range(999'999'999'990, {}), all).T().chunks()[1] == shape_t{10});
 }
 
 TEST_CASE("empty handles and bad sources are refused") {

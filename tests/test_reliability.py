@@ -83,6 +83,42 @@ class UnreadableChunks(Common):
         self.assertEqual(self.debris(), [])
 
 
+class HugeChunkGrids(Common):
+    """A 125-byte .zarray can describe 10^12 chunks: what is asked of it must cost what the
+    stored chunks and the selection do, not the grid (run with a 1 GiB address-space cap)."""
+
+    def run_capped(self, *args):
+        def cap():
+            import resource
+            resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+        return subprocess.run([cli_harness.CHUNKARR, *map(str, args)], capture_output=True,
+                              text=True, timeout=60, preexec_fn=cap)
+
+    def test_selection_and_sparse_copy_of_a_trillion_chunks(self):
+        src = self.path("huge.zarr")
+        z = zarr.open(src, mode="w", shape=(10**12,), chunks=(1,), dtype="<i4", fill_value=-3)
+        z[5] = 42
+        z[10**12 - 2] = 9
+        p = self.run_capped("eval", "x[3:8]", "-i", f"x={src}")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout.split(), ["[-3", "-3", "42", "-3", "-3]"])
+        p = self.run_capped("eval", "x[::-1][:3]", "-i", f"x={src}")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout.split(), ["[-3", "9", "-3]"])
+        dst = self.path("copy.zarr")
+        p = self.run_capped("copy", src, dst)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        out = zarr.open(dst, mode="r")
+        self.assertEqual(out.shape, (10**12,))
+        self.assertEqual(sorted(k for k in os.listdir(dst) if not k.startswith(".")),
+                         ["5", str(10**12 - 2)])
+        self.assertEqual(out[4:7].tolist(), [-3, 42, -3])
+        self.assertEqual(out[10**12 - 2], 9)
+        p = self.run_capped("info", src)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("2 of 1000000000000", p.stdout)
+
+
 class LinkCycles(Common):
     def test_group_with_self_and_parent_links_is_walked_once(self):
         root = self.path("exp.zarr")

@@ -327,6 +327,39 @@ TEST_CASE("missing chunks read as the fill value and are not written by reads") 
   CHECK(json::parse(z.metadata().to_json())["fill_value"].is_null());
 }
 
+TEST_CASE("stored_chunks lists the chunks from keys, and nothing that is not one") {
+  for (char separator : {'.', '/'}) {
+    CAPTURE(separator);
+    auto s = make_memory_store();
+    const zarr_array a =
+        zarr_array::create(s, "g/a",
+                           make_meta({10, 7}, {3, 2}, make_dtype(scalar_kind::int16), "none",
+                                     memory_order::c, 0.0, separator));
+    const std::vector<std::int16_t> one(6, 1);
+    a.write_chunk(shape_t{3, 0}, std::as_bytes(std::span(one)));
+    a.write_chunk(shape_t{0, 3}, std::as_bytes(std::span(one)));
+    a.write_chunk(shape_t{1, 2}, std::as_bytes(std::span(one)));
+    const std::string sep(1, separator);
+    // Not chunks: out of the grid, malformed, too few or many parts, metadata, leading zeros.
+    for (const std::string& bad : std::vector<std::string>{
+             "4" + sep + "0", "0" + sep + "4", "x" + sep + "1", "1", "1" + sep + "1" + sep + "1",
+             "1" + sep, sep + "1", "-1" + sep + "0", "01" + sep + "1", "1" + sep + "1.tmp",
+             ".zattrs"}) {
+      if (separator == '/' && (bad.front() == '/' || bad.back() == '/')) continue;  // not keys
+      s->set("g/a/" + bad, std::as_bytes(std::span(one)));
+    }
+    s->set("g/ab/0.0", std::as_bytes(std::span(one)));  // another node
+    CHECK(a.stored_chunks() == std::vector<shape_t>{{0, 3}, {1, 2}, {3, 0}});
+  }
+  auto s = make_memory_store();
+  const zarr_array scalar =
+      zarr_array::create(s, "", make_meta({}, {}, make_dtype(scalar_kind::float64), "none"));
+  CHECK(scalar.stored_chunks().empty());
+  const double v = 2.5;
+  scalar.write_chunk(shape_t{}, std::as_bytes(std::span(&v, 1)));
+  CHECK(scalar.stored_chunks() == std::vector<shape_t>{shape_t{}});
+}
+
 TEST_CASE("0-d arrays and zero-length axes") {
   auto s = make_memory_store();
   const zarr_array scalar =

@@ -98,12 +98,13 @@ namespace {
 
 // Runs `a` into the chunks of `grid`, handing each chunk's values (the full chunk, edge chunks
 // padded with `pad`, when `pad` is set; else exactly the chunk's box) to `consume` on the
-// worker threads. `extra` bytes per task are counted for what `consume` allocates.
+// worker threads. `extra` bytes per task are counted for what `consume` allocates; `skip_fill`
+// is the output_spec's.
 void run_chunks(
     const array& a, const chunk_grid& grid, const bytes* pad, index_t extra,
     const std::string& what,
     const std::function<void(const shape_t&, const box&, std::span<const std::byte>)>& consume,
-    const compute_options& options) {
+    const compute_options& options, std::optional<bytes> skip_fill = std::nullopt) {
   const node& root = checked(a);
   if (grid.shape() != root.shape) {
     throw_error<shape_error>(what, ": shape ", to_string(grid.shape()), " does not match ",
@@ -114,6 +115,7 @@ void run_chunks(
   spec.chunks = regular_chunks(root.shape, grid.chunks());
   spec.chunk_extra = (pad ? full_bytes : 0) + extra;
   spec.blocks = true;
+  spec.skip_fill = std::move(skip_fill);
   plan p = make_plan(a.node(), spec, planning(options));
   run_plan(p, {consume, pad, grid.chunks()}, options);
 }
@@ -125,16 +127,19 @@ void store(const array& a, const zarr_array& out, const compute_options& options
   const bytes fill = out.metadata().fill_element();
   const array typed =
       a.dtype().kind == out.dtype().kind ? a : a.astype(make_dtype(out.dtype().kind));
+  // Into an array that holds no chunks yet, a chunk of fill needs no removing, and a source's
+  // unstored chunks need not be read at all.
+  const bool fresh = !write_empty_chunks && out.stored_chunks().empty();
   run_chunks(
       typed, out.grid(), &fill, out.metadata().chunk_bytes(), "store",
       [&](const shape_t& index, const box&, std::span<const std::byte> chunk) {
         if (write_empty_chunks || !all_equal(chunk, fill)) {
           out.write_chunk(index, chunk);
-        } else {
+        } else if (!fresh) {
           out.erase_chunk(index);
         }
       },
-      options);
+      options, fresh ? std::optional<bytes>(fill) : std::nullopt);
 }
 
 void compute_chunks(const array& a, const shape_t& chunk_shape,
@@ -167,7 +172,8 @@ zarr_array store(const array& a, const std::filesystem::path& path, const store_
     }
     meta.chunks = options.chunks;
   } else {
-    for (const shape_t& axis : root_in.chunks) meta.chunks.push_back(axis.empty() ? 1 : axis[0]);
+    for (const axis_chunks& axis : root_in.chunks)
+      meta.chunks.push_back(axis.empty() ? 1 : axis[0]);
   }
   meta.validate(path.string());
   const location where = resolve_location(path.string());

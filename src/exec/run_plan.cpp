@@ -191,7 +191,8 @@ class plan_runner {
 
     const block_layout& layout = ps.blocks;
     shape_t counts;
-    for (const shape_t& axis : input.chunks) counts.push_back(static_cast<index_t>(axis.size()));
+    for (const axis_chunks& axis : input.chunks)
+      counts.push_back(static_cast<index_t>(axis.size()));
     auto group_and_order = [&](const shape_t& index) {
       index_t group = 0, order = 0;
       for (std::size_t d = 0; d < ndim; ++d) {
@@ -384,10 +385,10 @@ class plan_runner {
     buffer_pool buffers;
     stage s;
     s.run = [&](index_t i) -> std::any {
-      const box b = layout.task_box(i);
+      const box b = layout.task_box(ps.block_of(i));
       bytes values = buffers.acquire(static_cast<std::size_t>(b.size()) * itemsize);
       evaluate_into(p_.programs, root, b, values);
-      const box range = layout.chunk_range(i);
+      const box range = layout.chunk_range(ps.block_of(i));
       const bool one_chunk = range.shape() == shape_t(range.ndim(), 1);
       bytes chunk;
       for_each_index(range, [&](const shape_t& index) {

@@ -20,17 +20,39 @@ chunks_t regular_chunks(const shape_t& shape, const shape_t& chunk_shape) {
     if (c <= 0) {
       throw_error<shape_error>("chunk shape ", to_string(chunk_shape), " must be positive");
     }
-    for (index_t start = 0; start < shape[d]; start += c) {
-      chunks[d].push_back(std::min(c, shape[d] - start));
-    }
+    chunks[d] = axis_chunks::regular(shape[d], c);
   }
   return chunks;
 }
 
-shape_t boundaries(const shape_t& axis_chunks) {
-  shape_t b{0};
-  for (index_t c : axis_chunks) b.push_back(b.back() + c);
-  return b;
+axis_chunks sliced_chunks(const axis_chunks& from, const slice_range& r) {
+  if (r.count == 0) return {};
+  // Step ±1 through regular chunks: regular again (first, then the input's size), in O(1).
+  if ((r.step == 1 || r.step == -1) && from.is_regular()) {
+    const index_t low = r.step > 0 ? r.start : r.start - r.count + 1;
+    const index_t high = low + r.count;  // selected: [low, high)
+    const index_t c0 = from.find(low), c1 = from.find(high - 1);
+    const index_t first =
+        r.step > 0 ? from.start(c0 + 1) - low : high - from.start(c1);  // clipped below
+    const index_t last = r.step > 0 ? high - from.start(c1) : from.start(c0 + 1) - low;
+    if (c0 == c1) return {r.count};
+    if (c1 == c0 + 1) return {std::min(first, r.count), r.count - std::min(first, r.count)};
+    const axis_chunks a = axis_chunks::regular(r.count, from[c0 + 1], std::min(first, r.count));
+    if (a.size() == c1 - c0 + 1 && a[a.size() - 1] == last) return a;
+  }
+  // One output chunk per input chunk passed through: each step jumps to the next of them, so a
+  // slice costs its output's chunks, however many the input has.
+  axis_chunks chunks;
+  for (index_t k = 0; k < r.count;) {
+    const index_t i = r.start + k * r.step;
+    const index_t c = from.find(i);
+    const index_t lo = from.start(c), hi = from.start(c + 1);
+    const index_t here = 1 + (r.step > 0 ? (hi - 1 - i) / r.step : (i - lo) / (-r.step));
+    const index_t taken = std::min(here, r.count - k);
+    chunks.push_back(taken);
+    k += taken;
+  }
+  return chunks;
 }
 
 std::string describe(const node& n) {
@@ -414,25 +436,7 @@ array array::operator()(std::vector<index_spec> subscripts) const {
     p.output_is_new.push_back(false);
     n->shape.push_back(r.count);
     // Output chunks follow the input chunks the selection passes through.
-    shape_t chunks;
-    const shape_t bounds = detail::boundaries(in.chunks[axis]);
-    index_t current_chunk = -1;
-    for (index_t k = 0; k < r.count; ++k) {
-      const index_t i = r.start + k * r.step;
-      const index_t c = std::upper_bound(bounds.begin(), bounds.end(), i) - bounds.begin() - 1;
-      if (c != current_chunk) {
-        chunks.push_back(0);
-        current_chunk = c;
-      }
-      ++chunks.back();
-      // Skip ahead to the last selected index in this chunk.
-      const index_t lo = bounds[c], hi = bounds[c + 1];
-      const index_t last = r.step > 0 ? (hi - 1 - i) / r.step : (i - lo) / (-r.step);
-      const index_t jump = std::min(last, r.count - 1 - k);
-      chunks.back() += jump;
-      k += jump;
-    }
-    n->chunks.push_back(std::move(chunks));
+    n->chunks.push_back(detail::sliced_chunks(in.chunks[axis], r));
     ++axis;
   }
   n->inputs = {node_};

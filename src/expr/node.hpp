@@ -114,8 +114,9 @@ void visit_once(std::vector<const node*> roots, F&& visit) {
 
 /// Regular chunks of `chunk_shape` over `shape` (clipped; 0-length axes get no chunks).
 chunks_t regular_chunks(const shape_t& shape, const shape_t& chunk_shape);
-/// Chunk boundaries along one axis: 0, c0, c0+c1, …, n.
-shape_t boundaries(const shape_t& axis_chunks);
+/// The chunks of `from` that a slice of it passes through, cut to the slice: one output chunk
+/// per input chunk it touches.
+axis_chunks sliced_chunks(const axis_chunks& from, const slice_range& r);
 /// A short description for messages and graphs: "add float32 (1000, 30)".
 std::string describe(const node& n);
 

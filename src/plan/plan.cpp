@@ -21,7 +21,6 @@ block_layout::block_layout(chunks_t chunks, shape_t block) : chunks_(std::move(c
   const std::size_t ndim = chunks_.size();
   block_ = block.empty() ? shape_t(ndim, 1) : std::move(block);
   for (std::size_t d = 0; d < ndim; ++d) {
-    bounds_.push_back(boundaries(chunks_[d]));
     const index_t n = static_cast<index_t>(chunks_[d].size());
     counts_.push_back((n + block_[d] - 1) / block_[d]);
     total_ *= counts_.back();
@@ -44,26 +43,30 @@ box block_layout::task_box(index_t i) const {
   const box r = chunk_range(i);
   box b{shape_t(r.ndim()), shape_t(r.ndim())};
   for (std::size_t d = 0; d < r.ndim(); ++d) {
-    b.start[d] = bounds_[d][r.start[d]];
-    b.stop[d] = bounds_[d][r.stop[d]];
+    b.start[d] = chunks_[d].start(r.start[d]);
+    b.stop[d] = chunks_[d].start(r.stop[d]);
   }
   return b;
+}
+
+index_t block_layout::task_of(const shape_t& index) const {
+  index_t task = 0;
+  for (std::size_t d = 0; d < counts_.size(); ++d) task = task * counts_[d] + index[d] / block_[d];
+  return task;
 }
 
 box block_layout::chunk_box(const shape_t& index) const {
   box b{shape_t(index.size()), shape_t(index.size())};
   for (std::size_t d = 0; d < index.size(); ++d) {
-    b.start[d] = bounds_[d][index[d]];
-    b.stop[d] = bounds_[d][index[d] + 1];
+    b.start[d] = chunks_[d].start(index[d]);
+    b.stop[d] = chunks_[d].start(index[d] + 1);
   }
   return b;
 }
 
 shape_t block_layout::chunk_shape() const {
   shape_t shape;
-  for (const shape_t& axis : chunks_) {
-    shape.push_back(axis.empty() ? 0 : *std::max_element(axis.begin(), axis.end()));
-  }
+  for (const axis_chunks& axis : chunks_) shape.push_back(axis.longest());
   return shape;
 }
 
@@ -89,7 +92,7 @@ std::string plan_stage::describe_task(index_t task) const {
       return "chunk " + to_string(blocks.chunk_range(task).start);
     case stage_kind::materialise:
     case stage_kind::output: {
-      const box r = blocks.chunk_range(task);
+      const box r = blocks.chunk_range(block_of(task));
       if (r.shape() == shape_t(r.ndim(), 1)) return "chunk " + to_string(r.start);
       return "chunks " + to_string(r.start) + " to " + to_string(r.stop);
     }
@@ -110,7 +113,7 @@ bool plan::spills() const {
 
 shape_t first_chunk(const chunks_t& chunks) {
   shape_t shape;
-  for (const shape_t& axis : chunks) shape.push_back(axis.empty() ? 0 : axis.front());
+  for (const axis_chunks& axis : chunks) shape.push_back(axis.empty() ? 0 : axis.front());
   return shape;
 }
 
@@ -133,16 +136,13 @@ double amplification(const block_layout& write, const chunks_t& read, const shap
   double total = 1;
   for (std::size_t d = 0; d < shape.size(); ++d) {
     if (shape[d] == 0) continue;
-    const shape_t rb = boundaries(read[d]);
-    shape_t wb = boundaries(write.chunks()[d]);
+    const axis_chunks& r = read[d];
+    const axis_chunks& w = write.chunks()[d];
     const index_t step = write.block()[d];
     index_t touched = 0;
-    for (std::size_t i = 0; i + 1 < wb.size(); i += static_cast<std::size_t>(step)) {
-      const index_t lo = wb[i];
-      const index_t hi = wb[std::min(i + static_cast<std::size_t>(step), wb.size() - 1)];
-      const auto first = std::upper_bound(rb.begin(), rb.end(), lo) - 1;
-      const auto last = std::lower_bound(rb.begin(), rb.end(), hi);
-      touched += *last - *first;
+    for (index_t i = 0; i < w.size(); i += step) {
+      const index_t lo = w.start(i), hi = w.start(std::min(i + step, w.size()));
+      touched += r.start(r.find(hi - 1) + 1) - r.start(r.find(lo));
     }
     total *= static_cast<double>(touched) / static_cast<double>(shape[d]);
   }
@@ -304,6 +304,17 @@ class planner {
       block = choose_block(chunks, reads.chunks, itemsize_of(*root), task_target());
     }
     s.blocks = block_layout(chunks, block);
+    if (out_.skip_fill && root->kind == node_kind::zarr_source &&
+        root->zarr->metadata().fill_element() == *out_.skip_fill) {
+      // One listing of the source instead of a read per chunk: an array of 10^9 chunks with a
+      // few stored costs what those few do.
+      std::vector<index_t> only;
+      for (const shape_t& index : root->zarr->stored_chunks())
+        only.push_back(s.blocks.task_of(index));
+      std::sort(only.begin(), only.end());
+      only.erase(std::unique(only.begin(), only.end()), only.end());
+      s.only_blocks = std::move(only);
+    }
     add_blocks_stage(std::move(s), out_.chunk_extra);
   }
 
@@ -319,14 +330,14 @@ class planner {
   // handing the chunks on (`extra`: what the sink allocates for one chunk).
   void add_blocks_stage(plan_stage s, index_t extra) {
     p_.programs.add(*s.input);
-    s.tasks = s.blocks.tasks();
+    s.tasks = s.only_blocks ? static_cast<index_t>(s.only_blocks->size()) : s.blocks.tasks();
     const index_t full_chunk = element_count(s.blocks.chunk_shape()) * itemsize_of(*s.input);
     s.task_bytes.resize(static_cast<std::size_t>(s.tasks));
     for (index_t i = 0; i < s.tasks; ++i) {
-      const box r = s.blocks.chunk_range(i);
+      const box r = s.blocks.chunk_range(s.block_of(i));
       const bool one_chunk = r.shape() == shape_t(r.ndim(), 1);
       s.task_bytes[static_cast<std::size_t>(i)] =
-          estimate_bytes(p_.programs, *s.input, s.blocks.task_box(i)) + extra +
+          estimate_bytes(p_.programs, *s.input, s.blocks.task_box(s.block_of(i))) + extra +
           (one_chunk ? 0 : full_chunk);
     }
     p_.stages.push_back(std::move(s));

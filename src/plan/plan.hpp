@@ -23,6 +23,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,8 @@ class block_layout {
   box chunk_range(index_t i) const;
   /// The region task `i` covers.
   box task_box(index_t i) const;
+  /// The task whose block holds chunk `index`.
+  index_t task_of(const shape_t& index) const;
   /// The region chunk `index` covers.
   box chunk_box(const shape_t& index) const;
   /// The largest chunk's extent along each axis (what a regular grid over these chunks uses).
@@ -52,9 +55,8 @@ class block_layout {
 
  private:
   chunks_t chunks_;
-  std::vector<shape_t> bounds_;  // per axis: chunk boundaries
-  shape_t block_;                // chunks per task along each axis
-  shape_t counts_;               // tasks along each axis
+  shape_t block_;   // chunks per task along each axis
+  shape_t counts_;  // tasks along each axis
   index_t total_ = 1;
 };
 
@@ -91,6 +93,9 @@ struct plan_stage {
   block_layout blocks;  // reduce: the input's chunks; materialise, output: the written chunks
   strip_layout strips;  // reduce_strips
   index_t tasks = 0;
+  // output: when set, the tasks are only these blocks (in order); the others hold nothing but
+  // the fill value, which the sink would not write.
+  std::optional<std::vector<index_t>> only_blocks;
   std::vector<index_t> task_bytes;   // per task, or one value shared by every task
   index_t budget = 0;                // bytes left for tasks: the memory limit less `held`
   bool to_output = false;            // reduce_strips at the root of a store: strips go to the sink
@@ -101,6 +106,10 @@ struct plan_stage {
     return task_bytes.size() == 1 ? task_bytes[0] : task_bytes[static_cast<std::size_t>(task)];
   }
   std::string describe_task(index_t task) const;
+  /// The block of `blocks` that task `task` covers.
+  index_t block_of(index_t task) const {
+    return only_blocks ? (*only_blocks)[static_cast<std::size_t>(task)] : task;
+  }
 };
 
 /// The nodes a stage's tasks evaluate: its input, and its inner reductions' inputs.
@@ -117,6 +126,10 @@ struct output_spec {
   index_t held = 0;         // bytes the sink holds for the whole run (compute's result)
   bool blocks = false;      // tasks may cover several chunks (a store: fewer decodes)
   bool run_output = true;   // false: the root is a reduction computed into memory (compute)
+  // Set by a sink that writes nothing for chunks all of this fill element (one element of the
+  // root's dtype, native order) into an output that holds no chunks yet: a root that reads a
+  // Zarr array with this fill, as it is, then runs only the blocks that hold stored chunks.
+  std::optional<bytes> skip_fill;
 };
 
 struct plan {

@@ -1,5 +1,7 @@
 #include "chunkarr/zarr/zarr_array.hpp"
 
+#include <algorithm>
+#include <charconv>
 #include <cstring>
 
 #include <nlohmann/json.hpp>
@@ -82,6 +84,41 @@ std::string zarr_array::chunk_key(std::span<const index_t> index) const {
 
 bool zarr_array::chunk_exists(std::span<const index_t> index) const {
   return store_->exists(chunk_key(index));
+}
+
+std::vector<shape_t> zarr_array::stored_chunks() const {
+  const std::size_t skip = path_.empty() ? 0 : path_.size() + 1;
+  const std::size_t ndim = grid_.ndim();
+  std::vector<shape_t> found;
+  for (const std::string& key : store_->list(path_)) {
+    if (key.size() <= skip) continue;
+    std::string_view name = std::string_view(key).substr(skip);
+    // `i.j.k` (or `i/j/k`), each part a chunk index within the grid; "0" for a 0-d array.
+    std::vector<std::string_view> parts;
+    for (std::size_t end; (end = name.find(meta_.dimension_separator)) != name.npos;) {
+      parts.push_back(name.substr(0, end));
+      name.remove_prefix(end + 1);
+    }
+    parts.push_back(name);
+    if (parts.size() != std::max<std::size_t>(ndim, 1)) continue;
+    shape_t index;
+    bool valid = true;
+    for (std::size_t d = 0; valid && d < parts.size(); ++d) {
+      const std::string_view part = parts[d];
+      index_t v = -1;
+      const auto [ptr, ec] = std::from_chars(part.data(), part.data() + part.size(), v);
+      const index_t count = ndim == 0 ? 1 : grid_.chunk_counts()[d];
+      valid = ec == std::errc() && ptr == part.data() + part.size() && v >= 0 && v < count &&
+              std::to_string(v) == part;
+      index.push_back(v);
+    }
+    if (!valid) continue;
+    if (ndim == 0) index.clear();
+    found.push_back(std::move(index));
+  }
+  std::sort(found.begin(), found.end());
+  found.erase(std::unique(found.begin(), found.end()), found.end());
+  return found;
 }
 
 void zarr_array::erase_chunk(std::span<const index_t> index) const {

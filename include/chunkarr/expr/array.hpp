@@ -22,6 +22,7 @@
 #include <variant>
 #include <vector>
 
+#include "chunkarr/core/axis_chunks.hpp"
 #include "chunkarr/core/dtype.hpp"
 #include "chunkarr/core/index.hpp"
 #include "chunkarr/core/slice.hpp"
@@ -35,7 +36,7 @@ struct node;
 }
 
 /// Chunk sizes along each axis, as dask keeps them: ((256, 256, 100), (8192,)).
-using chunks_t = std::vector<shape_t>;
+using chunks_t = std::vector<axis_chunks>;
 
 /// A Python scalar in an expression: weak in promotion (NEP 50), so `x * 2` keeps x's dtype.
 struct scalar {

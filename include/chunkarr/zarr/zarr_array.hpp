@@ -60,6 +60,9 @@ class zarr_array {
   void read_chunk(std::span<const index_t> index, std::span<std::byte> out) const;
   /// Encodes and stores chunk `index` from a full chunk buffer (C order, native order).
   void write_chunk(std::span<const index_t> index, std::span<const std::byte> data) const;
+  /// The indices of the chunks stored, in C order, from one listing of the store (keys that
+  /// name no chunk of the grid are not chunks and are left out).
+  std::vector<shape_t> stored_chunks() const;
   /// Removes chunk `index` if stored: it reads as the fill value from then on.
   void erase_chunk(std::span<const index_t> index) const;
 
