@@ -82,7 +82,10 @@ stage_stats run_stage(const stage& s, index_t budget, int threads,
     std::any value;
   };
 
-  // Allow more workers than cores when asked (oneTBB caps them at the core count otherwise).
+  // No more workers than tasks the budget lets run at once: an idle worker would only hold its
+  // thread-local buffers. More than cores when asked (oneTBB caps them at the core count
+  // otherwise).
+  if (threads > 0) threads = static_cast<int>(std::min<std::size_t>(threads, slots));
   std::optional<tbb::global_control> allow;
   if (threads > 0) {
     allow.emplace(tbb::global_control::max_allowed_parallelism, static_cast<std::size_t>(threads));

@@ -354,10 +354,18 @@ class to_hdf5 {
       } else {
         group("", dst_.object);
       }
-      h5::checked(dst_.file.string() + ": cannot flush and close", [&] {
-        file_.flush(H5F_SCOPE_GLOBAL);
-        file_.close();
-      });
+      try {
+        h5::checked(dst_.file.string() + ": cannot flush and close", [&] {
+          file_.flush(H5F_SCOPE_GLOBAL);
+          file_.close();
+        });
+      } catch (const error&) {
+        // After a failed flush or close (a full disk), libhdf5 1.10 crashes in H5F__close when
+        // the handle is closed again, as its destructor would: the handle is let go unclosed,
+        // and the unfinished file is removed below.
+        (void)owned_file_.release();
+        throw;
+      }
     }
     commit_file(temp, dst_.file, o_.overwrite);
     cleanup.keep = true;
@@ -417,8 +425,9 @@ class to_hdf5 {
       for (const auto& [name, target] : links.items()) {
         if (!target.is_string()) continue;
         const std::string link = child_path(path, name);
+        const std::string to = target.get<std::string>();  // a binding: Clang 14 cannot capture it
         h5::checked(dst_.file.string() + ":" + link + ": cannot create soft link",
-                    [&] { file_.link(target.get<std::string>(), link); });
+                    [&] { file_.link(to, link); });
         ++report_.links;
       }
     }
@@ -519,7 +528,10 @@ class to_hdf5 {
   const convert_options& o_;
   hdf5_codec codec_;
   std::shared_ptr<const codec> deflate_;
-  H5::H5File file_;
+  // The output file: owned through a pointer, so that a handle libhdf5 cannot close again
+  // can be let go (see run).
+  std::unique_ptr<H5::H5File> owned_file_ = std::make_unique<H5::H5File>();
+  H5::H5File& file_ = *owned_file_;
   index_t total_ = 0, done_ = 0;
   convert_report report_;
 };

@@ -216,7 +216,7 @@ H5::DataType memory_type(scalar_kind kind) {
 
 H5::DataType file_type(scalar_kind kind) {
   if (kind != scalar_kind::bool_) return memory_type(kind);
-  const H5::EnumType type(H5::IntType(H5::PredType::NATIVE_INT8));
+  const H5::EnumType type{H5::IntType(H5::PredType::NATIVE_INT8)};
   std::int8_t v = 0;
   type.insert("FALSE", &v);
   v = 1;
@@ -472,7 +472,10 @@ void flatten(const json& v, std::vector<const json*>& out) {
 void write_attributes(const H5::H5Object& object, const json& attrs,
                       const std::function<void(const std::string&, const std::string&)>& skipped) {
   if (!attrs.is_object()) return;
-  for (const auto& [name, value] : attrs.items()) {
+  for (const auto& item : attrs.items()) {
+    // Named, not bound: lambdas below capture them (Clang 14 cannot capture a binding).
+    const std::string& name = item.key();
+    const json& value = item.value();
     const std::optional<shape_t> shape = list_shape(value);
     std::vector<const json*> flat;
     flatten(value, flat);

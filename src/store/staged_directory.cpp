@@ -78,6 +78,19 @@ void sync_fd(const fs::path& path, int flags) {
   if (rc != 0 && err != EINVAL) throw_errno("sync", path, err);  // EINVAL: cannot be synced
 }
 
+// The directory entry of a target just renamed into place, to disk. A failure is reported as
+// what it is: the output is complete and readable, but the rename may not survive a crash.
+void sync_committed(const fs::path& target) {
+  try {
+    sync_fd(parent_of(target), O_DIRECTORY);
+  } catch (const io_error& e) {
+    throw_error<io_error>(target.string(),
+                          " is complete and in place, but its directory was not "
+                          "synced to disk (",
+                          e.what(), "): a crash could still lose it");
+  }
+}
+
 // fsync of every regular file under `root`, then of every directory, deepest first.
 void sync_tree(const fs::path& root) {
   std::vector<fs::path> directories{root};
@@ -114,7 +127,7 @@ void commit_file(const fs::path& temp, const fs::path& target, bool overwrite) {
     if (::link(temp.c_str(), target.c_str()) != 0) throw_errno("link into place", target, errno);
     ::unlink(temp.c_str());
   }
-  sync_fd(parent_of(target), O_DIRECTORY);
+  sync_committed(target);
 }
 
 staged_directory::staged_directory(fs::path target, bool overwrite)
@@ -158,7 +171,7 @@ void staged_directory::commit() {
     }
   }
   committed_ = true;
-  sync_fd(parent_of(target_), O_DIRECTORY);
+  sync_committed(target_);
 }
 
 void staged_directory::replace() {

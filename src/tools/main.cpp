@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <mutex>
@@ -244,7 +245,12 @@ int main(int argc, char** argv) {
     return 1;
   } catch (const chunkarr::error& e) {
     std::cerr << "chunkarr: error: " << one_line(e.what()) << "\n";
-    return 1;
+    // Everything is committed or removed by now. Exit without the libraries' cleanup: after a
+    // failed flush on a full disk, libhdf5 1.10 crashes closing that file again at exit.
+    std::cout.flush();
+    std::cerr.flush();
+    std::fflush(nullptr);
+    std::_Exit(1);
   } catch (const std::bad_alloc&) {
     std::cerr << "chunkarr: error: out of memory\n";
     return 1;

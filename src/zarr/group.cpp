@@ -116,7 +116,7 @@ nlohmann::json parse_json(std::string_view text, std::string_view where) {
   };
   try {
     return nlohmann::json::parse(text, bounded);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // a syntax error, or a number like 1e400
     throw_error<format_error>(where, ": malformed JSON: ", e.what());
   }
 }

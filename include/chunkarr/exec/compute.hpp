@@ -41,7 +41,8 @@ index_t default_memory_limit();
 /// How a run may use the machine: every sink takes these.
 struct compute_options {
   index_t memory_limit = default_memory_limit();  // bytes for tasks, results and reductions
-  int threads = 0;                                // worker threads; 0: all cores
+  int threads = 0;  // worker threads; 0: all cores (no more run than the memory limit lets
+                    // work at once)
   // Called as tasks finish, from one thread at a time (the executor's serial sink).
   std::function<void(index_t done, index_t total)> progress;
   execution_stats* stats = nullptr;  // filled in when set

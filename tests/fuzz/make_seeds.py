@@ -1,0 +1,119 @@
+#!/usr/bin/python3
+"""Writes the fuzz targets' seed corpora (tests/fuzz/corpus/<target>/): .zarray documents as
+zarr-python writes them, codec frames made by numcodecs, expressions from the eval tests, and
+small HDF5 files made by h5py. Run it again after changing it; the seeds are committed."""
+import json
+import os
+import shutil
+import sys
+import tempfile
+
+import h5py
+import numcodecs
+import numpy as np
+import zarr
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CORPUS = os.path.join(HERE, "corpus")
+
+
+def target_dir(name):
+    d = os.path.join(CORPUS, name)
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    return d
+
+
+def write(d, name, data):
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data if isinstance(data, bytes) else data.encode())
+
+
+def metadata():
+    d = target_dir("fuzz_metadata")
+    tmp = tempfile.mkdtemp()
+    cases = [
+        dict(shape=(100, 37), chunks=(10, 8), dtype="<f4", compressor=numcodecs.Blosc()),
+        dict(shape=(5,), chunks=(2,), dtype=">i8", fill_value=-1, compressor=numcodecs.Zstd(3)),
+        dict(shape=(), chunks=(), dtype="|b1", fill_value=True, compressor=None),
+        dict(shape=(0, 4), chunks=(1, 4), dtype="<u2", order="F", compressor=numcodecs.GZip(4)),
+        dict(shape=(3, 4, 5), chunks=(1, 2, 5), dtype="<f8", fill_value=float("nan"),
+             compressor=numcodecs.Zlib(1), dimension_separator="/"),
+    ]
+    for i, kw in enumerate(cases):
+        path = os.path.join(tmp, f"a{i}.zarr")
+        zarr.open(path, mode="w", **kw)
+        with open(os.path.join(path, ".zarray"), "rb") as f:
+            write(d, f"zarray-{i}", f.read())
+    write(d, "zgroup", json.dumps({"zarr_format": 2}))
+    write(d, "zattrs", json.dumps({"units": "uV", "rate": 30000, "chan": [1, 2, {"a": None}]}))
+    shutil.rmtree(tmp)
+
+
+def codecs():
+    # Each seed: a codec selector byte (specs[] in fuzz_codecs.cpp), the output size, a frame.
+    d = target_dir("fuzz_codecs")
+    values = np.arange(600, dtype="<i4")
+    data = values.tobytes()
+    frames = [
+        (0, numcodecs.Blosc("lz4", 5, numcodecs.Blosc.SHUFFLE)),
+        (1, numcodecs.Blosc("zstd", 3, numcodecs.Blosc.BITSHUFFLE)),
+        (2, numcodecs.Blosc("blosclz", 9, numcodecs.Blosc.NOSHUFFLE)),
+        (3, numcodecs.Blosc("zlib", 1, numcodecs.Blosc.SHUFFLE)),
+        (4, numcodecs.Zstd(3)),
+        (5, numcodecs.Zlib(6)),
+        (6, numcodecs.GZip(4)),
+    ]
+    for selector, codec in frames:
+        frame = bytes(codec.encode(values))  # Blosc takes the typesize from the array
+        # The codec in the low 4 bits, item size 4 in the top two (1 << 2).
+        head = bytes([0x80 | selector, len(data) >> 8, len(data) & 0xFF])
+        write(d, f"{type(codec).__name__.lower()}-{selector}", head + frame)
+
+
+EXPRESSIONS = [
+    "x + 2*3", "x.mean(axis=0) - x.mean()", "where(b, x, -x)", "abs(y) + x[0]",
+    "x[::-1, 1:] ** 2", "clip(x, 0.5, 2)", "x.astype('i2') // 3", "(x > 1) & b",
+    "x.T @ x" , "np.sqrt(x).sum(axis=(0, 1), keepdims=True)", "x[None, ..., 0]",
+    "min(x, axis=1) < max(y)", "x.rechunk((2, 1)) % 5", "~y ^ 3", "y << 2",
+    "logical_xor(b, x > 0)", "x.transpose(1, 0)[1]", "1e309 * x", "-(-(-x))",
+    "x.std(ddof=1)", "x.argmax(axis=0)", "nan * inf", "y.astype(bool).any()",
+]
+
+
+def expressions():
+    d = target_dir("fuzz_expression")
+    for i, e in enumerate(EXPRESSIONS):
+        write(d, f"expr-{i:02d}", e)
+
+
+def hdf5():
+    d = target_dir("fuzz_hdf5")
+    tmp = tempfile.mkdtemp()
+    path = os.path.join(tmp, "a.h5")
+    with h5py.File(path, "w", libver="earliest") as f:
+        g = f.create_group("rec")
+        g.attrs["rate"] = 30000.0
+        g.attrs["name"] = "probe A"  # a variable-length string
+        g.create_dataset("lfp", data=np.arange(60, dtype="<f4").reshape(6, 10), chunks=(4, 4),
+                         compression="gzip", shuffle=True)
+        f.create_dataset("flat", data=np.arange(7, dtype=">i2"))
+        f["link"] = h5py.SoftLink("/rec/lfp")
+        f["rec/up"] = f["/"]  # a hard-link cycle
+    with open(path, "rb") as fh:
+        write(d, "groups-links-attrs.h5", fh.read())
+    with h5py.File(path, "w", libver="latest") as f:
+        f.create_dataset("x", data=np.linspace(0, 1, 50).reshape(5, 10), chunks=(2, 5),
+                         fletcher32=True)
+        f.create_dataset("scalar", data=np.float64(2.5))
+    with open(path, "rb") as fh:
+        write(d, "latest-format.h5", fh.read())
+    shutil.rmtree(tmp)
+
+
+if __name__ == "__main__":
+    metadata()
+    codecs()
+    expressions()
+    hdf5()
+    print("seeds written under", CORPUS, file=sys.stderr)
