@@ -48,6 +48,16 @@ bool fails() {
   return true;
 }
 
+// Whether an open call creates a file (O_TMPFILE includes O_DIRECTORY's bit: all of it).
+bool creates(int flags) {
+  return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE;
+}
+
+// The mode an open call passes only when it creates.
+mode_t mode_argument(int flags, va_list args) {
+  return creates(flags) ? va_arg(args, mode_t) : 0;
+}
+
 template <class F>
 F next(const char* name) {
   return reinterpret_cast<F>(dlsym(RTLD_NEXT, name));
@@ -127,54 +137,38 @@ int mkdirat(int fd, const char* path, mode_t mode) {
 
 int open64(const char* path, int flags, ...) {
   static auto real = next<int (*)(const char*, int, ...)>("open64");
-  mode_t mode = 0;
-  if ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE) {  // O_TMPFILE has O_DIRECTORY's bit
-    va_list args;
-    va_start(args, flags);
-    mode = va_arg(args, mode_t);
-    va_end(args);
-    if (fails()) return -1;
-  }
-  return real(path, flags, mode);
+  va_list args;
+  va_start(args, flags);
+  const mode_t mode = mode_argument(flags, args);
+  va_end(args);
+  return creates(flags) && fails() ? -1 : real(path, flags, mode);
 }
 
 int open(const char* path, int flags, ...) {
   static auto real = next<int (*)(const char*, int, ...)>("open");
-  mode_t mode = 0;
-  if ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE) {  // O_TMPFILE has O_DIRECTORY's bit
-    va_list args;
-    va_start(args, flags);
-    mode = va_arg(args, mode_t);
-    va_end(args);
-    if (fails()) return -1;
-  }
-  return real(path, flags, mode);
+  va_list args;
+  va_start(args, flags);
+  const mode_t mode = mode_argument(flags, args);
+  va_end(args);
+  return creates(flags) && fails() ? -1 : real(path, flags, mode);
 }
 
 int openat64(int dir, const char* path, int flags, ...) {
   static auto real = next<int (*)(int, const char*, int, ...)>("openat64");
-  mode_t mode = 0;
-  if ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE) {  // O_TMPFILE has O_DIRECTORY's bit
-    va_list args;
-    va_start(args, flags);
-    mode = va_arg(args, mode_t);
-    va_end(args);
-    if (fails()) return -1;
-  }
-  return real(dir, path, flags, mode);
+  va_list args;
+  va_start(args, flags);
+  const mode_t mode = mode_argument(flags, args);
+  va_end(args);
+  return creates(flags) && fails() ? -1 : real(dir, path, flags, mode);
 }
 
 int openat(int dir, const char* path, int flags, ...) {
   static auto real = next<int (*)(int, const char*, int, ...)>("openat");
-  mode_t mode = 0;
-  if ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE) {  // O_TMPFILE has O_DIRECTORY's bit
-    va_list args;
-    va_start(args, flags);
-    mode = va_arg(args, mode_t);
-    va_end(args);
-    if (fails()) return -1;
-  }
-  return real(dir, path, flags, mode);
+  va_list args;
+  va_start(args, flags);
+  const mode_t mode = mode_argument(flags, args);
+  va_end(args);
+  return creates(flags) && fails() ? -1 : real(dir, path, flags, mode);
 }
 
 }  // extern "C"

@@ -32,12 +32,12 @@ axis_chunks sliced_chunks(const axis_chunks& from, const slice_range& r) {
     const index_t low = r.step > 0 ? r.start : r.start - r.count + 1;
     const index_t high = low + r.count;  // selected: [low, high)
     const index_t c0 = from.find(low), c1 = from.find(high - 1);
-    const index_t first =
-        r.step > 0 ? from.start(c0 + 1) - low : high - from.start(c1);  // clipped below
-    const index_t last = r.step > 0 ? high - from.start(c1) : from.start(c0 + 1) - low;
     if (c0 == c1) return {r.count};
-    if (c1 == c0 + 1) return {std::min(first, r.count), r.count - std::min(first, r.count)};
-    const axis_chunks a = axis_chunks::regular(r.count, from[c0 + 1], std::min(first, r.count));
+    // The selection's ends cut the chunks holding them; those between are whole.
+    const index_t first = r.step > 0 ? from.start(c0 + 1) - low : high - from.start(c1);
+    const index_t last = r.step > 0 ? high - from.start(c1) : from.start(c0 + 1) - low;
+    const axis_chunks a = axis_chunks::regular(r.count, from[c0 + 1], first);
+    // Not so when the last is longer than those between (a reversed long first chunk).
     if (a.size() == c1 - c0 + 1 && a[a.size() - 1] == last) return a;
   }
   // One output chunk per input chunk passed through: each step jumps to the next of them, so a

@@ -73,10 +73,10 @@ index_t parse_size(const std::string& text, const std::string& flag);
 /// `1.5 MiB`
 std::string human_bytes(double bytes);
 
-/// Registers each subcommand on `app`; the callback to run is stored in `run`.
 /// `--threads N` and `--progress`/`--no-progress`, as every command that runs the engine has.
 void add_threads_and_progress(CLI::App* cmd, int& threads, int& progress);
 
+/// Registers each subcommand on `app`; the callback to run is stored in `run`.
 void add_info(CLI::App& app, std::function<void()>& run);
 void add_cat(CLI::App& app, std::function<void()>& run);
 void add_copy(CLI::App& app, std::function<void()>& run);

@@ -106,10 +106,10 @@ std::vector<shape_t> zarr_array::stored_chunks() const {
     for (std::size_t d = 0; valid && d < parts.size(); ++d) {
       const std::string_view part = parts[d];
       index_t v = -1;
-      const auto [ptr, ec] = std::from_chars(part.data(), part.data() + part.size(), v);
+      const std::errc ec = std::from_chars(part.data(), part.data() + part.size(), v).ec;
       const index_t count = ndim == 0 ? 1 : grid_.chunk_counts()[d];
-      valid = ec == std::errc() && ptr == part.data() + part.size() && v >= 0 && v < count &&
-              std::to_string(v) == part;
+      // Printed back the same: no leading zeros, no trailing text.
+      valid = ec == std::errc() && v >= 0 && v < count && std::to_string(v) == part;
       index.push_back(v);
     }
     if (!valid) continue;
