@@ -5,7 +5,8 @@
 //                            (default ENOSPC); 0 or unset: none fails
 //   CHUNKARR_FAULT_COUNT=F   at exit, the number of write operations is written to file F
 //
-// Write operations: write/pwrite to a file other than stdin, stdout and stderr, fsync,
+// Write operations: write/pwrite to a regular file other than stdin, stdout and stderr (not
+// to a pipe, such as the one a child reading HDF5 strings answers through), fsync,
 // fdatasync, sync_file_range, rename/renameat/renameat2, link/linkat, mkdir/mkdirat, and
 // open/openat with O_CREAT. Each is counted once, whatever thread makes it.
 #include <dlfcn.h>
@@ -48,6 +49,12 @@ bool fails() {
   return true;
 }
 
+// Whether `fd` is a regular file other than the standard streams.
+bool is_file(int fd) {
+  struct stat st;
+  return fd > 2 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 // Whether an open call creates a file (O_TMPFILE includes O_DIRECTORY's bit: all of it).
 bool creates(int flags) {
   return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE;
@@ -69,19 +76,19 @@ extern "C" {
 
 ssize_t write(int fd, const void* buf, size_t n) {
   static auto real = next<ssize_t (*)(int, const void*, size_t)>("write");
-  if (fd > 2 && fails()) return -1;
+  if (is_file(fd) && fails()) return -1;
   return real(fd, buf, n);
 }
 
 ssize_t pwrite64(int fd, const void* buf, size_t n, off64_t offset) {
   static auto real = next<ssize_t (*)(int, const void*, size_t, off64_t)>("pwrite64");
-  if (fd > 2 && fails()) return -1;
+  if (is_file(fd) && fails()) return -1;
   return real(fd, buf, n, offset);
 }
 
 ssize_t pwrite(int fd, const void* buf, size_t n, off_t offset) {
   static auto real = next<ssize_t (*)(int, const void*, size_t, off_t)>("pwrite");
-  if (fd > 2 && fails()) return -1;
+  if (is_file(fd) && fails()) return -1;
   return real(fd, buf, n, offset);
 }
 

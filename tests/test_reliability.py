@@ -141,6 +141,78 @@ class LinkCycles(Common):
         np.testing.assert_array_equal(zarr.open(dst + "/sub/x", mode="r")[:], np.arange(12.0))
 
 
+class DamagedHdf5Heap(Common):
+    """libhdf5 follows a variable-length string's global-heap ID without checks: a damaged heap
+    crashes or hangs it (h5py too). chunkarr reads such attributes in a child process and skips
+    them, naming the damage; the data and every other attribute still convert."""
+
+    def make_file(self):
+        import h5py
+        h5 = self.path("v.h5")
+        with h5py.File(h5, "w") as f:
+            d = f.create_dataset("x", data=np.arange(10, dtype="i4"))
+            d.attrs["name"] = "hello world string"
+            d.attrs["names"] = np.array(["a", "bb", "ccc"], dtype=h5py.string_dtype())
+            d.attrs["n"] = 7
+            f.attrs["title"] = np.bytes_("fixed")
+        with open(h5, "rb") as f:
+            data = bytearray(f.read())
+        heap = data.find(b"GCOL")  # the global heap collection holding the strings
+        self.assertGreater(heap, 0)
+        # Heap IDs in the object header: length (4 bytes), collection address (8), index (4).
+        address = heap.to_bytes(8, "little")
+        ids = [i - 4 for i in range(len(data) - 12) if data[i:i + 8] == address]
+        self.assertEqual(len(ids), 4)  # 'name' and the three of 'names'
+        return h5, data, heap, ids
+
+    def damaged(self, name, data, offset, value, size):
+        out = bytearray(data)
+        out[offset:offset + size] = value.to_bytes(size, "little")
+        path = self.path(name + ".h5")
+        with open(path, "wb") as f:
+            f.write(out)
+        return path
+
+    def test_crash_hang_and_bad_text_cost_only_the_attributes(self):
+        h5, data, heap, ids = self.make_file()
+        if "built without HDF5 support" in run("info", h5, check=False).stderr:
+            self.skipTest("built without HDF5")
+        cases = {
+            # an object index far past the collection's: libhdf5 reads outside its table
+            "crash": (ids[0] + 12, 70000, 4, "crashed reading it"),
+            # the second object's size 216 instead of 3: libhdf5 loops forever
+            "hang": (heap + 64, 216, 8, "did not finish reading it"),
+            # a byte of 'hello world string' made 0xEB: not UTF-8
+            "text": (heap + 37, 0xEB, 1, "not UTF-8"),
+        }
+        for case, (offset, value, size, cause) in cases.items():
+            with self.subTest(case):
+                src = self.damaged(case, data, offset, value, size)
+                dst = self.path(case + ".zarr")
+                p = run("convert", src, dst)
+                warnings = p.stderr.strip().splitlines()
+                self.assertTrue(warnings)
+                self.assertTrue(all(case + ".h5:/x: attribute 'name" in w and cause in w
+                                    for w in warnings), p.stderr)
+                out = zarr.open_group(dst, mode="r")
+                np.testing.assert_array_equal(out["x"][:], np.arange(10))
+                self.assertEqual(out["x"].attrs["n"], 7)
+                self.assertEqual(out.attrs["title"], "fixed")
+                if case == "text":  # only 'name' is damaged
+                    self.assertEqual(out["x"].attrs["names"], ["a", "bb", "ccc"])
+                    self.assertNotIn("name", out["x"].attrs)
+                else:
+                    self.assertFalse({"name", "names"} & set(out["x"].attrs))
+                if case != "hang":  # info waits the same 10 s
+                    p = run("info", src + ":/x")
+                    self.assertIn("(10,) int32", p.stdout)
+        # The undamaged file keeps every attribute.
+        out = self.path("v.zarr")
+        run("convert", h5, out)
+        self.assertEqual(dict(zarr.open(out + "/x", mode="r").attrs),
+                         {"name": "hello world string", "names": ["a", "bb", "ccc"], "n": 7})
+
+
 class ConcurrentWriters(Common):
     def test_destination_that_appears_while_writing_is_kept(self):
         src, values = self.make_source()

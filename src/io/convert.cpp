@@ -489,7 +489,7 @@ class to_hdf5 {
       compute_chunks(
           source, chunks,
           [&](const box& b, std::span<const std::byte> values) {  // on the engine's threads
-            h5::quiet();
+            const auto gate = h5::engine_call();
             // H5Dwrite_chunk: no C++ wrapper in HDF5 1.10.
             std::vector<hsize_t> offset(b.start.begin(), b.start.end());
             if (!deflate_) {

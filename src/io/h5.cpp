@@ -1,8 +1,17 @@
 #include "io/h5.hpp"
 
+#include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <mutex>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 namespace chunkarr::detail::h5 {
 
@@ -14,6 +23,18 @@ void quiet() {
     H5::Exception::dontPrint();
     done = true;
   }
+}
+
+namespace {
+std::shared_mutex& fork_gate() {
+  static std::shared_mutex gate;
+  return gate;
+}
+}  // namespace
+
+std::shared_lock<std::shared_mutex> engine_call() {
+  quiet();
+  return std::shared_lock(fork_gate());
 }
 
 std::string last_error() {
@@ -301,6 +322,41 @@ json number_json(double v) {
   return v;
 }
 
+// Whether `s` is well-formed UTF-8 (RFC 3629: no overlong forms, surrogates or values past
+// U+10FFFF), which JSON text must be and HDF5 strings need not be.
+bool is_utf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t more = 0;  // continuation bytes; the first lies in [low, high]
+    unsigned char low = 0x80, high = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) {
+      more = 1;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      more = 2;
+      if (c == 0xE0) low = 0xA0;
+      if (c == 0xED) high = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      more = 3;
+      if (c == 0xF0) low = 0x90;
+      if (c == 0xF4) high = 0x8F;
+    } else {
+      return false;
+    }
+    if (s.size() - i <= more) return false;
+    for (std::size_t k = 1; k <= more; ++k) {
+      const auto b = static_cast<unsigned char>(s[i + k]);
+      if (b < (k == 1 ? low : 0x80) || b > (k == 1 ? high : 0xBF)) return false;
+    }
+    i += more + 1;
+  }
+  return true;
+}
+
 // Reads `attr` into `out` as `mem`; false (the reason is the caller's) when HDF5 cannot.
 bool read_into(const H5::Attribute& attr, const H5::DataType& mem, void* out) {
   try {
@@ -353,6 +409,12 @@ std::optional<json> read_attribute(const H5::Attribute& attr, std::string& reaso
       }
       for (char* v : values) flat.emplace_back(v ? std::string(v) : std::string());
       H5::DataSet::vlenReclaim(values.data(), mem, space);
+      for (const json& v : flat) {
+        if (!is_utf8(v.get_ref<const std::string&>())) {
+          reason = "text that is not UTF-8";
+          return std::nullopt;
+        }
+      }
     } else {
       const std::size_t size = type.getSize();
       std::vector<char> values(size * static_cast<std::size_t>(count));
@@ -365,6 +427,10 @@ std::optional<json> read_attribute(const H5::Attribute& attr, std::string& reaso
         std::string s(values.data() + static_cast<std::size_t>(i) * size, size);
         s = s.substr(0, s.find('\0'));
         if (space_pad) s.erase(s.find_last_not_of(' ') + 1);
+        if (!is_utf8(s)) {
+          reason = "text that is not UTF-8";
+          return std::nullopt;
+        }
         flat.emplace_back(std::move(s));
       }
     }
@@ -405,6 +471,124 @@ std::optional<json> read_attribute(const H5::Attribute& attr, std::string& reaso
   return nest(flat, e.shape, 0, pos);
 }
 
+// How long a child may take to read an object's variable-length strings. A healthy file
+// needs milliseconds; a damaged heap can make libhdf5 loop forever.
+constexpr auto child_limit = std::chrono::seconds(10);
+
+// The child's side of read_in_child: reads `names` and writes {name: {"value": v} or
+// {"reason": r}} as MessagePack to `fd`. Never returns.
+[[noreturn]] void child_reads(H5::H5Object& object, const std::vector<std::string>& names,
+                              int fd) noexcept {
+  try {
+    // The child's only output is `fd`; a crash ends it by the signal (not by a sanitizer's
+    // handler, which would print a report to the parent's stderr and exit with a status).
+    if (const int null = ::open("/dev/null", O_WRONLY); null >= 0) ::dup2(null, 2);
+    ::signal(SIGSEGV, SIG_DFL);
+    ::signal(SIGBUS, SIG_DFL);
+    quiet();
+    json result = json::object();
+    for (const std::string& name : names) {
+      std::string reason = "unreadable";
+      std::optional<json> value;
+      try {
+        value = read_attribute(object.openAttribute(name), reason);
+      } catch (const H5::Exception&) {
+        H5::Exception::clearErrorStack();
+      }
+      result[name] = value ? json{{"value", std::move(*value)}} : json{{"reason", reason}};
+    }
+    const std::vector<std::uint8_t> message = json::to_msgpack(result);
+    for (std::size_t done = 0; done < message.size();) {
+      const ssize_t n = ::write(fd, message.data() + done, message.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) ::_exit(3);
+      done += static_cast<std::size_t>(n);
+    }
+    ::_exit(0);
+  } catch (...) {
+    ::_exit(2);
+  }
+}
+
+// Reads the variable-length string attributes `names` of `object` in a forked child (see
+// h5.hpp), so that libhdf5 crashing or looping on a damaged global heap costs those
+// attributes, not the process. What the child read goes into `out`; the rest to `skipped`.
+void read_in_child(H5::H5Object& object, const std::vector<std::string>& names, json& out,
+                   const std::function<void(const std::string&, const std::string&)>& skipped) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) {
+    throw_error<io_error>("cannot read variable-length string attributes: ", std::strerror(errno));
+  }
+  pid_t pid = -1;
+  {
+    // No engine thread is inside libhdf5 while the child is made (see engine_call).
+    std::unique_lock gate(fork_gate());
+    pid = ::fork();
+  }
+  if (pid == 0) {
+    ::close(fds[0]);
+    child_reads(object, names, fds[1]);
+  }
+  const int fork_errno = errno;
+  ::close(fds[1]);
+  if (pid < 0) {
+    ::close(fds[0]);
+    throw_error<io_error>("cannot read variable-length string attributes: fork failed: ",
+                          std::strerror(fork_errno));
+  }
+  std::vector<std::uint8_t> message;
+  bool timed_out = false;
+  const auto deadline = std::chrono::steady_clock::now() + child_limit;
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    pollfd p{fds[0], POLLIN, 0};
+    const int ready = left.count() > 0 ? ::poll(&p, 1, static_cast<int>(left.count())) : 0;
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready == 0) {
+      timed_out = true;
+      ::kill(pid, SIGKILL);
+      break;
+    }
+    std::uint8_t buffer[65536];
+    const ssize_t n = ready < 0 ? -1 : ::read(fds[0], buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    message.insert(message.end(), buffer, buffer + n);
+  }
+  ::close(fds[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  std::string failure;
+  if (timed_out) {
+    failure = "libhdf5 did not finish reading it in " + std::to_string(child_limit.count()) +
+              " s (a damaged global heap?)";
+  } else if (WIFSIGNALED(status)) {
+    failure = std::string("libhdf5 crashed reading it (") + ::strsignal(WTERMSIG(status)) +
+              "; a damaged global heap?)";
+  } else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {  // a sanitizer's report
+    failure = "libhdf5 crashed reading it (the reading process ended with status " +
+              std::to_string(WEXITSTATUS(status)) + "; a damaged global heap?)";
+  }
+  json result;
+  if (failure.empty()) {
+    result = json::from_msgpack(message, true, false);
+    if (result.is_discarded() || !result.is_object()) failure = "unreadable";
+  }
+  for (const std::string& name : names) {
+    const json* entry = failure.empty() && result.contains(name) ? &result[name] : nullptr;
+    if (entry && entry->contains("value")) {
+      out[name] = (*entry)["value"];
+    } else if (skipped) {
+      skipped(name, entry && entry->contains("reason") && (*entry)["reason"].is_string()
+                        ? (*entry)["reason"].get<std::string>()
+                    : failure.empty() ? std::string("unreadable")
+                                      : failure);
+    }
+  }
+}
+
 }  // namespace
 
 json read_attributes(H5::H5Object& object,
@@ -425,11 +609,21 @@ json read_attributes(H5::H5Object& object,
     }
   }
   json out = json::object();
+  std::vector<std::string> in_child;  // variable-length strings
   for (const std::string& name : names) {
     std::string reason = "unreadable";
     std::optional<json> value;
     try {
-      value = read_attribute(object.openAttribute(name), reason);
+      if (!is_utf8(name)) {
+        reason = "a name that is not UTF-8";
+      } else if (const H5::Attribute attr = object.openAttribute(name);
+                 attr.getDataType().getClass() == H5T_STRING &&
+                 attr.getDataType().isVariableStr()) {
+        in_child.push_back(name);
+        continue;
+      } else {
+        value = read_attribute(attr, reason);
+      }
     } catch (const H5::Exception&) {
       H5::Exception::clearErrorStack();  // reported below with `reason`
     }
@@ -439,6 +633,7 @@ json read_attributes(H5::H5Object& object,
       skipped(name, reason);
     }
   }
+  if (!in_child.empty()) read_in_child(object, in_child, out, skipped);
   return out;
 }
 

@@ -10,11 +10,17 @@
 // Debian builds HDF5 thread-safe: the library serialises every call behind its own lock, so
 // chunkarr calls it from any thread (reference counts included) and keeps decompression
 // outside it. HDF5's error stack and its printing are per thread: call `quiet()` on each.
+//
+// libhdf5 trusts some addresses it finds in a file: reading a variable-length string follows
+// a global-heap ID without checking it (H5HG_read), so a damaged heap crashes the process or
+// loops forever (h5py's too). read_attributes reads such strings in a child process it forks,
+// and skips them, naming the damage, when the child dies or does not finish.
 #pragma once
 
 #include <filesystem>
 #include <functional>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -29,6 +35,10 @@ namespace chunkarr::detail::h5 {
 
 /// Turns off HDF5's printing of its error stack on this thread (chunkarr throws instead).
 void quiet();
+/// For HDF5 calls on the engine's threads: `quiet()`, and a shared hold on the gate that
+/// read_attributes takes exclusively to fork (a child cannot release HDF5's lock if it was
+/// held by a thread the child does not have).
+[[nodiscard]] std::shared_lock<std::shared_mutex> engine_call();
 /// The innermost message on this thread's HDF5 error stack, or "" (for appending to
 /// chunkarr's errors); clears the stack.
 std::string last_error();
@@ -103,8 +113,9 @@ struct filter {
 std::vector<filter> get_filters(const H5::DSetCreatPropList& dcpl);
 
 /// Attributes of an object as JSON (numbers, arrays of them, strings, booleans). An attribute
-/// JSON cannot hold (or HDF5 cannot read) is left out and reported through
-/// `skipped(name, reason)`. `object` is not const because HDF5 1.10's iterateAttrs is not.
+/// JSON cannot hold (or HDF5 cannot read, or text that is not UTF-8) is left out and reported
+/// through `skipped(name, reason)`. Variable-length strings are read in a child process (see
+/// above). `object` is not const because HDF5 1.10's iterateAttrs is not.
 nlohmann::json read_attributes(
     H5::H5Object& object,
     const std::function<void(const std::string&, const std::string&)>& skipped);

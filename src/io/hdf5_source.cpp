@@ -142,7 +142,7 @@ class hdf5_source final : public chunk_source {
 
   // Called from the engine's threads: HDF5 serialises the calls (see h5.hpp).
   void read(const box& region, std::span<std::byte> out) const override {
-    h5::quiet();
+    const auto gate = h5::engine_call();
     if (region.ndim() > 0 && region.empty()) return;
     try {
       if (raw_) return read_raw(region, out);
