@@ -1,46 +1,151 @@
-// The floor: read + decompress + sum every chunk file of a Zarr array with N threads and no
-// engine — the speed no engine can beat on this machine. Uses chunkarr's codec wrapper only.
+// The floor: the I/O and codec work a workload cannot avoid, with N threads and no engine —
+// the speed no engine can beat on this machine. Uses chunkarr's codec wrapper only.
 //
-// usage: chunkarr_floor ZARR_DIR THREADS   (float32 arrays, C order, '.' keys)
+// usage: chunkarr_floor ZARR_DIR THREADS [--region R0:R1,C0:C1] [--passes N]
+//                       [--store OUT_DIR] [--offset N]
+//   read + decode + sum every chunk file of a float32 Zarr array (C order, '.' keys);
+//   --region         only the chunks that touch this box (of a 2-d array)
+//   --passes N       all of it N times (a two-pass reduction reads its input twice)
+//   --store OUT_DIR  read + decode + encode (the same codec) + write each chunk to OUT_DIR,
+//                    durably as chunkarr writes (writeback started per file, every file and
+//                    the directory fsynced at the end): the floor of a store to Zarr
+//   --offset N       the read and decode buffers start N bytes past a page boundary
+//                    (default 0; malloc gives a large buffer 16 bytes past one)
 // prints: seconds=<s> bytes=<decoded bytes> sum=<sum>
 #include <chunkarr/chunkarr.hpp>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
+namespace {
+
+// `size` bytes starting `offset` bytes past a page boundary.
+class buffer {
+ public:
+  buffer(std::size_t size, std::size_t offset)
+      : base_(static_cast<std::byte*>(std::aligned_alloc(4096, round_up(size + offset)))),
+        data_(base_.get() + offset),
+        size_(size) {
+    if (!base_) throw std::bad_alloc();
+  }
+  std::byte* data() const { return data_; }
+  std::size_t size() const { return size_; }
+
+ private:
+  static std::size_t round_up(std::size_t n) { return (n + 4095) / 4096 * 4096; }
+  struct release {
+    void operator()(std::byte* p) const { std::free(p); }
+  };
+  std::unique_ptr<std::byte, release> base_;
+  std::byte* data_;
+  std::size_t size_;
+};
+
+// Reads all of `path` into `into`; its size.
+std::size_t read_file(const std::string& path, buffer& into) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw std::runtime_error(path + ": " + std::strerror(errno));
+  std::size_t done = 0;
+  for (ssize_t n; (n = ::read(fd, into.data() + done, into.size() - done)) > 0;)
+    done += static_cast<std::size_t>(n);
+  ::close(fd);
+  return done;
+}
+
+void write_file(const std::string& path, std::span<const std::byte> data) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0 || ::write(fd, data.data(), data.size()) != static_cast<ssize_t>(data.size()))
+    throw std::runtime_error(path + ": " + std::strerror(errno));
+  ::sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+  ::close(fd);
+}
+
+void sync_path(const std::string& path, int flags) {
+  const int fd = ::open(path.c_str(), flags | O_CLOEXEC);
+  if (fd < 0 || ::fsync(fd) != 0) throw std::runtime_error(path + ": " + std::strerror(errno));
+  ::close(fd);
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   namespace ca = chunkarr;
-  if (argc != 3) {
-    std::fprintf(stderr, "usage: chunkarr_floor ZARR_DIR THREADS\n");
+  std::string out_dir;
+  std::string region;
+  std::size_t offset = 0;
+  int passes = 1;
+  std::vector<std::string> positional;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--store" && i + 1 < argc) {
+      out_dir = argv[++i];
+    } else if (a == "--region" && i + 1 < argc) {
+      region = argv[++i];
+    } else if (a == "--passes" && i + 1 < argc) {
+      passes = std::atoi(argv[++i]);
+    } else if (a == "--offset" && i + 1 < argc) {
+      offset = static_cast<std::size_t>(std::atoll(argv[++i]));
+    } else {
+      positional.push_back(a);
+    }
+  }
+  if (positional.size() != 2) {
+    std::fprintf(stderr, "usage: chunkarr_floor ZARR_DIR THREADS [--store OUT_DIR] [--offset N]\n");
     return 2;
   }
   try {
-    const auto z = ca::zarr_array::open(argv[1]);
-    const int threads = std::atoi(argv[2]);
+    const std::string root = positional[0];
+    const auto z = ca::zarr_array::open(root);
+    const int threads = std::atoi(positional[1].c_str());
     const auto& meta = z.metadata();
     const ca::codec_chain codecs({meta.compressor});
     const auto chunk_bytes = static_cast<std::size_t>(meta.chunk_bytes());
-    const ca::index_t chunks = z.grid().chunk_count();
+    // The chunks to visit, each `passes` times.
+    std::vector<ca::shape_t> keys;
+    const ca::chunk_grid& grid = z.grid();
+    for (ca::index_t c = 0; c < grid.chunk_count(); ++c) {
+      const ca::shape_t index = grid.unravel(c);
+      if (!region.empty()) {
+        long long r0, r1, c0, c1;
+        if (std::sscanf(region.c_str(), "%lld:%lld,%lld:%lld", &r0, &r1, &c0, &c1) != 4)
+          throw std::runtime_error("--region: expected R0:R1,C0:C1");
+        const ca::box b = grid.chunk_box(index);
+        if (b.stop[0] <= r0 || b.start[0] >= r1 || b.stop[1] <= c0 || b.start[1] >= c1) continue;
+      }
+      keys.push_back(index);
+    }
+    const auto chunks = static_cast<ca::index_t>(keys.size()) * passes;
+    if (!out_dir.empty()) std::filesystem::create_directories(out_dir);
     std::atomic<ca::index_t> next{0};
     std::vector<double> sums(threads, 0.0);
     const auto start = std::chrono::steady_clock::now();
     std::vector<std::thread> pool;
     for (int t = 0; t < threads; ++t) {
       pool.emplace_back([&, t] {
-        std::vector<std::byte> raw(chunk_bytes);
-        std::vector<char> file;
+        buffer raw(chunk_bytes, offset);
+        buffer file(chunk_bytes + chunk_bytes / 16 + 4096, offset);  // at most this encoded
         double lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
         for (ca::index_t c = next++; c < chunks; c = next++) {
-          const std::string path = std::string(argv[1]) + "/" + meta.chunk_key(z.grid().unravel(c));
-          std::ifstream in(path, std::ios::binary | std::ios::ate);
-          file.resize(static_cast<std::size_t>(in.tellg()));
-          in.seekg(0);
-          in.read(file.data(), static_cast<std::streamsize>(file.size()));
-          codecs.decode(std::as_bytes(std::span(file)), raw);
+          const std::string key = meta.chunk_key(keys[static_cast<std::size_t>(c) % keys.size()]);
+          const std::size_t n_file = read_file(root + "/" + key, file);
+          const std::span<std::byte> decoded(raw.data(), chunk_bytes);
+          codecs.decode(std::span<const std::byte>(file.data(), n_file), decoded);
+          if (!out_dir.empty()) {
+            write_file(out_dir + "/" + key, codecs.encode(decoded, 4));
+            continue;
+          }
           const float* v = reinterpret_cast<const float*>(raw.data());
           const std::size_t n = chunk_bytes / 4;
           std::size_t i = 0;
@@ -53,6 +158,11 @@ int main(int argc, char** argv) {
       });
     }
     for (auto& th : pool) th.join();
+    if (!out_dir.empty()) {
+      for (const ca::shape_t& index : keys)
+        sync_path(out_dir + "/" + meta.chunk_key(index), O_RDONLY);
+      sync_path(out_dir, O_RDONLY | O_DIRECTORY);
+    }
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     double total = 0;

@@ -6,11 +6,17 @@ Data (bench/common.py; fixed seed): a float32 recording (oscillation + drift + n
 to an ADC step) as Zarr with Blosc lz4+shuffle in 256x8192 chunks, the same in 64x256 chunks,
 and as HDF5 (h5py) in 256x8192 chunks, uncompressed and gzip+shuffle.
 
-Systems, each run as its own process and timed inside it (start-up and imports excluded), with
-peak RSS of the whole process from GNU time:
-  chunkarr  build/bin/chunkarr_bench (bench/runner.cpp, the public C++ API)
-  dask      bench/dask_runner.py (da.from_zarr / da.from_array(h5py), threaded scheduler)
-  floor     build/bin/chunkarr_floor: read + decompress + sum every chunk file, no engine
+Systems, each run as its own process, with peak RSS of the whole process from GNU time:
+  chunkarr  build/bin/chunkarr, the command users run (`eval`, `eval -o`, `convert`), timed
+            as a whole process: start-up, planning and output included. This is the time
+            the ratios use.
+  in-process  build/bin/chunkarr_bench (bench/runner.cpp, the public C++ API), timed inside
+            the process
+  dask      bench/dask_runner.py (da.from_zarr / da.from_array(h5py), threaded scheduler):
+            compute time inside the process, and the whole process (Python and its imports)
+  floor     build/bin/chunkarr_floor: the I/O and codec work the workload cannot avoid, with
+            no engine (read + decode + sum of the chunks it reads, twice for a two-pass
+            reduction; read + decode + encode + write for a store; none for HDF5 yet)
 Each repeat runs the systems one after the other (A B A B ...) so noise hits both alike;
 the table gives medians.
 
@@ -34,22 +40,25 @@ from common import make_data, make_hdf5, rechunk, timed
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
+ANOMALY = "((a*1000 - mean(a*1000, axis=0))**2).mean(axis=0)"
 WORKLOADS = [
-    # key, label, source, floor?
-    ("mean", "mean(a)", "zarr", True),
-    ("mean", "mean(a), 64x256 chunks", "small", True),
-    ("mean0", "mean(a, axis=0)", "zarr", False),
-    ("mean1", "mean(a, axis=1)", "zarr", False),
-    ("std1", "std(a, axis=1)", "zarr", False),
-    ("slice", "sum(a[::4, 1000:100000], axis=0)", "zarr", False),
-    ("anomaly", "((a*1000 - mean(a*1000, axis=0))**2).mean(axis=0)", "zarr", False),
-    ("store", "sqrt(abs(a))*2+1 stored to Zarr", "zarr", False),
-    ("convert", "HDF5 -> Zarr, uncompressed HDF5", "h5raw", False),
-    ("convert", "HDF5 -> Zarr, gzip+shuffle HDF5", "h5gzip", False),
+    # key (bench/runner.cpp, bench/dask_runner.py), label, source, expression (for
+    # `chunkarr eval`; None: convert), floor arguments (None: no floor; OUT: the output)
+    ("mean", "mean(a)", "zarr", "mean(a)", []),
+    ("mean", "mean(a), 64x256 chunks", "small", "mean(a)", []),
+    ("mean0", "mean(a, axis=0)", "zarr", "mean(a, axis=0)", []),
+    ("mean1", "mean(a, axis=1)", "zarr", "mean(a, axis=1)", []),
+    ("std1", "std(a, axis=1)", "zarr", "std(a, axis=1)", []),
+    ("slice", "sum(a[::4, 1000:100000], axis=0)", "zarr", "sum(a[::4, 1000:100000], axis=0)",
+     ["--region", "0:1099511627776,1000:100000"]),
+    ("anomaly", ANOMALY, "zarr", ANOMALY, ["--passes", "2"]),
+    ("store", "sqrt(abs(a))*2+1 stored to Zarr", "zarr", "sqrt(abs(a))*2+1",
+     ["--store", "OUT"]),
+    ("convert", "HDF5 -> Zarr, uncompressed HDF5", "h5raw", None, None),
+    ("convert", "HDF5 -> Zarr, gzip+shuffle HDF5", "h5gzip", None, None),
 ]
 SCALING = ["mean", "mean0", "anomaly"]
-LABELS = {"mean": "mean(a)", "mean0": "mean(a, axis=0)",
-          "anomaly": "((a*1000 - mean(a*1000, axis=0))**2).mean(axis=0)"}
+SCALED = {w[0]: w for w in WORKLOADS if w[2] == "zarr" and w[0] in SCALING}
 
 
 def parse_size(text):
@@ -64,10 +73,11 @@ def parse_size(text):
 class Bench:
     def __init__(self, args):
         self.args = args
+        self.cli = os.path.join(args.build, "bin", "chunkarr")
         self.runner = os.path.join(args.build, "bin", "chunkarr_bench")
         self.floor = os.path.join(args.build, "bin", "chunkarr_floor")
         self.overhead = os.path.join(args.build, "bin", "chunkarr_overhead")
-        for exe in (self.runner, self.floor, self.overhead):
+        for exe in (self.cli, self.runner, self.floor, self.overhead):
             if not os.access(exe, os.X_OK):
                 sys.exit(f"{exe} not found: build first (cmake --build {args.build} -j2)")
         self.work = tempfile.mkdtemp(prefix="chunkarr-bench-", dir=args.work)
@@ -89,29 +99,45 @@ class Bench:
             make_hdf5(paths["zarr"], paths["h5gzip"], compression="gzip")
         return paths, shape
 
-    def measure(self, workload, path, threads, with_floor):
-        """Median seconds and max peak RSS (MiB) per system, runs alternating."""
+    def commands(self, workload, path, threads):
+        """{system: command} for one workload (see the module's docstring)."""
+        key, _, _, expression, floor = workload
         out = os.path.join(self.work, "out.zarr")
-        runs = {"chunkarr": [], "dask": []}
-        if with_floor:
-            runs["floor"] = []
+        t = str(threads)
+        if expression is None:
+            cli = [self.cli, "convert", path, out, "--overwrite"]
+        else:
+            cli = [self.cli, "eval", expression, "-i", f"a={path}"]
+            if key == "store":
+                cli += ["-o", out, "--overwrite"]
+        cmds = {
+            "chunkarr": cli + ["--threads", t, "--memory-limit", self.args.memory_limit],
+            "in-process": [self.runner, key, path, t, self.limit, out],
+            "dask": ["/usr/bin/python3", os.path.join(HERE, "dask_runner.py"), key, path, t,
+                     out],
+        }
+        if floor is not None:
+            cmds["floor"] = [self.floor, path, t] + [out if a == "OUT" else a for a in floor]
+        return cmds
+
+    def measure(self, workload, path, threads):
+        """Per system: median seconds (whole process; inside it too where it reports that)
+        and max peak RSS (MiB), runs alternating."""
+        out = os.path.join(self.work, "out.zarr")
+        cmds = self.commands(workload, path, threads)
+        runs = {s: [] for s in cmds}
         for _ in range(self.args.repeats):
-            for system in runs:
+            for system, cmd in cmds.items():
                 shutil.rmtree(out, ignore_errors=True)
-                if system == "chunkarr":
-                    cmd = [self.runner, workload, path, str(threads), self.limit, out]
-                elif system == "dask":
-                    cmd = ["/usr/bin/python3", os.path.join(HERE, "dask_runner.py"), workload,
-                           path, str(threads), out]
-                else:
-                    cmd = [self.floor, path, str(threads)]
-                _, rss, stdout = timed(cmd, self.work)
-                seconds = float(stdout.split("seconds=")[1].split()[0])
-                runs[system].append((seconds, rss))
+                elapsed, rss, stdout = timed(cmd, self.work)
+                inside = (float(stdout.split("seconds=")[1].split()[0])
+                          if "seconds=" in stdout else elapsed)
+                runs[system].append((elapsed, inside, rss))
         shutil.rmtree(out, ignore_errors=True)
-        return {s: {"seconds": statistics.median(t for t, _ in v),
-                    "rss_mib": max(r for _, r in v),
-                    "runs": [t for t, _ in v]} for s, v in runs.items()}
+        return {s: {"process": statistics.median(e for e, _, _ in v),
+                    "seconds": statistics.median(i for _, i, _ in v),
+                    "rss_mib": max(r for _, _, r in v),
+                    "runs": [e for e, _, _ in v]} for s, v in runs.items()}
 
     def overhead_us(self, threads):
         c = [timed([self.overhead, "100000", str(threads)], self.work)[2]
@@ -129,29 +155,32 @@ def gibs(nbytes, seconds):
 
 
 def main_table(results, nbytes):
-    rows = ["| workload | chunkarr | dask.array | floor | dask / chunkarr | chunkarr / floor "
-            "| chunkarr peak RSS | dask peak RSS |", "|---|---|---|---|---|---|---|---|"]
+    """chunkarr's column is the whole process; dask's compute time is inside its process
+    (its whole process, imports included, beside it); the floor is inside its process."""
+    rows = ["| workload | chunkarr | in-process | dask.array compute | dask process | floor "
+            "| dask compute / chunkarr | floor / chunkarr | chunkarr peak RSS | dask peak RSS |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
-        c, d, f = r["chunkarr"], r["dask"], r.get("floor")
+        c, i, d, f = r["chunkarr"], r["in-process"], r["dask"], r.get("floor")
         rows.append(
-            f"| {r['label']} | {c['seconds']:.2f} s ({gibs(nbytes, c['seconds']):.2f} GiB/s) | "
-            f"{d['seconds']:.2f} s | "
-            + (f"{f['seconds']:.2f} s ({gibs(nbytes, f['seconds']):.2f} GiB/s)" if f else "")
-            + f" | {d['seconds'] / c['seconds']:.1f} | "
-            + (f"{f['seconds'] / c['seconds']:.2f}" if f else "")
+            f"| {r['label']} | {c['process']:.2f} s ({gibs(nbytes, c['process']):.2f} GiB/s) "
+            f"| {i['seconds']:.2f} s | {d['seconds']:.2f} s | {d['process']:.2f} s | "
+            + (f"{f['seconds']:.2f} s" if f else "")
+            + f" | {d['seconds'] / c['process']:.2f} | "
+            + (f"{f['seconds'] / c['process']:.2f}" if f else "")
             + f" | {c['rss_mib']:.0f} MiB | {d['rss_mib']:.0f} MiB |")
     return rows
 
 
 def scaling_table(results):
-    rows = ["| size | threads | workload | chunkarr | dask.array | dask / chunkarr "
+    rows = ["| size | threads | workload | chunkarr | dask.array compute | dask compute / chunkarr "
             "| chunkarr peak RSS | dask peak RSS |", "|---|---|---|---|---|---|---|---|"]
     for r in results:
         c, d = r["chunkarr"], r["dask"]
         rows.append(
-            f"| {r['gib']:g} GiB | {r['threads']} | {r['label']} | {c['seconds']:.2f} s "
-            f"({gibs(r['nbytes'], c['seconds']):.2f} GiB/s) | {d['seconds']:.2f} s | "
-            f"{d['seconds'] / c['seconds']:.1f} | {c['rss_mib']:.0f} MiB | "
+            f"| {r['gib']:g} GiB | {r['threads']} | {r['label']} | {c['process']:.2f} s "
+            f"({gibs(r['nbytes'], c['process']):.2f} GiB/s) | {d['seconds']:.2f} s | "
+            f"{d['seconds'] / c['process']:.2f} | {c['rss_mib']:.0f} MiB | "
             f"{d['rss_mib']:.0f} MiB |")
     return rows
 
@@ -160,7 +189,7 @@ def svg_plot(results, nbytes, title):
     """Horizontal grouped bars: throughput (GiB/s) per workload per system."""
     colors = {"chunkarr": "#1f77b4", "dask": "#ff7f0e", "floor": "#7f7f7f"}
     bar, gap, left, width = 12, 14, 330, 420
-    values = [(r["label"], s, gibs(nbytes, r[s]["seconds"]))
+    values = [(r["label"], s, gibs(nbytes, seconds_of(r, s)))
               for r in results for s in ("chunkarr", "dask", "floor") if s in r]
     top = max(v for _, _, v in values)
     scale = width / top
@@ -171,7 +200,7 @@ def svg_plot(results, nbytes, title):
         parts.append(f'<text x="{left - 8}" y="{y + bar * len(systems) / 2 + 4}" '
                      f'text-anchor="end" font-size="11">{escape(r["label"])}</text>')
         for s in systems:
-            v = gibs(nbytes, r[s]["seconds"])
+            v = gibs(nbytes, seconds_of(r, s))
             parts.append(f'<rect x="{left}" y="{y}" width="{v * scale:.1f}" height="{bar - 2}" '
                          f'fill="{colors[s]}"/>')
             parts.append(f'<text x="{left + v * scale + 4:.1f}" y="{y + bar - 3}" '
@@ -190,6 +219,11 @@ def svg_plot(results, nbytes, title):
             f'{legend}{"".join(parts)}'
             f'<text x="{left}" y="{height - 8}" font-size="11">throughput, GiB/s of decoded '
             f'float32 (higher is better)</text></svg>\n')
+
+
+def seconds_of(result, system):
+    """The time a system is shown with: chunkarr's whole process, the others' inside."""
+    return result[system]["process" if system == "chunkarr" else "seconds"]
 
 
 def escape(text):
@@ -222,10 +256,11 @@ def main():
         paths, shape = b.data(args.size_gib, with_variants=True)
         nbytes = shape[0] * shape[1] * 4
         part1 = []
-        for key, label, source, floor in WORKLOADS:
+        for w in WORKLOADS:
+            key, label, source = w[:3]
             print(f"[{args.size_gib:g} GiB, {args.threads} threads] {label}", file=sys.stderr,
                   flush=True)
-            r = b.measure(key, paths[source], args.threads, floor)
+            r = b.measure(w, paths[source], args.threads)
             part1.append({"label": label, "workload": key, **r})
         c_us, d_us = b.overhead_us(args.threads)
         shutil.rmtree(os.path.dirname(paths["zarr"]), ignore_errors=True)
@@ -238,10 +273,11 @@ def main():
             snbytes = sshape[0] * sshape[1] * 4
             for threads in (int(t) for t in args.scaling_threads.split(",")):
                 for key in SCALING:
-                    print(f"[{gib:g} GiB, {threads} threads] {LABELS[key]}", file=sys.stderr,
+                    w = SCALED[key][:4] + (None,)  # no floor
+                    print(f"[{gib:g} GiB, {threads} threads] {w[1]}", file=sys.stderr,
                           flush=True)
-                    r = b.measure(key, spaths["zarr"], threads, False)
-                    part2.append({"label": LABELS[key], "workload": key, "gib": gib,
+                    r = b.measure(w, spaths["zarr"], threads)
+                    part2.append({"label": w[1], "workload": key, "gib": gib,
                                   "threads": threads, "nbytes": snbytes, **r})
             shutil.rmtree(os.path.dirname(spaths["zarr"]), ignore_errors=True)
 
@@ -251,8 +287,14 @@ def main():
             "# Benchmarks",
             "",
             f"Machine: {machine}. Run by `bench/run.py` (median of {args.repeats} alternating "
-            f"runs; time inside each process, start-up excluded; peak RSS of the whole process; "
-            f"files in the page cache).",
+            f"runs; files in the page cache; peak RSS of the whole process). **chunkarr** is the "
+            f"`chunkarr` command timed as a whole process (start-up, planning and output "
+            f"included); **in-process** the same work through the C++ API timed inside the "
+            f"process; dask's **compute** time is inside its process, its **process** time "
+            f"includes Python's start-up and imports. The **floor** is the I/O and codec work "
+            f"the workload cannot avoid, with no engine (bench/floor.cpp: read + decode of the "
+            f"chunks it reads, twice for the two-pass anomaly; + encode + write for the store; "
+            f"none measured for HDF5 input).",
             "",
             f"## Workloads: {title}",
             "",

@@ -38,6 +38,33 @@ void for_each_store(const std::function<void(kvstore&)>& body) {
 
 }  // namespace
 
+TEST_CASE("chunk buffers start on a cache line, large ones on a page, however they grow") {
+  auto offset = [](const bytes& b, std::uintptr_t to) {
+    return reinterpret_cast<std::uintptr_t>(b.data()) % to;
+  };
+  for (std::size_t size : {1, 63, 64, 100, 4095, 4096, 5000, 1 << 20, (8 << 20) + 16}) {
+    CAPTURE(size);
+    bytes b(size);
+    CHECK(offset(b, 64) == 0);
+    if (size >= 4096) CHECK(offset(b, 4096) == 0);
+    b.resize(size * 3 + 1);  // reallocates
+    CHECK(offset(b, b.capacity() >= 4096 ? 4096 : 64) == 0);
+    const bytes copy = b;
+    CHECK(offset(copy, 64) == 0);
+    CHECK(copy.size() == b.size());
+  }
+  // A directory store reads a value into a buffer of the same kind.
+  test::temp_dir dir;
+  const auto s = make_directory_store(dir.path() / "root");
+  bytes value(300000);
+  for (std::size_t i = 0; i < value.size(); ++i) value[i] = static_cast<std::byte>(i * 7);
+  s->set("a/0.0", value);
+  bytes read(17);
+  REQUIRE(s->get_into("a/0.0", read));
+  CHECK(read == value);
+  CHECK(offset(read, 4096) == 0);
+}
+
 TEST_CASE("store conformance: get, set, overwrite, erase") {
   for_each_store([](kvstore& s) {
     CHECK_FALSE(s.get("a/.zarray").has_value());

@@ -122,6 +122,7 @@ struct leaf_view {
 };
 
 thread_local source_cache* current_cache = nullptr;
+thread_local buffer_pool* current_pool = nullptr;  // see buffer_pool_scope
 
 // Values read from storage: Zarr and chunk sources, and spilled stage results.
 bool is_source(const node& n) {
@@ -136,6 +137,16 @@ void read_source(const node& n, const box& region, std::span<std::byte> out) {
     n.source->read(region, out);
   else
     n.result->spilled->read(region, out);
+}
+
+// A scratch buffer of `size` bytes from the current pool (a fresh one costs its page faults).
+bytes scratch_buffer(std::size_t size) {
+  return current_pool ? current_pool->acquire(size) : bytes(size);
+}
+
+// Gives `scratch` back to the current pool.
+void release(bytes& scratch) {
+  if (current_pool && !scratch.empty()) current_pool->recycle(std::move(scratch));
 }
 
 // Values held in memory for the whole node (C order), or nullptr.
@@ -172,7 +183,8 @@ leaf_view make_leaf_view(const program_table& programs, const node& leaf, const 
     leaf_strides = c_strides(lbox.shape());
     v.base = cached->data();
   } else {
-    v.owned.resize(static_cast<std::size_t>(bytes_of(leaf, lbox)));
+    const auto size = static_cast<std::size_t>(bytes_of(leaf, lbox));
+    v.owned = scratch_buffer(size);  // released by run_program
     evaluate_into(programs, leaf, lbox, v.owned);
     leaf_strides = c_strides(lbox.shape());
     v.base = v.owned.data();
@@ -191,6 +203,12 @@ void run_program(const program_table& programs, const node& n, const box& region
   const std::size_t ndim = shape.size();
   std::vector<leaf_view> leaves;
   leaves.reserve(program.leaves.size());
+  struct give_back {  // the leaves' own buffers, to the task's pool
+    std::vector<leaf_view>& leaves;
+    ~give_back() {
+      for (leaf_view& l : leaves) release(l.owned);
+    }
+  } returned{leaves};
   for (const node* leaf : program.leaves)
     leaves.push_back(make_leaf_view(programs, *leaf, n.shape, region));
 
@@ -233,6 +251,10 @@ void run_program(const program_table& programs, const node& n, const box& region
 
   const index_t total = element_count(shape);
   if (total == 0) return;
+  // The instruction that computes the result writes it straight into `out` (one pass over the
+  // output less than computing it into a register and copying).
+  const instruction* last =
+      !per_block.empty() && per_block.back()->output == program.result ? per_block.back() : nullptr;
   const index_t row = ndim ? shape[ndim - 1] : 1;
   const index_t rows = total / row;
   shape_t index(ndim ? ndim - 1 : 0, 0);
@@ -250,14 +272,16 @@ void run_program(const program_table& programs, const node& n, const box& region
         const index_t inner = ndim ? leaves[l].strides[ndim - 1] : 0;
         refs[l] = {row_base[l] + j * inner * static_cast<index_t>(itemsize[l]), inner};
       }
+      std::byte* dst = out.data() + (r * row + j) * static_cast<index_t>(out_itemsize);
       for (const instruction* ins : per_block) {
         args.clear();
         for (int i : ins->inputs) args.push_back(refs[i]);
-        ins->kernel(count, args.data(), owned[ins->output].data());
+        ins->kernel(count, args.data(), ins == last ? dst : owned[ins->output].data());
       }
-      std::byte* dst = out.data() + (r * row + j) * static_cast<index_t>(out_itemsize);
       const operand_ref& result = refs[program.result];
-      if (result.stride == 1) {
+      if (last) {
+        // written in place
+      } else if (result.stride == 1) {
         std::memcpy(dst, result.data, static_cast<std::size_t>(count) * out_itemsize);
       } else {
         fill_elements(dst, count, result.data, out_itemsize);
@@ -322,13 +346,46 @@ void source_cache::reset() {
   entries_.clear();
 }
 
-source_cache_scope::source_cache_scope(source_cache* cache) : previous_(current_cache) {
+buffer_pool_scope::buffer_pool_scope(buffer_pool* pool) : previous_(current_pool) {
+  current_pool = pool;
+}
+
+buffer_pool_scope::~buffer_pool_scope() {
+  current_pool = previous_;
+}
+
+source_cache_scope::source_cache_scope(source_cache* cache)
+    : previous_(current_cache), pool_(cache ? &cache->pool() : current_pool) {
   current_cache = cache;
 }
 
 source_cache_scope::~source_cache_scope() {
   current_cache = previous_;
 }
+
+namespace {
+
+// The values of `n` over `region` for a slice or transpose to gather from. A source is read
+// once per task into the task's cache and used there (no copy); anything else is evaluated
+// into `scratch`, taken from the cache's pool (a fresh buffer costs its page faults).
+const std::byte* input_values(const program_table& programs, const node& n, const box& region,
+                              bytes& scratch) {
+  const auto size = static_cast<std::size_t>(bytes_of(n, region));
+  if (current_cache && is_source(n)) {
+    const bytes* cached = current_cache->find(&n, region);
+    if (!cached) {
+      bytes values = current_cache->acquire(size);
+      read_source(n, region, values);
+      cached = &current_cache->insert(&n, region, std::move(values));
+    }
+    return cached->data();
+  }
+  scratch = scratch_buffer(size);
+  evaluate_into(programs, n, region, scratch);
+  return scratch.data();
+}
+
+}  // namespace
 
 void evaluate_into(const program_table& programs, const node& n, const box& region,
                    std::span<std::byte> out) {
@@ -379,22 +436,24 @@ void evaluate_into(const program_table& programs, const node& n, const box& regi
       return;
     case node_kind::slice: {
       const slice_plan sp = plan_slice(n, region);
-      bytes input(static_cast<std::size_t>(bytes_of(n, sp.input)));
-      evaluate_into(programs, *n.inputs[0], sp.input, input);
+      bytes scratch;
+      const std::byte* input = input_values(programs, *n.inputs[0], sp.input, scratch);
       if (region.size() > 0) {
-        gather(input.data() + sp.base * static_cast<index_t>(itemsize), sp.strides, region.shape(),
+        gather(input + sp.base * static_cast<index_t>(itemsize), sp.strides, region.shape(),
                out.data(), itemsize);
       }
+      release(scratch);
       return;
     }
     case node_kind::transpose: {
       const box in_box = transpose_input_box(n, region);
-      bytes input(static_cast<std::size_t>(bytes_of(n, in_box)));
-      evaluate_into(programs, *n.inputs[0], in_box, input);
+      bytes scratch;
+      const std::byte* input = input_values(programs, *n.inputs[0], in_box, scratch);
       const shape_t in_strides = c_strides(in_box.shape());
       shape_t strides(n.shape.size());
       for (std::size_t d = 0; d < strides.size(); ++d) strides[d] = in_strides[n.permutation[d]];
-      gather(input.data(), strides, region.shape(), out.data(), itemsize);
+      gather(input, strides, region.shape(), out.data(), itemsize);
+      release(scratch);
       return;
     }
     case node_kind::reduction:

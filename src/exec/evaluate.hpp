@@ -30,6 +30,20 @@ class buffer_pool {
   std::vector<bytes> spare_;
 };
 
+/// Makes `pool` the one the current thread's evaluation takes its scratch buffers from (the
+/// inputs of slices, transposes and fused leaves) until the scope ends; without one they are
+/// allocated fresh. A source_cache_scope installs its cache's pool.
+class buffer_pool_scope {
+ public:
+  explicit buffer_pool_scope(buffer_pool* pool);
+  ~buffer_pool_scope();
+  buffer_pool_scope(const buffer_pool_scope&) = delete;
+  buffer_pool_scope& operator=(const buffer_pool_scope&) = delete;
+
+ private:
+  buffer_pool* previous_;
+};
+
 /// Decoded source values kept for the length of one task, so that a task that reads the same
 /// source chunks twice (a fused two-pass reduction: the mean of a strip, then the strip's
 /// deviations from it) decodes them once. Installed per thread by `source_cache_scope`;
@@ -43,6 +57,7 @@ class source_cache {
   void recycle(bytes buffer) { spare_.recycle(std::move(buffer)); }
   /// Forgets the entries, keeping their buffers for reuse.
   void reset();
+  buffer_pool& pool() { return spare_; }
 
  private:
   struct entry {
@@ -64,6 +79,7 @@ class source_cache_scope {
 
  private:
   source_cache* previous_;
+  buffer_pool_scope pool_;
 };
 
 /// Writes the values of `n` over `region` (C order, native) into `out`, running the programs

@@ -213,6 +213,7 @@ class plan_runner {
     stage s;
     buffer_pool buffers;
     s.run = [&](index_t i) -> std::any {
+      buffer_pool_scope scope(&buffers);
       const box b = layout.task_box(i);
       bytes values = buffers.acquire(static_cast<std::size_t>(b.size()) * input.dtype.itemsize());
       evaluate_into(p_.programs, input, b, values);
@@ -258,9 +259,11 @@ class plan_runner {
     stage_result& out = *ps.result->result;
     const bytes zero(r.dtype.itemsize(), std::byte{0});
 
+    buffer_pool strip_buffers;  // the tasks' buffers when they have no cache
     // Folds `what` over strip `i` with `red_of` into a fresh buffer of finished values.
     auto reduce_strip = [&](index_t i, const node& what, const reducer& rd, std::size_t itemsize,
                             source_cache* cache) {
+      buffer_pool& buffers = cache ? cache->pool() : strip_buffers;
       const box kept = strips.kept_box(i);
       const shape_t kshape = kept.shape();
       const index_t kcount = element_count(kshape);
@@ -269,11 +272,11 @@ class plan_runner {
       for (index_t o = 0; o < strips.steps.tasks(); ++o) {
         const box b = strips.step_box(i, o);
         const std::size_t size = static_cast<std::size_t>(b.size()) * what.dtype.itemsize();
-        bytes values = cache ? cache->acquire(size) : bytes(size);
+        bytes values = buffers.acquire(size);
         evaluate_into(p_.programs, what, b, values);
         fold_partial(rd, local.data(), kshape, kept.start, reduced, b,
                      rd.partial(values.data(), b));
-        if (cache) cache->recycle(std::move(values));
+        buffers.recycle(std::move(values));
       }
       bytes finished(static_cast<std::size_t>(kcount) * itemsize);
       rd.finish(local.data(), kcount, finished.data());
@@ -306,7 +309,8 @@ class plan_runner {
           pool.push_back(std::move(cache));
         }
       } returner{cache, pool_mutex, pool};
-      source_cache_scope scope(cache.get());
+      buffer_pool_scope pool_scope(&strip_buffers);
+      source_cache_scope scope(cache.get());  // its own pool when there is a cache
       const box kept = strips.kept_box(i);
       const shape_t kshape = kept.shape();
       for (std::size_t k = 0; k < ps.inner.size(); ++k) {
@@ -385,6 +389,7 @@ class plan_runner {
     buffer_pool buffers;
     stage s;
     s.run = [&](index_t i) -> std::any {
+      buffer_pool_scope scope(&buffers);
       const box b = layout.task_box(ps.block_of(i));
       bytes values = buffers.acquire(static_cast<std::size_t>(b.size()) * itemsize);
       evaluate_into(p_.programs, root, b, values);
