@@ -1,7 +1,7 @@
 // The floor: the I/O and codec work a workload cannot avoid, with N threads and no engine —
 // the speed no engine can beat on this machine. Uses chunkarr's codec wrapper only.
 //
-// usage: chunkarr_floor ZARR_DIR THREADS [--region R0:R1,C0:C1] [--passes N]
+// usage: chunkarr_floor ZARR_DIR|FILE.h5 THREADS [--region R0:R1,C0:C1] [--passes N]
 //                       [--store OUT_DIR] [--offset N]
 //   read + decode + sum every chunk file of a float32 Zarr array (C order, '.' keys);
 //   --region         only the chunks that touch this box (of a 2-d array)
@@ -9,10 +9,17 @@
 //   --store OUT_DIR  read + decode + encode (the same codec) + write each chunk to OUT_DIR,
 //                    durably as chunkarr writes (writeback started per file, every file and
 //                    the directory fsynced at the end): the floor of a store to Zarr
+//   FILE.h5          its 2-d float32 dataset /a, chunked, no filters or shuffle + deflate:
+//                    each chunk's bytes read with pread at the address HDF5 gives (listed
+//                    first, serially), decoded, and with --store encoded as Blosc lz4:5
+//                    shuffle and written as above: the floor of a conversion to Zarr
 //   --offset N       the read and decode buffers start N bytes past a page boundary
 //                    (default 0; malloc gives a large buffer 16 bytes past one)
 // prints: seconds=<s> bytes=<decoded bytes> sum=<sum>
 #include <chunkarr/chunkarr.hpp>
+#if CHUNKARR_WITH_HDF5
+#include <hdf5.h>
+#endif
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -78,6 +85,113 @@ void sync_path(const std::string& path, int flags) {
   ::close(fd);
 }
 
+#if CHUNKARR_WITH_HDF5
+// The HDF5 floor (see the top); prints as main does.
+int hdf5_floor(const std::string& file, int threads, const std::string& out_dir,
+               std::size_t offset) {
+  namespace ca = chunkarr;
+  const hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  const hid_t d = f < 0 ? -1 : H5Dopen2(f, "/a", H5P_DEFAULT);
+  if (d < 0) throw std::runtime_error(file + ": no dataset /a");
+  const hid_t space = H5Dget_space(d);
+  hsize_t shape[2], chunk[2];
+  const hid_t dcpl = H5Dget_create_plist(d);
+  if (H5Sget_simple_extent_ndims(space) != 2 || H5Pget_chunk(dcpl, 2, chunk) != 2)
+    throw std::runtime_error(file + ": /a is not a chunked 2-d dataset");
+  H5Sget_simple_extent_dims(space, shape, nullptr);
+  bool deflate = false, shuffle = false;
+  for (int i = 0; i < H5Pget_nfilters(dcpl); ++i) {
+    unsigned flags = 0;
+    std::size_t n = 0;
+    const H5Z_filter_t id = H5Pget_filter2(dcpl, i, &flags, &n, nullptr, 0, nullptr, nullptr);
+    if (id == H5Z_FILTER_DEFLATE) {
+      deflate = true;
+    } else if (id == H5Z_FILTER_SHUFFLE) {
+      shuffle = true;
+    } else {
+      throw std::runtime_error(file + ": a filter other than deflate and shuffle");
+    }
+  }
+  struct stored {
+    std::string key;
+    haddr_t address;
+    hsize_t size;
+  };
+  std::vector<stored> chunks;
+  hsize_t count = 0;
+  H5Dget_num_chunks(d, space, &count);
+  for (hsize_t i = 0; i < count; ++i) {
+    hsize_t at[2];
+    unsigned mask = 0;
+    stored c{};
+    H5Dget_chunk_info(d, space, i, at, &mask, &c.address, &c.size);
+    c.key = std::to_string(at[0] / chunk[0]) + "." + std::to_string(at[1] / chunk[1]);
+    chunks.push_back(c);
+  }
+  const std::size_t chunk_bytes = chunk[0] * chunk[1] * 4;
+  const auto zlib = ca::make_codec("zlib:1");
+  const ca::codec_chain lz4({ca::make_codec("blosc:lz4:5:shuffle")});
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (!out_dir.empty()) std::filesystem::create_directories(out_dir);
+  std::atomic<std::size_t> next{0};
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<std::thread> pool;
+  std::vector<double> sums(threads, 0.0);
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      buffer raw(chunk_bytes + chunk_bytes / 16 + 4096, offset);
+      buffer inflated(chunk_bytes, offset);
+      buffer decoded(chunk_bytes, offset);
+      for (std::size_t c = next++; c < chunks.size(); c = next++) {
+        const std::size_t n = static_cast<std::size_t>(chunks[c].size);
+        if (::pread(fd, raw.data(), n, static_cast<off_t>(chunks[c].address)) !=
+            static_cast<ssize_t>(n))
+          throw std::runtime_error(file + ": short read");
+        std::byte* values = raw.data();
+        if (deflate) {
+          zlib->decode(std::span<const std::byte>(raw.data(), n),
+                       std::span(inflated.data(), chunk_bytes));
+          values = inflated.data();
+        }
+        if (shuffle) {  // HDF5's shuffle: byte k of every element, then byte k + 1, ...
+          const std::size_t elements = chunk_bytes / 4;
+          const std::byte* in = values;
+          std::byte* out = decoded.data();
+          for (std::size_t e = 0; e < elements; ++e) {
+            out[e * 4] = in[e];
+            out[e * 4 + 1] = in[elements + e];
+            out[e * 4 + 2] = in[2 * elements + e];
+            out[e * 4 + 3] = in[3 * elements + e];
+          }
+          values = decoded.data();
+        }
+        const std::span<const std::byte> chunk_values(values, chunk_bytes);
+        if (!out_dir.empty()) {
+          write_file(out_dir + "/" + chunks[c].key, lz4.encode(chunk_values, 4));
+        } else {
+          sums[t] += static_cast<double>(reinterpret_cast<const float*>(values)[0]);
+        }
+      }
+    });
+  }
+  for (auto& th : pool) th.join();
+  if (!out_dir.empty()) {
+    for (const stored& c : chunks) sync_path(out_dir + "/" + c.key, O_RDONLY);
+    sync_path(out_dir, O_RDONLY | O_DIRECTORY);
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ::close(fd);
+  H5Pclose(dcpl);
+  H5Sclose(space);
+  H5Dclose(d);
+  H5Fclose(f);
+  std::printf("seconds=%.6f bytes=%lld sum=%.6g\n", seconds,
+              static_cast<long long>(shape[0] * shape[1] * 4), sums[0]);
+  return 0;
+}
+#endif
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -102,13 +216,22 @@ int main(int argc, char** argv) {
     }
   }
   if (positional.size() != 2) {
-    std::fprintf(stderr, "usage: chunkarr_floor ZARR_DIR THREADS [--store OUT_DIR] [--offset N]\n");
+    std::fprintf(stderr,
+                 "usage: chunkarr_floor ZARR_DIR|FILE.h5 THREADS [--region R0:R1,C0:C1] "
+                 "[--passes N] [--store OUT_DIR] [--offset N]\n");
     return 2;
   }
   try {
     const std::string root = positional[0];
-    const auto z = ca::zarr_array::open(root);
     const int threads = std::atoi(positional[1].c_str());
+    if (root.ends_with(".h5")) {
+#if CHUNKARR_WITH_HDF5
+      return hdf5_floor(root, threads, out_dir, offset);
+#else
+      throw std::runtime_error("built without HDF5");
+#endif
+    }
+    const auto z = ca::zarr_array::open(root);
     const auto& meta = z.metadata();
     const ca::codec_chain codecs({meta.compressor});
     const auto chunk_bytes = static_cast<std::size_t>(meta.chunk_bytes());

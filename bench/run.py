@@ -16,7 +16,8 @@ Systems, each run as its own process, with peak RSS of the whole process from GN
             compute time inside the process, and the whole process (Python and its imports)
   floor     build/bin/chunkarr_floor: the I/O and codec work the workload cannot avoid, with
             no engine (read + decode + sum of the chunks it reads, twice for a two-pass
-            reduction; read + decode + encode + write for a store; none for HDF5 yet)
+            reduction; read + decode + encode + durable write for a store or a conversion,
+            HDF5 chunks read with pread at the addresses HDF5 lists)
 Each repeat runs the systems one after the other (A B A B ...) so noise hits both alike;
 the table gives medians.
 
@@ -54,8 +55,8 @@ WORKLOADS = [
     ("anomaly", ANOMALY, "zarr", ANOMALY, ["--passes", "2"]),
     ("store", "sqrt(abs(a))*2+1 stored to Zarr", "zarr", "sqrt(abs(a))*2+1",
      ["--store", "OUT"]),
-    ("convert", "HDF5 -> Zarr, uncompressed HDF5", "h5raw", None, None),
-    ("convert", "HDF5 -> Zarr, gzip+shuffle HDF5", "h5gzip", None, None),
+    ("convert", "HDF5 -> Zarr, uncompressed HDF5", "h5raw", None, ["--store", "OUT"]),
+    ("convert", "HDF5 -> Zarr, gzip+shuffle HDF5", "h5gzip", None, ["--store", "OUT"]),
 ]
 SCALING = ["mean", "mean0", "anomaly"]
 SCALED = {w[0]: w for w in WORKLOADS if w[2] == "zarr" and w[0] in SCALING}
@@ -293,8 +294,9 @@ def main():
             f"process; dask's **compute** time is inside its process, its **process** time "
             f"includes Python's start-up and imports. The **floor** is the I/O and codec work "
             f"the workload cannot avoid, with no engine (bench/floor.cpp: read + decode of the "
-            f"chunks it reads, twice for the two-pass anomaly; + encode + write for the store; "
-            f"none measured for HDF5 input).",
+            f"chunks it reads, twice for the two-pass anomaly; + encode + durable write for the "
+            f"store and the conversions, HDF5 chunks read with pread at the addresses HDF5 "
+            f"lists).",
             "",
             f"## Workloads: {title}",
             "",
