@@ -367,7 +367,7 @@ namespace {
 
 // The values of `n` over `region` for a slice or transpose to gather from. A source is read
 // once per task into the task's cache and used there (no copy); anything else is evaluated
-// into `scratch`, taken from the cache's pool (a fresh buffer costs its page faults).
+// into `scratch`, taken from the current pool (see buffer_pool_scope).
 const std::byte* input_values(const program_table& programs, const node& n, const box& region,
                               bytes& scratch) {
   const auto size = static_cast<std::size_t>(bytes_of(n, region));
