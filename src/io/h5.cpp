@@ -537,7 +537,7 @@ void read_in_child(H5::H5Object& object, const std::vector<std::string>& names, 
                           std::strerror(fork_errno));
   }
   std::vector<std::uint8_t> message;
-  bool timed_out = false;
+  bool timed_out = false, whole = false;  // whole: read to the end of the child's output
   const auto deadline = std::chrono::steady_clock::now() + child_limit;
   for (;;) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -547,16 +547,17 @@ void read_in_child(H5::H5Object& object, const std::vector<std::string>& names, 
     if (ready < 0 && errno == EINTR) continue;
     if (ready == 0) {
       timed_out = true;
-      ::kill(pid, SIGKILL);
       break;
     }
     std::uint8_t buffer[65536];
     const ssize_t n = ready < 0 ? -1 : ::read(fds[0], buffer, sizeof buffer);
     if (n < 0 && errno == EINTR) continue;
+    whole = n == 0;
     if (n <= 0) break;
     message.insert(message.end(), buffer, buffer + n);
   }
   ::close(fds[0]);
+  if (!whole) ::kill(pid, SIGKILL);  // timed out, or the pipe failed: waitpid must not wait
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
@@ -571,6 +572,7 @@ void read_in_child(H5::H5Object& object, const std::vector<std::string>& names, 
     failure = "libhdf5 crashed reading it (the reading process ended with status " +
               std::to_string(WEXITSTATUS(status)) + "; a damaged global heap?)";
   }
+  if (failure.empty() && !whole) failure = "unreadable (the pipe from the reading process failed)";
   json result;
   if (failure.empty()) {
     result = json::from_msgpack(message, true, false);
