@@ -40,8 +40,9 @@ TEST_CASE("dtype parses and prints every supported typestr") {
 }
 
 TEST_CASE("dtype refuses unsupported typestrs, naming them") {
-  for (const char* bad : {"<M8[ns]", "<m8[s]", "|S10", "<U4", "|V8", "|O", "<c8", "<f2", "<i3",
-                          "|i4", "i4", "<x4", "<f", "", "<fX"}) {
+  for (const char* bad :
+       {"<M8[ns]", "<m8[s]", "|S10", "<U4", "|V8", "|O", "<c8", "<f2", "<i3", "|i4", "i4", "<x4",
+        "<f", "", "<fX", "<f-8", "<f 8", "<f99999999999999999999999"}) {
     CAPTURE(bad);
     try {
       dtype::from_typestr(bad);

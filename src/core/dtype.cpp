@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <charconv>
 #include <cstring>
 
 #include "chunkarr/core/error.hpp"
@@ -65,10 +66,12 @@ dtype dtype::from_typestr(std::string_view typestr) {
     default:
       break;
   }
-  if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+  std::size_t size = 0;
+  const auto [end, status] = std::from_chars(digits.data(), digits.data() + digits.size(), size);
+  if (status == std::errc::result_out_of_range) unsupported(typestr, "the item size is too large");
+  if (status != std::errc{} || end != digits.data() + digits.size()) {
     unsupported(typestr, "the item size is not a number");
   }
-  const std::size_t size = std::stoul(std::string(digits));
   if (letter == 'f' && size == 2) unsupported(typestr, "float16 is not supported");
   for (const kind_info& k : kinds) {
     if (k.letter == letter && k.size == size) {
