@@ -144,6 +144,46 @@ class Eval(TempDirCase):
                      "b[:, 1:].sum(axis=0)"]:
             self.check(expr)
 
+    def test_joining(self):
+        # Operands of different dtypes (promoted) and chunkings; empty operands; regions that
+        # cross operands (slices, transposes, reductions over the joined axis).
+        for expr in ["concatenate([a, b])", "concatenate((a, i, u), axis=1)",
+                     "concatenate([u, m, i], axis=-1)", "concatenate([a[:5], a[5:], a[:0]])",
+                     "concatenate((a[3:9], b[:1], a[30:]), axis=0)", "concatenate([a, a])",
+                     "concatenate([t, t[:, :2]], axis=1)", "concatenate([r, r[::-1], r[:1]])",
+                     "concatenate([a, b], axis=1)[::3, 20:30] * 2", "concatenate([a, b]).T",
+                     "concatenate([a, b]).mean(axis=0)", "concatenate([i, u], axis=1).sum(axis=1)",
+                     "stack([a, b, i])", "stack([a, b], axis=1)", "stack((a, i), axis=-1)",
+                     "stack([r, r * 2])", "stack([a, b])[:, 10:20].std(axis=0)",
+                     "hstack([a, c])", "hstack([r, r])", "vstack([a, r])", "vstack([r, r])",
+                     "dstack([a, b])", "dstack([r, r])", "block([[a, c], [b, c]])",
+                     "block([a, b])", "block([[t], [t]])", "expand_dims(a, 1)",
+                     "expand_dims(r, -1)", "atleast_3d(r)", "atleast_2d(r)", "atleast_1d(a)",
+                     "np.concatenate([a, b], axis=0)"]:
+            self.check(expr)
+
+    def test_joining_errors(self):
+        a = f"a={self.inputs['a']}"
+        r = f"r={self.inputs['r']}"
+        t = f"t={self.inputs['t']}"
+        cases = [
+            (["concatenate([a, r])", "-i", a, "-i", r], "(37, 23)"),
+            (["concatenate([a, t], axis=1)", "-i", a, "-i", t], "dimension(s)"),
+            (["concatenate([a, a[:, :3]])", "-i", a], "along dimension 1"),
+            (["concatenate([a, a], axis=2)", "-i", a], "axis 2 is out of bounds"),
+            (["concatenate([a, a], axis=None)", "-i", a], "axis=None"),
+            (["concatenate([])", "-i", a], "need at least one array"),
+            (["concatenate(a)", "-i", a], "list or tuple"),
+            (["concatenate([a[0, 0], a[0, 1]])", "-i", a], "zero-dimensional"),
+            (["stack([a, a.T])", "-i", a], "same shape"),
+            (["block([[a, a], a])", "-i", a], "depths are mismatched"),
+            (["concatenate([a, a], axes=0)", "-i", a], "unexpected keyword argument 'axes'"),
+            (["concatenate([a, a", "-i", a], "column"),
+        ]
+        for args, needle in cases:
+            with self.subTest(args=args):
+                self.assert_error(["eval", *args], 1, needle)
+
     def test_two_pass_and_nested(self):
         self.check("((b*1000 - mean(b*1000, axis=0))**2).mean(axis=0)")
         self.check("a - a.mean(axis=0)")

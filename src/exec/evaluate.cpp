@@ -385,6 +385,56 @@ const std::byte* input_values(const program_table& programs, const node& n, cons
   return scratch.data();
 }
 
+// The parts of a concatenation's `region` that each input holds: which input, its box there,
+// and where along the joined axis the part starts in `region`.
+struct concat_piece {
+  std::size_t input;
+  box part;
+  index_t at;
+};
+
+std::vector<concat_piece> concatenate_pieces(const node& n, const box& region) {
+  const auto axis = static_cast<std::size_t>(n.axis);
+  std::vector<concat_piece> pieces;
+  index_t offset = 0;
+  for (std::size_t i = 0; i < n.inputs.size(); ++i) {
+    const index_t length = n.inputs[i]->shape[axis];
+    const index_t lo = std::max(region.start[axis], offset);
+    const index_t hi = std::min(region.stop[axis], offset + length);
+    if (lo < hi) {
+      concat_piece p{i, region, lo - region.start[axis]};
+      p.part.start[axis] = lo - offset;
+      p.part.stop[axis] = hi - offset;
+      pieces.push_back(std::move(p));
+    }
+    offset += length;
+  }
+  return pieces;
+}
+
+// A region inside one input (every chunk of the result is) is that input's values there;
+// one across inputs is assembled from their parts.
+void concatenate_into(const program_table& programs, const node& n, const box& region,
+                      std::span<std::byte> out) {
+  if (region.size() == 0) return;
+  const std::vector<concat_piece> pieces = concatenate_pieces(n, region);
+  if (pieces.size() == 1) {
+    evaluate_into(programs, *n.inputs[pieces.front().input], pieces.front().part, out);
+    return;
+  }
+  const std::size_t itemsize = n.dtype.itemsize();
+  const shape_t origin(region.ndim(), 0);
+  for (const concat_piece& p : pieces) {
+    bytes scratch;
+    const std::byte* values = input_values(programs, *n.inputs[p.input], p.part, scratch);
+    shape_t at = origin;
+    at[static_cast<std::size_t>(n.axis)] = p.at;
+    copy_region(values, p.part.shape(), origin, out.data(), region.shape(), at, p.part.shape(),
+                itemsize);
+    release(scratch);
+  }
+}
+
 }  // namespace
 
 void evaluate_into(const program_table& programs, const node& n, const box& region,
@@ -456,6 +506,9 @@ void evaluate_into(const program_table& programs, const node& n, const box& regi
       release(scratch);
       return;
     }
+    case node_kind::concatenate:
+      concatenate_into(programs, n, region, out);
+      return;
     case node_kind::reduction:
       throw std::logic_error("a reduction reached evaluation unmaterialised");
   }
@@ -489,6 +542,15 @@ index_t estimate_bytes(const program_table& programs, const node& n, const box& 
     }
     case node_kind::transpose:
       return out + estimate_bytes(programs, *n.inputs[0], transpose_input_box(n, region));
+    case node_kind::concatenate: {
+      const auto pieces = concatenate_pieces(n, region);
+      if (pieces.size() == 1 && pieces.front().part.shape() == region.shape())
+        return estimate_bytes(programs, *n.inputs[pieces.front().input], pieces.front().part);
+      index_t total = out;
+      for (const concat_piece& p : pieces)
+        total += estimate_bytes(programs, *n.inputs[p.input], p.part);
+      return total;
+    }
     case node_kind::elementwise: {
       const block_program& program = programs.at(n);
       index_t total = out + program.scratch_bytes();

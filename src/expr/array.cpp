@@ -98,6 +98,9 @@ std::string describe(const node& n) {
     case node_kind::transpose:
       what = "transpose";
       break;
+    case node_kind::concatenate:
+      what = "concatenate";
+      break;
     case node_kind::rechunk:
       what = "rechunk";
       break;
@@ -299,6 +302,20 @@ int normalize_axis(int axis, std::size_t ndim, const char* op) {
 }
 
 }  // namespace
+
+namespace detail {
+
+const node& node_of(const array& a) {
+  return get(a);
+}
+dtype promote_types(const dtype& a, const dtype& b) {
+  return promote(a, b);
+}
+int normalize_axis(int axis, std::size_t ndim, const char* op) {
+  return chunkarr::normalize_axis(axis, ndim, op);
+}
+
+}  // namespace detail
 
 // ---- array ---------------------------------------------------------------------------------
 

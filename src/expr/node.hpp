@@ -29,6 +29,7 @@ enum class node_kind {
   reduction,      // reduce_op over axes
   slice,          // basic indexing: per-axis start/step/count, dropped and new axes
   transpose,      // axis permutation
+  concatenate,    // inputs joined along `axis` (same dtype, same other extents)
   rechunk,        // the same values in other chunks
   materialised,   // a stage's result (a reduction, an intermediate), filled when the plan runs
 };
@@ -89,6 +90,7 @@ struct node {
   reduction_payload reduction;
   slice_payload slicing;
   std::vector<int> permutation;          // transpose: output axis d = input axis perm[d]
+  int axis = 0;                          // concatenate: the axis the inputs are joined along
   std::shared_ptr<stage_result> result;  // materialised
   // The longest path to a source (a source is 1), set when the node is wrapped in an `array`,
   // before it is shared. Walks over the DAG recurse along such paths: max_depth bounds them.
@@ -117,6 +119,12 @@ chunks_t regular_chunks(const shape_t& shape, const shape_t& chunk_shape);
 /// The chunks of `from` that a slice of it passes through, cut to the slice: one output chunk
 /// per input chunk it touches.
 axis_chunks sliced_chunks(const axis_chunks& from, const slice_range& r);
+/// The node behind `a`; value_error for an empty handle.
+const node& node_of(const array& a);
+/// NumPy's promotion of two dtypes (np.result_type of arrays), in native byte order.
+dtype promote_types(const dtype& a, const dtype& b);
+/// `axis` in [0, ndim) (negative counts from the end), or a shape_error naming `op`.
+int normalize_axis(int axis, std::size_t ndim, const char* op);
 /// A short description for messages and graphs: "add float32 (1000, 30)".
 std::string describe(const node& n);
 

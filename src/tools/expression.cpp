@@ -150,9 +150,10 @@ constexpr std::pair<std::string_view, std::string_view> numpy_aliases[] = {
     {"amin", "min"},
     {"amax", "max"}};
 // The functions that are not one table entry: bool casts around one (logical_*) and the rest.
-constexpr std::string_view other_functions[] = {"logical_not", "logical_and", "logical_or",
-                                                "logical_xor", "where",       "clip",
-                                                "transpose",   "astype",      "rechunk"};
+constexpr std::string_view other_functions[] = {
+    "logical_not", "logical_and", "logical_or",  "logical_xor", "where",     "clip",   "transpose",
+    "astype",      "rechunk",     "concatenate", "stack",       "hstack",    "vstack", "dstack",
+    "block",       "expand_dims", "atleast_1d",  "atleast_2d",  "atleast_3d"};
 
 template <class Op, std::size_t Count>
 constexpr std::optional<Op> table_entry(std::string_view name) {
@@ -435,6 +436,16 @@ class parser {
           expect(")");
           return value{items};
         }
+        if (t.text == "[") {  // a list: as a tuple wherever one is taken
+          const nesting guard(*this);
+          tuple_t items;
+          while (!accept("]")) {
+            items.push_back(expression());
+            if (accept("]")) break;
+            expect(",");
+          }
+          return value{items};
+        }
         if (t.text == "." && accept(".")) {  // "..." arrives as three dots
           expect(".");
           return value{ellipsis_t{}};
@@ -514,7 +525,8 @@ class parser {
     return apply_function(fn->name, args, at);
   }
 
-  [[noreturn]] void bad_call(const std::string& fn, const token& at, const std::string& why) {
+  [[noreturn]] void bad_call(const std::string& fn, const token& at, std::string why) {
+    if (why.rfind(fn + ": ", 0) == 0) why.erase(0, fn.size() + 2);  // the library's own prefix
     throw_error<value_error>("column ", at.column, " of '", excerpt(text_, at.column), "': ", fn,
                              "(): ", why);
   }
@@ -660,7 +672,101 @@ class parser {
         bad_call(fn, at, e.what());
       }
     }
+    if (value joined; join_function(fn, args, at, joined)) return joined;
     bad_call(fn, at, "unknown function");
+  }
+
+  // The arrays of a list or tuple argument (concatenate's, stack's, …).
+  std::vector<array> arrays_of(const value& v, const std::string& fn, const token& at) {
+    const auto* items = std::get_if<tuple_t>(&v.v);
+    if (!items) {
+      const std::string what = type_name(v);
+      bad_call(fn, at,
+               "expected a list or tuple of arrays, not " +
+                   std::string(what == "array" ? "an " : "a ") + what);
+    }
+    std::vector<array> out;
+    for (const value& item : *items) out.push_back(to_array(item, at));
+    return out;
+  }
+
+  block_item block_of(const value& v, const token& at) {
+    if (const auto* items = std::get_if<tuple_t>(&v.v)) {
+      std::vector<block_item> entries;
+      for (const value& item : *items) entries.push_back(block_of(item, at));
+      return block_item(std::move(entries));
+    }
+    return block_item(to_array(v, at));
+  }
+
+  // concatenate, stack, hstack, vstack, dstack, block, expand_dims, atleast_Nd.
+  bool join_function(const std::string& fn, arguments& args, const token& at, value& result) {
+    auto only = [&](std::size_t most, std::initializer_list<const char*> keywords) {
+      if (args.positional.size() > most) bad_call(fn, at, "too many arguments");
+      for (const auto& [key, unused] : args.keywords) {
+        if (std::find_if(keywords.begin(), keywords.end(),
+                         [&](const char* k) { return key == k; }) == keywords.end()) {
+          bad_call(fn, at, "unexpected keyword argument '" + key + "'");
+        }
+      }
+    };
+    auto get = [&](std::size_t i, const char* keyword) -> const std::pair<value, token>* {
+      if (i < args.positional.size()) return &args.positional[i];
+      if (auto it = args.keywords.find(keyword); it != args.keywords.end()) return &it->second;
+      return nullptr;
+    };
+    auto require = [&](std::size_t i, const char* keyword) -> const std::pair<value, token>& {
+      const auto* a = get(i, keyword);
+      if (!a) bad_call(fn, at, std::string("missing argument '") + keyword + "'");
+      return *a;
+    };
+    auto axis = [&](std::size_t i) {
+      const auto* a = get(i, "axis");
+      if (!a) return 0;
+      if (std::holds_alternative<none_t>(a->first.v)) {
+        bad_call(fn, at, "axis=None (joining flattened arrays) is not supported; ravel first");
+      }
+      return static_cast<int>(int_of(a->first, fn, a->second));
+    };
+    try {
+      if (fn == "concatenate" || fn == "stack") {
+        only(2, {"arrays", "axis"});
+        const auto& [v, t] = require(0, "arrays");
+        const std::vector<array> arrays = arrays_of(v, fn, t);
+        result = value{fn == "stack" ? stack(arrays, axis(1)) : concatenate(arrays, axis(1))};
+      } else if (fn == "hstack" || fn == "vstack" || fn == "dstack") {
+        only(1, {"tup"});
+        const auto& [v, t] = require(0, "tup");
+        const std::vector<array> arrays = arrays_of(v, fn, t);
+        result = value{fn == "hstack"   ? hstack(arrays)
+                       : fn == "vstack" ? vstack(arrays)
+                                        : dstack(arrays)};
+      } else if (fn == "block") {
+        only(1, {"arrays"});
+        const auto& [v, t] = require(0, "arrays");
+        result = value{block(block_of(v, t))};
+      } else if (fn == "expand_dims") {
+        only(2, {"a", "axis"});
+        const auto& [v, t] = require(0, "a");
+        const auto& [ax, axt] = require(1, "axis");
+        result = value{expand_dims(to_array(v, t), static_cast<int>(int_of(ax, fn, axt)))};
+      } else if (fn == "atleast_1d" || fn == "atleast_2d" || fn == "atleast_3d") {
+        only(1, {});
+        const auto& [v, t] = require(0, "arys");
+        const array a = to_array(v, t);
+        result = value{fn == "atleast_1d"   ? atleast_1d(a)
+                       : fn == "atleast_2d" ? atleast_2d(a)
+                                            : atleast_3d(a)};
+      } else {
+        return false;
+      }
+    } catch (const shape_error& e) {
+      bad_call(fn, at, e.what());
+    } catch (const value_error& e) {
+      if (std::string(e.what()).rfind("column ", 0) == 0) throw;  // already placed
+      bad_call(fn, at, e.what());
+    }
+    return true;
   }
 
   // After '[': subscripts up to ']'.

@@ -259,6 +259,42 @@ inline array stddev(const array& a, axes_t axes = {}, bool keepdims = false, int
   return reduce(reduce_op::std, a, std::move(axes), keepdims, ddof);
 }
 
+// ---- joining -----------------------------------------------------------------------------
+
+/// NumPy's concatenate: `arrays` joined along an existing `axis` (negative counts from the
+/// end). The dtype is NumPy's result_type of them all. The result keeps the operands' chunks:
+/// along `axis` one operand's after another's, along the other axes every boundary of any
+/// operand (dask's unify_chunks), so nothing is rechunked.
+array concatenate(const std::vector<array>& arrays, int axis = 0);
+/// NumPy's stack: arrays of one shape joined along a new `axis`.
+array stack(const std::vector<array>& arrays, int axis = 0);
+/// NumPy's hstack (along the second axis; the first for 1-d arrays), vstack (the first axis,
+/// 1-d arrays as rows) and dstack (the third axis, arrays raised to 3-d).
+array hstack(const std::vector<array>& arrays);
+array vstack(const std::vector<array>& arrays);
+array dstack(const std::vector<array>& arrays);
+/// A size-1 axis inserted at `axis` of the result (negative counts from its end).
+array expand_dims(const array& a, int axis);
+/// NumPy's atleast_1d/2d/3d: views with size-1 axes added as NumPy adds them.
+array atleast_1d(const array& a);
+array atleast_2d(const array& a);
+array atleast_3d(const array& a);
+
+/// One entry of `block`'s nested lists: an array, or a list of entries.
+struct block_item {
+  array leaf;
+  std::vector<block_item> items;
+  bool list = false;
+  block_item(array a) : leaf(std::move(a)) {}
+  block_item(std::initializer_list<block_item> entries) : items(entries), list(true) {}
+  explicit block_item(std::vector<block_item> entries) : items(std::move(entries)), list(true) {}
+  bool is_list() const { return list; }
+};
+/// NumPy's block: the innermost lists join along the last axis, the next along the one
+/// before, …; arrays get leading size-1 axes up to the depth of the lists.
+/// `block({{a, b}, {c, d}})` is a 2×2 arrangement.
+array block(const block_item& arrays);
+
 // ---- chunking ----------------------------------------------------------------------------
 
 /// The same values in chunks of `chunk_shape` (-1: the whole axis). Lazy: the planner copies

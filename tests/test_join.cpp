@@ -1,0 +1,169 @@
+// Joining arrays: concatenate, stack, hstack/vstack/dstack, block against xtensor's own
+// concatenate and stack, across dtypes, chunkings (misaligned, size-1, edge chunks, empty
+// operands), thread counts and budgets; the chunks of the result; errors that name the shapes.
+#include <doctest/doctest.h>
+
+#include <xtensor/xbuilder.hpp>
+#include <xtensor/xmanipulation.hpp>
+#include <xtensor/xview.hpp>
+
+#include "chunkarr/chunkarr.hpp"
+#include "test_helpers.hpp"
+
+using namespace chunkarr;
+
+namespace {
+
+// Distinct values per operand, so a part taken from the wrong operand or offset shows.
+template <class T>
+xt::xarray<T> values(const shape_t& shape, int seed) {
+  std::vector<std::size_t> s(shape.begin(), shape.end());
+  xt::xarray<T> x(s);
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    x.data()[i] = static_cast<T>((seed * 1000 + static_cast<int>(i) * 7) % 251 - 100);
+  }
+  return x;
+}
+
+const std::vector<compute_options> settings = {
+    {.threads = 1}, {.threads = 2}, {.memory_limit = 1 << 20, .threads = 4}};
+
+}  // namespace
+
+TEST_CASE("concatenate agrees with xtensor along every axis, for any chunking and threads") {
+  const shape_t sa{13, 7, 5}, sb{13, 7, 5};
+  const auto xa = values<float>(sa, 1);
+  for (int axis : {0, 1, 2, -1, -3}) {
+    CAPTURE(axis);
+    shape_t sc = sa;
+    sc[static_cast<std::size_t>(axis < 0 ? axis + 3 : axis)] = 4;
+    const auto xb = values<float>(sb, 2);
+    const auto xc = values<float>(sc, 3);
+    const std::size_t ax = static_cast<std::size_t>(axis < 0 ? axis + 3 : axis);
+    const xt::xarray<float> expected = xt::concatenate(xt::xtuple(xa, xb, xc), ax);
+    for (const auto& [ca, cb, cc] : std::vector<std::tuple<shape_t, shape_t, shape_t>>{
+             {{4, 3, 2}, {4, 3, 2}, {4, 3, 2}},   // the same chunks
+             {{13, 7, 5}, {5, 2, 3}, {1, 1, 1}},  // misaligned, whole, size-1
+             {{6, 7, 1}, {13, 1, 5}, {2, 4, 5}}}) {
+      CAPTURE(to_string(ca));
+      CAPTURE(to_string(cb));
+      const array a = from_xtensor(xa, ca), b = from_xtensor(xb, cb), c = from_xtensor(xc, cc);
+      const array j = concatenate({a, b, c}, axis);
+      CHECK(j.shape() == shape_t(expected.shape().begin(), expected.shape().end()));
+      for (const compute_options& o : settings) {
+        CAPTURE(o.threads);
+        CHECK(compute<float>(j, o) == expected);
+      }
+      // Regions that cross operands: a slice through the joins, a transpose, a rechunk.
+      CHECK(compute<float>(j(range(1, {}, 2), range({}, {}, -1), range(1, 4))) ==
+            xt::view(expected, xt::range(1, xt::placeholders::_, 2),
+                     xt::range(xt::placeholders::_, xt::placeholders::_, -1), xt::range(1, 4)));
+      CHECK(compute<float>(rechunk(j, {5, 5, 5})) == expected);
+      CHECK(compute<float>(j.transpose()) == xt::transpose(expected));
+      CHECK(compute<double>(sum(j, {static_cast<int>(ax)})) ==
+            xt::sum(xt::cast<double>(expected), {ax}));
+    }
+  }
+}
+
+TEST_CASE("concatenate promotes as NumPy and drops empty operands") {
+  const array f = from_xtensor(values<float>({4, 3}, 1), {3, 2});
+  const array i = from_xtensor(values<std::int32_t>({2, 3}, 2), {1, 3});
+  const array u = from_xtensor(values<std::uint8_t>({1, 3}, 3));
+  const array b = from_xtensor(xt::xarray<bool>({{true, false, true}}));
+  CHECK(concatenate({f, i}).dtype().kind == scalar_kind::float64);
+  CHECK(concatenate({i, u}).dtype().kind == scalar_kind::int32);
+  CHECK(concatenate({u, b}).dtype().kind == scalar_kind::uint8);
+  CHECK(concatenate({b, b}).dtype().kind == scalar_kind::bool_);
+  const xt::xarray<double> expected = xt::concatenate(
+      xt::xtuple(xt::cast<double>(values<float>({4, 3}, 1)),
+                 xt::cast<double>(values<std::int32_t>({2, 3}, 2)),
+                 xt::cast<double>(values<std::uint8_t>({1, 3}, 3)), xt::xarray<double>{{1, 0, 1}}),
+      0);
+  CHECK(compute<double>(concatenate({f, i, u, b})) == expected);
+  // An empty operand adds no chunks; all empty gives an empty result.
+  const array empty = f(range(0, 0));
+  const array j = concatenate({empty, f, empty});
+  CHECK(j.shape() == shape_t{4, 3});
+  CHECK(j.chunks() == f.chunks());
+  CHECK(concatenate({empty, empty}).shape() == shape_t{0, 3});
+  CHECK(compute<float>(concatenate({empty, empty})).size() == 0);
+  // One operand is that operand (cast when needed).
+  CHECK(concatenate({f}).node() == f.node());
+}
+
+TEST_CASE("concatenate keeps the operands' chunks, refined where they differ") {
+  const array a = from_xtensor(values<float>({10, 8}, 1), {4, 3});
+  const array b = from_xtensor(values<float>({5, 8}, 2), {2, 5});
+  const array j = concatenate({a, b});
+  CHECK(j.chunks()[0].lengths() == shape_t{4, 4, 2, 2, 2, 1});
+  // Along the other axis, every boundary of either: 0 3 5 6 8.
+  CHECK(j.chunks()[1].lengths() == shape_t{3, 2, 1, 2});
+  const array same = concatenate({a, a}, 1);
+  CHECK(same.chunks()[0] == a.chunks()[0]);
+  CHECK(same.chunks()[1].lengths() == shape_t{3, 3, 2, 3, 3, 2});
+}
+
+TEST_CASE("stack, hstack, vstack, dstack and block agree with NumPy's definitions") {
+  const auto x = values<double>({6, 4}, 1), y = values<double>({6, 4}, 2);
+  const array a = from_xtensor(x, {4, 3}), b = from_xtensor(y, {5, 1});
+  for (int axis : {0, 1, 2, -1}) {
+    CAPTURE(axis);
+    const std::size_t ax = static_cast<std::size_t>(axis < 0 ? axis + 3 : axis);
+    CHECK(compute<double>(stack({a, b}, axis)) == xt::stack(xt::xtuple(x, y), ax));
+  }
+  CHECK(compute<double>(hstack({a, b})) == xt::concatenate(xt::xtuple(x, y), 1));
+  CHECK(compute<double>(vstack({a, b})) == xt::concatenate(xt::xtuple(x, y), 0));
+  CHECK(compute<double>(dstack({a, b})) == xt::stack(xt::xtuple(x, y), 2));
+  // 1-d: hstack joins them, vstack makes rows, dstack a (1, N, k) block.
+  const auto r = values<double>({5}, 3);
+  const array v = from_xtensor(r, {2});
+  CHECK(compute<double>(hstack({v, v})) == xt::concatenate(xt::xtuple(r, r)));
+  CHECK(compute<double>(vstack({v, v})) == xt::stack(xt::xtuple(r, r)));
+  CHECK(dstack({v, v}).shape() == shape_t{1, 5, 2});
+  CHECK(atleast_3d(a).shape() == shape_t{6, 4, 1});
+  CHECK(atleast_2d(v).shape() == shape_t{1, 5});
+  CHECK(expand_dims(a, -1).shape() == shape_t{6, 4, 1});
+  CHECK(expand_dims(a, 1).shape() == shape_t{6, 1, 4});
+  // block: the inner lists join along the last axis, the outer along the one before.
+  const array top = block({{a, b}, {b, a}});
+  CHECK(compute<double>(top) == xt::concatenate(xt::xtuple(xt::concatenate(xt::xtuple(x, y), 1),
+                                                           xt::concatenate(xt::xtuple(y, x), 1)),
+                                                0));
+  CHECK(block({a, b}).shape() == shape_t{6, 8});
+  CHECK(block({{v}}).shape() == shape_t{1, 5});  // raised to the depth of the lists
+}
+
+TEST_CASE("joins store to Zarr and read back equal") {
+  test::temp_dir dir;
+  const auto x = values<std::int16_t>({9, 11}, 1), y = values<std::int16_t>({9, 11}, 2);
+  const array j = stack({from_xtensor(x, {4, 4}), from_xtensor(y, {3, 11})}, 1);
+  store(j, (dir.path() / "j.zarr").string());
+  const array back = open(dir.path() / "j.zarr");
+  CHECK(back.dtype().kind == scalar_kind::int16);
+  CHECK(compute<std::int16_t>(back) == xt::stack(xt::xtuple(x, y), 1));
+}
+
+TEST_CASE("bad joins are refused when built, naming the shapes") {
+  const array a = from_xtensor(values<float>({4, 3}, 1));
+  const array r = from_xtensor(values<float>({3}, 1));
+  const array s = from_xtensor(values<float>({4, 5}, 1));
+  CHECK_THROWS_WITH_AS(concatenate({}), doctest::Contains("need at least one array"), value_error);
+  CHECK_THROWS_WITH_AS(concatenate({a, r}),
+                       doctest::Contains("the array at index 1 has 1 dimension(s) (shape (3,))"),
+                       shape_error);
+  CHECK_THROWS_WITH_AS(concatenate({a, s}),
+                       doctest::Contains("along dimension 1, the array at index 0 has size 3"),
+                       shape_error);
+  CHECK_NOTHROW(concatenate({a, s}, 1));
+  CHECK_THROWS_WITH_AS(concatenate({a, a}, 2), doctest::Contains("axis 2 is out of bounds"),
+                       shape_error);
+  CHECK_THROWS_WITH_AS(concatenate({r(0), r(1)}), doctest::Contains("zero-dimensional"),
+                       shape_error);
+  CHECK_THROWS_WITH_AS(stack({a, s}), doctest::Contains("(4, 3)"), shape_error);
+  CHECK_THROWS_WITH_AS(stack({a, a}, 3), doctest::Contains("out of bounds"), shape_error);
+  CHECK_THROWS_AS(concatenate({a, array()}), value_error);
+  CHECK_THROWS_WITH_AS(block({{a, a}, a}), doctest::Contains("depths are mismatched"), value_error);
+  CHECK_THROWS_WITH_AS(block(block_item(std::vector<block_item>{})),
+                       doctest::Contains("cannot be empty"), value_error);
+}
