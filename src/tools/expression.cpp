@@ -703,11 +703,10 @@ class parser {
   bool join_function(const std::string& fn, arguments& args, const token& at, value& result) {
     auto only = [&](std::size_t most, std::initializer_list<const char*> keywords) {
       if (args.positional.size() > most) bad_call(fn, at, "too many arguments");
-      for (const auto& [key, unused] : args.keywords) {
-        if (std::find_if(keywords.begin(), keywords.end(),
-                         [&](const char* k) { return key == k; }) == keywords.end()) {
-          bad_call(fn, at, "unexpected keyword argument '" + key + "'");
-        }
+      for (const auto& entry : args.keywords) {
+        bool known = false;
+        for (const char* k : keywords) known = known || entry.first == k;
+        if (!known) bad_call(fn, at, "unexpected keyword argument '" + entry.first + "'");
       }
     };
     auto get = [&](std::size_t i, const char* keyword) -> const std::pair<value, token>* {

@@ -78,6 +78,9 @@ EXPRESSIONS = [
     "min(x, axis=1) < max(y)", "x.rechunk((2, 1)) % 5", "~y ^ 3", "y << 2",
     "logical_xor(b, x > 0)", "x.transpose(1, 0)[1]", "1e309 * x", "-(-(-x))",
     "x.std(ddof=1)", "x.argmax(axis=0)", "nan * inf", "y.astype(bool).any()",
+    "concatenate([x, x[:1], b], axis=0)", "stack((y, y * 2), axis=-1)",
+    "block([[x, b], [x[:2], b[:2]]])", "hstack([x, b]).sum(axis=1) + vstack([y, y])[0]",
+    "dstack([x, x])[::-1, 1:]",
 ]
 
 
