@@ -37,7 +37,7 @@ def main():
             start = time.perf_counter()
             checksum = float(x.sum().compute())
         else:
-            a = da.from_zarr(path)
+            a = da.from_zarr(path.split(",")[0])
             if workload == "mean":
                 r = a.mean()
             elif workload == "mean0":
@@ -57,6 +57,12 @@ def main():
             elif workload.startswith("rechunk:"):
                 rows, cols = (int(x) for x in workload[8:].split(","))
                 a.rechunk((rows, cols)).to_zarr(out, overwrite=True, compressor=lz4)
+                r = None
+            elif workload in ("concatenate", "stack"):
+                # INPUT is two arrays, comma-separated: the two sessions, joined along rows.
+                b = da.from_zarr(path.split(",")[1])
+                join = da.concatenate if workload == "concatenate" else da.stack
+                join([a, b], axis=0).to_zarr(out, overwrite=True, compressor=lz4)
                 r = None
             elif workload == "store":
                 (da.sqrt(abs(a)) * 2 + 1).to_zarr(out, overwrite=True, compressor=lz4)

@@ -167,3 +167,106 @@ TEST_CASE("bad joins are refused when built, naming the shapes") {
   CHECK_THROWS_WITH_AS(block(block_item(std::vector<block_item>{})),
                        doctest::Contains("cannot be empty"), value_error);
 }
+
+namespace {
+
+zarr_array stored(const std::filesystem::path& dir, const xt::xarray<float>& x, shape_t chunks,
+                  const char* codec = "blosc:lz4:5:shuffle", fill_value fill = 0.0,
+                  memory_order order = memory_order::c) {
+  array_metadata m;
+  m.shape = shape_t(x.shape().begin(), x.shape().end());
+  m.chunks = std::move(chunks);
+  m.dtype = make_dtype(scalar_kind::float32);
+  m.compressor = make_codec(codec);
+  m.fill = fill;
+  m.order = order;
+  const zarr_array z = zarr_array::create(make_directory_store(dir), "", m);
+  z.write(box::whole(m.shape), std::as_bytes(std::span(x.data(), x.size())));
+  return z;
+}
+
+}  // namespace
+
+TEST_CASE("a store of arrays joined as they are stored copies their chunks' bytes") {
+  test::temp_dir dir;
+  const auto x = values<float>({8, 6}, 1), y = values<float>({8, 6}, 2);
+  const zarr_array a = stored(dir.path() / "a.zarr", x, {4, 3});
+  const zarr_array b = stored(dir.path() / "b.zarr", y, {4, 3});
+  auto same_bytes = [](const zarr_array& from, const shape_t& i, const zarr_array& to,
+                       const shape_t& j) {
+    return from.storage()->get(from.chunk_key(i)) == to.storage()->get(to.chunk_key(j));
+  };
+  // Chunks written with another Blosc compressor (a Blosc frame names its own, so the array's
+  // codec reads them): not what encoding their values again gives, so only a copy of the
+  // stored bytes can match them.
+  for (const zarr_array* z : {&a, &b}) {
+    for (const shape_t& i : {shape_t{1, 1}, shape_t{0, 1}, shape_t{1, 0}}) {
+      bytes chunk(static_cast<std::size_t>(z->metadata().chunk_bytes()));
+      z->read_chunk(i, chunk);
+      const bytes other = make_codec("blosc:zstd:5:noshuffle")->encode(chunk, 4);
+      REQUIRE(other != make_codec("blosc:lz4:5:shuffle")->encode(chunk, 4));
+      z->storage()->set(z->chunk_key(i), other);
+    }
+  }
+  for (int threads : {1, 2}) {
+    CAPTURE(threads);
+    const compute_options o{.threads = threads};
+    const zarr_array c = store(concatenate({from_zarr(a), from_zarr(b)}),
+                               (dir.path() / ("c" + std::to_string(threads))).string(),
+                               {.overwrite = true, .compute = o});
+    CHECK(compute<float>(from_zarr(c)) == xt::concatenate(xt::xtuple(x, y), 0));
+    CHECK(same_bytes(a, {1, 1}, c, {1, 1}));
+    CHECK(same_bytes(b, {0, 1}, c, {2, 1}));
+    // A new axis: chunks (1, 4, 3) hold what chunks (4, 3) do, element for element.
+    const zarr_array s = store(stack({from_zarr(a), from_zarr(b)}, 0),
+                               (dir.path() / ("s" + std::to_string(threads))).string(),
+                               {.overwrite = true, .compute = o});
+    CHECK(compute<float>(from_zarr(s)) == xt::stack(xt::xtuple(x, y), 0));
+    CHECK(same_bytes(b, {1, 0}, s, {1, 1, 0}));
+  }
+  // An aligned slice is its chunks too; a misaligned one, or another codec, is recomputed.
+  const zarr_array tail = store(from_zarr(a)(range(4, 8)), (dir.path() / "tail").string());
+  CHECK(same_bytes(a, {1, 0}, tail, {0, 0}));
+  const zarr_array shifted = store(from_zarr(a)(range(1, 8)), (dir.path() / "shifted").string());
+  CHECK(compute<float>(from_zarr(shifted)) == xt::view(x, xt::range(1, 8)));
+  const zarr_array other = store(concatenate({from_zarr(a), from_zarr(b)}),
+                                 (dir.path() / "zstd").string(), {.codec = "zstd:3"});
+  CHECK(compute<float>(from_zarr(other)) == xt::concatenate(xt::xtuple(x, y), 0));
+  CHECK_FALSE(same_bytes(a, {0, 0}, other, {0, 0}));
+}
+
+TEST_CASE("copied chunks: missing ones read as their source's fill, other forms are recoded") {
+  test::temp_dir dir;
+  const auto x = values<float>({10, 7}, 1);
+  // A source whose fill is 7 and whose chunk (0, 1) is not stored: the output (fill 0) must
+  // hold 7s there, not a missing chunk.
+  const zarr_array a = stored(dir.path() / "a.zarr", x, {4, 4}, "blosc:lz4:5:shuffle", 7.0);
+  a.erase_chunk(shape_t{0, 1});
+  xt::xarray<float> expected = x;
+  xt::view(expected, xt::range(0, 4), xt::range(4, 7)) = 7.0f;
+  const zarr_array c =
+      store(concatenate({from_zarr(a), from_zarr(a)}, 1), (dir.path() / "c.zarr").string());
+  CHECK(compute<float>(from_zarr(c)) == xt::concatenate(xt::xtuple(expected, expected), 1));
+  // Fortran order, or an edge chunk that is not an edge in the output: values, not bytes.
+  const zarr_array f =
+      stored(dir.path() / "f.zarr", x, {4, 4}, "blosc:lz4:5:shuffle", 0.0, memory_order::f);
+  const zarr_array g = store(concatenate({from_zarr(f), from_zarr(f)}), (dir.path() / "g").string(),
+                             {.chunks = {4, 4}});
+  CHECK(compute<float>(from_zarr(g)) == xt::concatenate(xt::xtuple(x, x), 0));
+  const zarr_array h = stored(dir.path() / "h.zarr", x, {4, 4});
+  const zarr_array k = store(concatenate({from_zarr(h)(range(0, 8)), from_zarr(h)}),
+                             (dir.path() / "k").string(), {.chunks = {4, 4}});
+  CHECK(compute<float>(from_zarr(k)) ==
+        xt::concatenate(xt::xtuple(xt::view(x, xt::range(0, 8)), x), 0));
+}
+
+TEST_CASE("a corrupt chunk is not copied: the store fails naming its key") {
+  test::temp_dir dir;
+  const auto x = values<float>({8, 6}, 1);
+  const zarr_array a = stored(dir.path() / "a.zarr", x, {4, 3});
+  a.storage()->set(a.chunk_key(shape_t{1, 0}), std::as_bytes(std::span("not a blosc frame", 17)));
+  CHECK_THROWS_WITH_AS(
+      store(concatenate({from_zarr(a), from_zarr(a)}), (dir.path() / "c.zarr").string()),
+      doctest::Contains("1.0"), codec_error);
+  CHECK_FALSE(std::filesystem::exists(dir.path() / "c.zarr"));
+}

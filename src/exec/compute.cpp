@@ -104,7 +104,8 @@ void run_chunks(
     const array& a, const chunk_grid& grid, const bytes* pad, index_t extra,
     const std::string& what,
     const std::function<void(const shape_t&, const box&, std::span<const std::byte>)>& consume,
-    const compute_options& options, std::optional<bytes> skip_fill = std::nullopt) {
+    const compute_options& options, std::optional<bytes> skip_fill = std::nullopt,
+    std::function<bool(const shape_t&, const stored_chunk&)> copy_stored = {}) {
   const node& root = checked(a);
   if (grid.shape() != root.shape) {
     throw_error<shape_error>(what, ": shape ", to_string(grid.shape()), " does not match ",
@@ -117,7 +118,32 @@ void run_chunks(
   spec.blocks = true;
   spec.skip_fill = std::move(skip_fill);
   plan p = make_plan(a.node(), spec, planning(options));
-  run_plan(p, {consume, pad, grid.chunks()}, options);
+  run_plan(p, {consume, pad, grid.chunks(), std::move(copy_stored)}, options);
+}
+
+// The shape of a chunk (its full shape, or its box's) without the axes along which the array's
+// chunks are 1 long: size-1 axes move no element, so two chunks whose shapes agree so hold
+// their elements in the same order.
+shape_t squeezed(const shape_t& shape, const shape_t& chunks) {
+  shape_t out;
+  for (std::size_t d = 0; d < shape.size(); ++d) {
+    if (chunks[d] != 1) out.push_back(shape[d]);
+  }
+  return out;
+}
+
+// Whether chunk `index` of `out` may be stored as the bytes chunk `from` is stored with:
+// one dtype and byte order, memory order and compressor, and the same elements in the same
+// places (edge padding included).
+bool same_stored_form(const zarr_array& out, const shape_t& index, const stored_chunk& from) {
+  const array_metadata& a = out.metadata();
+  const array_metadata& b = from.array->metadata();
+  if (!(a.dtype == b.dtype) || a.order != b.order) return false;
+  if (static_cast<bool>(a.compressor) != static_cast<bool>(b.compressor)) return false;
+  if (a.compressor && a.compressor->spec() != b.compressor->spec()) return false;
+  return squeezed(a.chunks, a.chunks) == squeezed(b.chunks, b.chunks) &&
+         squeezed(out.grid().chunk_box(index).shape(), a.chunks) ==
+             squeezed(from.array->grid().chunk_box(from.index).shape(), b.chunks);
 }
 
 }  // namespace
@@ -139,7 +165,27 @@ void store(const array& a, const zarr_array& out, const compute_options& options
           out.erase_chunk(index);
         }
       },
-      options, fresh ? std::optional<bytes>(fill) : std::nullopt);
+      options, fresh ? std::optional<bytes>(fill) : std::nullopt,
+      // A chunk that is a source's stored chunk in the same form is copied as stored (a
+      // concatenation, a stack or an aligned slice of arrays stored alike): no decode, no
+      // encode. Not when fill chunks are left out, which needs the values to tell.
+      write_empty_chunks ? [&](const shape_t& index, const stored_chunk& from) {
+        if (!same_stored_form(out, index, from)) return false;
+        const std::optional<bytes> stored =
+            from.array->storage()->get(from.array->chunk_key(from.index));
+        if (!stored) return false;  // not stored: computed as the fill value it reads as
+        // A chunk whose header does not promise a whole chunk is decoded the usual way, which
+        // names the key and the damage.
+        const std::size_t whole = static_cast<std::size_t>(out.metadata().chunk_bytes());
+        const codec* c = out.metadata().compressor.get();
+        try {
+          if ((c ? c->decoded_size(*stored) : std::optional(stored->size())) != whole) return false;
+        } catch (const codec_error&) {
+          return false;
+        }
+        out.storage()->set(out.chunk_key(index), *stored);
+        return true;
+      } : std::function<bool(const shape_t&, const stored_chunk&)>{});
 }
 
 void compute_chunks(const array& a, const shape_t& chunk_shape,

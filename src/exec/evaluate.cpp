@@ -514,6 +514,39 @@ void evaluate_into(const program_table& programs, const node& n, const box& regi
   }
 }
 
+std::optional<stored_chunk> stored_chunk_of(const node& n, const box& region) {
+  if (region.size() == 0) return std::nullopt;
+  switch (n.kind) {
+    case node_kind::zarr_source: {
+      const chunk_grid& grid = n.zarr->grid();
+      shape_t index(region.ndim());
+      for (std::size_t d = 0; d < index.size(); ++d) {
+        const index_t size = grid.chunks()[d];
+        if (size <= 0 || region.start[d] % size != 0) return std::nullopt;
+        index[d] = region.start[d] / size;
+      }
+      if (grid.chunk_box(index) != region) return std::nullopt;
+      return stored_chunk{n.zarr.get(), std::move(index)};
+    }
+    case node_kind::rechunk:
+      return stored_chunk_of(*n.inputs[0], region);
+    case node_kind::concatenate: {
+      const std::vector<concat_piece> pieces = concatenate_pieces(n, region);
+      if (pieces.size() != 1) return std::nullopt;
+      return stored_chunk_of(*n.inputs[pieces.front().input], pieces.front().part);
+    }
+    case node_kind::slice: {
+      const slice_payload& p = n.slicing;
+      for (std::size_t d = 0; d < p.ranges.size(); ++d) {
+        if (!p.dropped[d] && p.ranges[d].step != 1) return std::nullopt;
+      }
+      return stored_chunk_of(*n.inputs[0], plan_slice(n, region).input);
+    }
+    default:
+      return std::nullopt;
+  }
+}
+
 index_t estimate_bytes(const program_table& programs, const node& n, const box& region) {
   const index_t out = bytes_of(n, region);
   switch (n.kind) {

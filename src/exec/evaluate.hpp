@@ -9,6 +9,7 @@
 
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -90,6 +91,19 @@ void evaluate_into(const program_table& programs, const node& n, const box& regi
 /// An upper bound on the bytes evaluate_into(programs, n, region, …) holds at once, output
 /// included.
 index_t estimate_bytes(const program_table& programs, const node& n, const box& region);
+
+/// A stored chunk of a Zarr source: `index` in `array`'s grid.
+struct stored_chunk {
+  const zarr_array* array = nullptr;
+  shape_t index;
+};
+
+/// The chunk of a Zarr source whose values the values of `n` over `region` are, element for
+/// element in C order, when there is one: `n` reaches the source only through nodes that
+/// move no values (rechunks, a concatenation's operand, slices of step 1, new and dropped
+/// size-1 axes) and `region` lands exactly on one of its chunks. Such a region's stored bytes
+/// can be copied rather than decoded and encoded again (see output_sink::copy_stored).
+std::optional<stored_chunk> stored_chunk_of(const node& n, const box& region);
 
 /// The box of input `in` that an elementwise node reads for output `region` (broadcasting).
 box broadcast_box(const node& in, const shape_t& out_shape, const box& region);

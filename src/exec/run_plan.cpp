@@ -391,10 +391,15 @@ class plan_runner {
     s.run = [&](index_t i) -> std::any {
       buffer_pool_scope scope(&buffers);
       const box b = layout.task_box(ps.block_of(i));
-      bytes values = buffers.acquire(static_cast<std::size_t>(b.size()) * itemsize);
-      evaluate_into(p_.programs, root, b, values);
       const box range = layout.chunk_range(ps.block_of(i));
       const bool one_chunk = range.shape() == shape_t(range.ndim(), 1);
+      if (one_chunk && sink.copy_stored) {
+        if (const auto from = stored_chunk_of(root, b);
+            from && sink.copy_stored(range.start, *from))
+          return {};
+      }
+      bytes values = buffers.acquire(static_cast<std::size_t>(b.size()) * itemsize);
+      evaluate_into(p_.programs, root, b, values);
       bytes chunk;
       for_each_index(range, [&](const shape_t& index) {
         const box c = layout.chunk_box(index);

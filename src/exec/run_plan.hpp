@@ -12,6 +12,7 @@
 #include <span>
 
 #include "chunkarr/exec/compute.hpp"
+#include "exec/evaluate.hpp"
 #include "plan/plan.hpp"
 
 namespace chunkarr::detail {
@@ -24,6 +25,10 @@ struct output_sink {
   std::function<void(const shape_t& index, const box& region, std::span<const std::byte>)> consume;
   const bytes* pad = nullptr;
   shape_t full_chunk;  // with `pad`: the shape chunks are padded to
+  /// When set, offered each output chunk whose values are a stored chunk of a Zarr source
+  /// (stored_chunk_of) before anything is computed for it: true when it took that chunk's
+  /// stored bytes as they are, so the chunk is neither decoded nor computed.
+  std::function<bool(const shape_t& index, const stored_chunk& from)> copy_stored;
 };
 
 /// Runs `p`, feeding the output stage's chunks to `sink`. From `options`: `progress(done,

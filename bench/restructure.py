@@ -1,0 +1,122 @@
+#!/usr/bin/python3
+"""Restructuring benchmarks: chunkarr and dask.array side by side in one run, written to
+bench/results/restructure.md (and restructure.json).
+
+  concatenate  two sessions (float32 (1024, N) each, Blosc lz4+shuffle, chunks 256x8192,
+               SIZE MiB each) joined along the rows and stored to Zarr
+  stack        the same two sessions stacked on a new first axis and stored to Zarr
+
+chunkarr is the `chunkarr eval ... -o` command, timed as a whole process (start-up, planning
+and the durable commit included) under --memory-limit; dask.array's time is inside its
+process (threaded scheduler, `to_zarr`). Peak RSS is the whole process's, from GNU time.
+Repeats alternate the systems; the table gives medians. The memory target: chunkarr's peak
+at most the limit + 64 MiB, whatever the size.
+
+usage: restructure.py [--build build] [--size-mib 2048] [--repeats 3] [--threads 2]
+                      [--memory-limit-mib 128] [--work DIR]
+"""
+import argparse
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+
+import zarr
+
+from common import make_data, timed
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+WORKLOADS = [
+    ("concatenate", "concatenate([a, b], axis=0)", "concatenate of two sessions -> Zarr"),
+    ("stack", "stack([a, b])", "stack of two sessions -> Zarr"),
+]
+
+
+def measure(args, work, key, expression, inputs):
+    out = os.path.join(work, "out.zarr")
+    cli = os.path.join(args.build, "bin", "chunkarr")
+    cmds = {
+        "chunkarr": [cli, "eval", expression, "-i", f"a={inputs[0]}", "-i", f"b={inputs[1]}",
+                     "-o", out, "--threads", str(args.threads), "--memory-limit",
+                     f"{args.memory_limit_mib}MiB"],
+        "dask": ["/usr/bin/python3", os.path.join(HERE, "dask_runner.py"), key,
+                 ",".join(inputs), str(args.threads), out],
+    }
+    runs = {s: [] for s in cmds}
+    for _ in range(args.repeats):
+        for system, cmd in cmds.items():
+            shutil.rmtree(out, ignore_errors=True)
+            elapsed, rss, stdout = timed(cmd, work)
+            inside = (float(stdout.split("seconds=")[1].split()[0])
+                      if "seconds=" in stdout else elapsed)
+            runs[system].append((inside, rss))
+        # Both wrote the same values: check the last output against the inputs' corners.
+        z = zarr.open(out, mode="r")
+        a, b = zarr.open(inputs[0], mode="r"), zarr.open(inputs[1], mode="r")
+        if key == "concatenate":
+            assert z.shape == (a.shape[0] + b.shape[0], a.shape[1])
+            assert (z[a.shape[0], :100] == b[0, :100]).all()
+        else:
+            assert z.shape == (2,) + a.shape
+            assert (z[1, -1, -100:] == b[-1, -100:]).all()
+    shutil.rmtree(out, ignore_errors=True)
+    return {s: {"seconds": statistics.median(t for t, _ in v), "rss_mib": max(r for _, r in v),
+                "runs": [t for t, _ in v]} for s, v in runs.items()}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--build", default="build")
+    parser.add_argument("--size-mib", type=int, default=2048, help="per session")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--memory-limit-mib", type=int, default=128)
+    parser.add_argument("--work", default=None)
+    parser.add_argument("--out", default=os.path.join(HERE, "results"))
+    args = parser.parse_args()
+    work = tempfile.mkdtemp(prefix="chunkarr-bench-restructure-", dir=args.work)
+    rows = []
+    try:
+        inputs = [os.path.join(work, "session1.zarr"), os.path.join(work, "session2.zarr")]
+        print("writing two sessions ...", file=sys.stderr, flush=True)
+        shape = make_data(inputs[0], args.size_mib, seed=5)
+        make_data(inputs[1], args.size_mib, seed=6)
+        for key, expression, label in WORKLOADS:
+            print(label, file=sys.stderr, flush=True)
+            rows.append((label, expression, measure(args, work, key, expression, inputs)))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    gib = shape[0] * shape[1] * 4 / 2**30
+    lines = ["# Restructuring benchmarks", "",
+             f"Run by `bench/restructure.py`: two float32 sessions of shape {shape} "
+             f"({gib:.2f} GiB each; Blosc lz4+shuffle, chunks 256x8192), {args.threads} threads, "
+             f"chunkarr memory limit {args.memory_limit_mib} MiB, median of {args.repeats} "
+             "alternating runs. chunkarr: the `chunkarr eval EXPR -o OUT` command as a whole "
+             "process (its output synced to disk at commit); dask.array: `to_zarr` timed inside "
+             "its process (no sync), threaded scheduler, no memory limit of its own. Peak RSS of "
+             "the whole process.", "",
+             "| workload | chunkarr expression | chunkarr | dask.array | dask / chunkarr "
+             "| chunkarr peak RSS | dask peak RSS |", "|---|---|---|---|---|---|---|"]
+    for label, expression, r in rows:
+        c, d = r["chunkarr"], r["dask"]
+        lines.append(f"| {label} | `{expression}` | {c['seconds']:.2f} s | {d['seconds']:.2f} s "
+                     f"| {d['seconds'] / c['seconds']:.2f} | {c['rss_mib']:.0f} MiB | "
+                     f"{d['rss_mib']:.0f} MiB |")
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, "restructure.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    with open(os.path.join(args.out, "restructure.json"), "w") as f:
+        json.dump({"args": vars(args), "shape": shape,
+                   "rows": [{"label": l, "expression": e, **r} for l, e, r in rows]}, f,
+                  indent=1)
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
