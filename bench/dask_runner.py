@@ -58,11 +58,13 @@ def main():
                 rows, cols = (int(x) for x in workload[8:].split(","))
                 a.rechunk((rows, cols)).to_zarr(out, overwrite=True, compressor=lz4)
                 r = None
-            elif workload in ("concatenate", "stack"):
+            elif workload in ("concatenate", "stack", "concatenate_zstd"):
                 # INPUT is two arrays, comma-separated: the two sessions, joined along rows.
                 b = da.from_zarr(path.split(",")[1])
-                join = da.concatenate if workload == "concatenate" else da.stack
-                join([a, b], axis=0).to_zarr(out, overwrite=True, compressor=lz4)
+                join = da.stack if workload == "stack" else da.concatenate
+                codec = (numcodecs.Blosc("zstd", 1, numcodecs.Blosc.SHUFFLE)
+                         if workload.endswith("zstd") else lz4)
+                join([a, b], axis=0).to_zarr(out, overwrite=True, compressor=codec)
                 r = None
             elif workload == "store":
                 (da.sqrt(abs(a)) * 2 + 1).to_zarr(out, overwrite=True, compressor=lz4)

@@ -5,6 +5,8 @@ bench/results/restructure.md (and restructure.json).
   concatenate  two sessions (float32 (1024, N) each, Blosc lz4+shuffle, chunks 256x8192,
                SIZE MiB each) joined along the rows and stored to Zarr
   stack        the same two sessions stacked on a new first axis and stored to Zarr
+  recompressed the concatenation stored with another codec (Blosc zstd:1), so every chunk is
+               decoded and encoded (the first two copy chunks stored alike as they are)
 
 chunkarr is the `chunkarr eval ... -o` command, timed as a whole process (start-up, planning
 and the durable commit included) under --memory-limit; dask.array's time is inside its
@@ -32,7 +34,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 WORKLOADS = [
     ("concatenate", "concatenate([a, b], axis=0)", "concatenate of two sessions -> Zarr"),
     ("stack", "stack([a, b])", "stack of two sessions -> Zarr"),
+    ("concatenate_zstd", "concatenate([a, b], axis=0)",
+     "concatenate of two sessions -> Zarr, recompressed (Blosc zstd:1)"),
 ]
+CODEC = {"concatenate_zstd": "blosc:zstd:1:shuffle"}
 
 
 def measure(args, work, key, expression, inputs):
@@ -41,7 +46,7 @@ def measure(args, work, key, expression, inputs):
     cmds = {
         "chunkarr": [cli, "eval", expression, "-i", f"a={inputs[0]}", "-i", f"b={inputs[1]}",
                      "-o", out, "--threads", str(args.threads), "--memory-limit",
-                     f"{args.memory_limit_mib}MiB"],
+                     f"{args.memory_limit_mib}MiB"] + (["--codec", CODEC[key]] if key in CODEC else []),
         "dask": ["/usr/bin/python3", os.path.join(HERE, "dask_runner.py"), key,
                  ",".join(inputs), str(args.threads), out],
     }
@@ -56,7 +61,7 @@ def measure(args, work, key, expression, inputs):
         # Both wrote the same values: check the last output against the inputs' corners.
         z = zarr.open(out, mode="r")
         a, b = zarr.open(inputs[0], mode="r"), zarr.open(inputs[1], mode="r")
-        if key == "concatenate":
+        if key.startswith("concatenate"):
             assert z.shape == (a.shape[0] + b.shape[0], a.shape[1])
             assert (z[a.shape[0], :100] == b[0, :100]).all()
         else:

@@ -162,6 +162,47 @@ class Eval(TempDirCase):
                      "np.concatenate([a, b], axis=0)"]:
             self.check(expr)
 
+    def test_rearranging(self):
+        for expr in ["squeeze(c)", "squeeze(a[None, :, 2:3])", "squeeze(t[:, :1], axis=1)",
+                     "a[None].squeeze(axis=0)", "swapaxes(t, 0, 2)", "t.swapaxes(-1, 1)",
+                     "moveaxis(t, 0, -1)", "moveaxis(t, (0, 1), (2, 0))", "flip(a)",
+                     "flip(t, axis=1)", "flip(t, (0, 2))", "flip(r)", "roll(a, 5, axis=0)",
+                     "roll(a, -3, axis=1)", "roll(t, (1, -2), axis=(0, 2))",
+                     "roll(r, 100, axis=0)", "roll(a, 2, axis=(0, 0))",
+                     "broadcast_to(r, (37, 23))", "broadcast_to(c, (37, 23)) + a",
+                     "broadcast_to(a[:1], (5, 37, 23))", "broadcast_to(u[3, 4], (3, 2))",
+                     "broadcast_to(m[:, :1], (2, 37, 40)).sum(axis=2)",
+                     "tile(r, 3)", "tile(a, (2, 1))", "tile(t, (2, 1, 3))", "tile(r, (2, 2))",
+                     "pad(a, 2)", "pad(a, ((1, 2), (3, 0)), constant_values=-1)",
+                     "pad(i, (2, 3), mode='edge')", "pad(a, 5, mode='reflect')",
+                     "pad(r, 50, mode='reflect')",
+                     "pad(t, ((1, 1), (7, 2), (0, 11)), mode='symmetric')",
+                     "pad(u, 40, mode='wrap')", "pad(m, 1)", "pad(c, (3, 40), mode='reflect')",
+                     "pad(b, ((0, 0), (30, 1)), mode='edge')",
+                     "pad(a, 3, mode='reflect').mean(axis=0)", "roll(a, 4, axis=1)[::2] * 2"]:
+            self.check(expr)
+
+    def test_rearranging_errors(self):
+        a = f"a={self.inputs['a']}"
+        t = f"t={self.inputs['t']}"
+        r = f"r={self.inputs['r']}"
+        cases = [
+            (["squeeze(a, axis=0)", "-i", a], "size not equal to one"),
+            (["broadcast_to(a, (5, 22))", "-i", a], "could not be broadcast"),
+            (["pad(a, -1)", "-i", a], "negative"),
+            (["pad(a, 2, mode='median')", "-i", a], "mode must be"),
+            (["pad(a[:0], 2, mode='edge')", "-i", a], "empty axis"),
+            (["pad(a, 2, mode='edge', constant_values=3)", "-i", a], "constant_values"),
+            (["roll(a, 1)", "-i", a], "ravel"),
+            (["moveaxis(t, (0, 1), 2)", "-i", t], "same number"),
+            (["swapaxes(t, 0, 3)", "-i", t], "out of bounds"),
+            (["flip(a, (0, 0))", "-i", a], "repeated axis"),
+            (["pad(r, 200000, mode='reflect')", "-i", r], "pieces"),
+        ]
+        for args, needle in cases:
+            with self.subTest(args=args):
+                self.assert_error(["eval", *args], 1, needle)
+
     def test_joining_errors(self):
         a = f"a={self.inputs['a']}"
         r = f"r={self.inputs['r']}"

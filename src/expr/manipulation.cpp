@@ -1,4 +1,7 @@
-// Joining arrays: concatenate, stack, hstack/vstack/dstack, block, and atleast_Nd.
+// Joining and rearranging arrays: concatenate, stack, hstack/vstack/dstack, block,
+// atleast_Nd; squeeze, swapaxes, moveaxis, flip, roll, broadcast_to, tile and pad, built from
+// joins, slices and transposes (a broadcast or an edge pad reads one index many times: a
+// slice of step 0, which only this file makes).
 //
 // A concatenation is one node over its operands (cast to the promoted dtype first). Its chunks
 // are the operands' own: along the joined axis one operand's chunks after another's; along
@@ -6,6 +9,7 @@
 // lies inside one chunk of one operand and nothing is rechunked or read twice when the
 // operands share their chunking.
 #include <algorithm>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -231,6 +235,342 @@ array block(const block_item& arrays) {
   const std::size_t depth = block_depth(arrays, "arrays");
   const std::size_t ndim = std::max(depth, block_ndim(arrays));
   return assemble(arrays, depth, ndim);
+}
+
+// ---- rearranging ---------------------------------------------------------------------------
+
+namespace {
+
+std::vector<int> normalized_axes(std::vector<int> axes, std::size_t ndim, const char* op) {
+  std::vector<bool> seen(ndim, false);
+  for (int& a : axes) {
+    a = detail::normalize_axis(a, ndim, op);
+    if (seen[static_cast<std::size_t>(a)]) {
+      throw_error<shape_error>(op, ": repeated axis ", a);
+    }
+    seen[static_cast<std::size_t>(a)] = true;
+  }
+  return axes;
+}
+
+std::vector<int> every_axis(std::size_t ndim) {
+  std::vector<int> axes(ndim);
+  for (std::size_t d = 0; d < ndim; ++d) axes[d] = static_cast<int>(d);
+  return axes;
+}
+
+// Chunks along an axis made by repeating or padding: about 2^20 elements a chunk with the
+// others' first chunks, so a broadcast or a pad costs what the array's own chunks do.
+index_t made_chunk(const node& in, std::size_t axis, index_t extent) {
+  index_t rest = 1;
+  for (std::size_t d = 0; d < in.chunks.size(); ++d) {
+    if (d != axis && !in.chunks[d].empty()) rest = checked_mul(rest, in.chunks[d].front(), "chunk");
+  }
+  return std::clamp<index_t>((index_t{1} << 20) / std::max<index_t>(rest, 1), 1,
+                             std::max<index_t>(extent, 1));
+}
+
+// `a` with its length-1 axis `axis` read `count` times over (a slice of step 0).
+array repeat_one(const array& a, std::size_t axis, index_t count) {
+  const node& in = detail::node_of(a);
+  auto n = std::make_shared<node>();
+  n->kind = node_kind::slice;
+  n->dtype = in.dtype;
+  n->shape = in.shape;
+  n->chunks = in.chunks;
+  detail::slice_payload& p = n->slicing;
+  for (std::size_t d = 0; d < in.shape.size(); ++d) {
+    slice_range r{0, in.shape[d], 1, in.shape[d]};
+    if (d == axis) {
+      r = slice_range{0, 1, 0, count};
+      n->shape[d] = count;
+      n->chunks[d] = axis_chunks::regular(count, made_chunk(in, d, count));
+    }
+    p.ranges.push_back(r);
+    p.dropped.push_back(false);
+    p.output_is_new.push_back(false);
+  }
+  n->inputs = {a.node()};
+  return array(std::move(n));
+}
+
+// Subscripts selecting `s` along `axis` and everything along the others.
+array along(const array& a, std::size_t axis, index_spec s) {
+  std::vector<index_spec> subscripts(a.ndim(), all);
+  subscripts[axis] = s;
+  return a(subscripts);
+}
+
+}  // namespace
+
+array squeeze(const array& a, std::optional<std::vector<int>> axes) {
+  const node& in = detail::node_of(a);
+  std::vector<bool> drop(in.shape.size(), false);
+  if (axes) {
+    for (int d : normalized_axes(*axes, in.shape.size(), "squeeze")) {
+      if (in.shape[static_cast<std::size_t>(d)] != 1) {
+        throw_error<shape_error>(
+            "squeeze: cannot select an axis to squeeze out which has size "
+            "not equal to one (axis ",
+            d, " of shape ", to_string(in.shape), ")");
+      }
+      drop[static_cast<std::size_t>(d)] = true;
+    }
+  } else {
+    for (std::size_t d = 0; d < drop.size(); ++d) drop[d] = in.shape[d] == 1;
+  }
+  std::vector<index_spec> subscripts;
+  for (bool d : drop) subscripts.push_back(d ? index_spec(0) : all);
+  return a(subscripts);
+}
+
+array swapaxes(const array& a, int axis1, int axis2) {
+  const std::size_t ndim = detail::node_of(a).shape.size();
+  const int i = detail::normalize_axis(axis1, ndim, "swapaxes");
+  const int j = detail::normalize_axis(axis2, ndim, "swapaxes");
+  std::vector<int> order = every_axis(ndim);
+  std::swap(order[static_cast<std::size_t>(i)], order[static_cast<std::size_t>(j)]);
+  return a.transpose(order);
+}
+
+array moveaxis(const array& a, std::vector<int> source, std::vector<int> destination) {
+  const std::size_t ndim = detail::node_of(a).shape.size();
+  if (source.size() != destination.size()) {
+    throw_error<shape_error>(
+        "moveaxis: `source` and `destination` arguments must have the same "
+        "number of elements (",
+        source.size(), " and ", destination.size(), ")");
+  }
+  source = normalized_axes(std::move(source), ndim, "moveaxis");
+  destination = normalized_axes(std::move(destination), ndim, "moveaxis");
+  // NumPy's: the axes not moved keep their order; the moved ones go where they are sent.
+  std::vector<int> order;
+  for (int d : every_axis(ndim)) {
+    if (std::find(source.begin(), source.end(), d) == source.end()) order.push_back(d);
+  }
+  std::vector<std::pair<int, int>> moves;
+  for (std::size_t k = 0; k < source.size(); ++k) moves.push_back({destination[k], source[k]});
+  std::sort(moves.begin(), moves.end());
+  for (const auto& [to, from] : moves) order.insert(order.begin() + to, from);
+  return a.transpose(order);
+}
+
+array flip(const array& a, std::optional<std::vector<int>> axes) {
+  const std::size_t ndim = detail::node_of(a).shape.size();
+  std::vector<index_spec> subscripts(ndim, all);
+  for (int d : normalized_axes(axes ? *axes : every_axis(ndim), ndim, "flip")) {
+    subscripts[static_cast<std::size_t>(d)] = range({}, {}, -1);
+  }
+  return a(subscripts);
+}
+
+array roll(const array& a, std::vector<index_t> shifts, std::vector<int> axes) {
+  const std::size_t ndim = detail::node_of(a).shape.size();
+  if (axes.empty()) {
+    throw_error<value_error>(
+        "roll: without an axis NumPy rolls the flattened array, which needs "
+        "ravel; give the axis");
+  }
+  if (shifts.size() == 1 && axes.size() > 1) shifts.assign(axes.size(), shifts.front());
+  if (shifts.size() != axes.size()) {
+    throw_error<shape_error>(
+        "roll: 'shift' and 'axis' should be scalars or 1D sequences of the "
+        "same length (",
+        shifts.size(), " and ", axes.size(), ")");
+  }
+  array out = a;
+  for (std::size_t k = 0; k < axes.size(); ++k) {
+    const auto d = static_cast<std::size_t>(detail::normalize_axis(axes[k], ndim, "roll"));
+    const index_t n = out.shape()[d];
+    if (n == 0) continue;
+    const index_t s = ((shifts[k] % n) + n) % n;  // repeated axes add up, as NumPy's do
+    if (s == 0) continue;
+    out = concatenate({along(out, d, range(n - s, {})), along(out, d, range({}, n - s))},
+                      static_cast<int>(d));
+  }
+  return out;
+}
+
+array broadcast_to(const array& a, shape_t shape) {
+  const node& in = detail::node_of(a);
+  if (shape.size() < in.shape.size()) {
+    throw_error<shape_error>(
+        "broadcast_to: input operand has more dimensions than allowed by the "
+        "axis remapping (shape ",
+        to_string(in.shape), " to ", to_string(shape), ")");
+  }
+  for (index_t extent : shape) {
+    if (extent < 0) throw_error<shape_error>("broadcast_to: negative extent in ", to_string(shape));
+  }
+  element_count(shape);
+  const std::size_t offset = shape.size() - in.shape.size();
+  for (std::size_t d = 0; d < in.shape.size(); ++d) {
+    if (in.shape[d] != 1 && in.shape[d] != shape[d + offset]) {
+      throw_error<shape_error>(
+          "broadcast_to: operands could not be broadcast together with "
+          "remapped shapes: ",
+          to_string(in.shape), " to ", to_string(shape));
+    }
+  }
+  array out = a;
+  for (std::size_t d = 0; d < offset; ++d) out = out(newaxis, ellipsis);
+  for (std::size_t d = 0; d < shape.size(); ++d) {
+    if (out.shape()[d] != shape[d]) out = repeat_one(out, d, shape[d]);
+  }
+  return out;
+}
+
+array tile(const array& a, std::vector<index_t> reps) {
+  detail::node_of(a);
+  for (index_t r : reps) {
+    if (r < 0) throw_error<value_error>("tile: negative repetition ", r);
+  }
+  array out = a;
+  while (out.ndim() < reps.size()) out = out(newaxis, ellipsis);
+  while (reps.size() < out.ndim()) reps.insert(reps.begin(), 1);
+  for (std::size_t d = 0; d < reps.size(); ++d) {
+    if (reps[d] == 1) continue;
+    if (reps[d] > 65536) {
+      throw_error<value_error>("tile: ", reps[d], " repetitions along axis ", d,
+                               " (at most 65536; broadcast_to repeats a length-1 axis any number "
+                               "of times)");
+    }
+    if (reps[d] == 0) {
+      out = along(out, d, range(0, 0));
+      continue;
+    }
+    out = concatenate(std::vector<array>(static_cast<std::size_t>(reps[d]), out),
+                      static_cast<int>(d));
+  }
+  return out;
+}
+
+namespace {
+
+// Where position j (from -before to n + after - 1) of a padded axis of length n reads from.
+index_t pad_source(pad_mode mode, index_t j, index_t n) {
+  auto mod = [](index_t x, index_t m) { return ((x % m) + m) % m; };
+  switch (mode) {
+    case pad_mode::edge:
+      return std::clamp<index_t>(j, 0, n - 1);
+    case pad_mode::reflect: {
+      if (n == 1) return 0;
+      const index_t m = mod(j, 2 * n - 2);
+      return m < n ? m : 2 * n - 2 - m;
+    }
+    case pad_mode::symmetric: {
+      const index_t m = mod(j, 2 * n);
+      return m < n ? m : 2 * n - 1 - m;
+    }
+    case pad_mode::wrap:
+      return mod(j, n);
+    case pad_mode::constant:
+      break;
+  }
+  return j;
+}
+
+const char* name_of(pad_mode m) {
+  switch (m) {
+    case pad_mode::constant:
+      return "constant";
+    case pad_mode::edge:
+      return "edge";
+    case pad_mode::reflect:
+      return "reflect";
+    case pad_mode::symmetric:
+      return "symmetric";
+    case pad_mode::wrap:
+      return "wrap";
+  }
+  return "?";
+}
+
+// The most parts one axis of a pad may be made of: each run of a reflection is one.
+constexpr index_t max_pad_runs = 4096;
+
+// Axis `d` of `a` padded by (before, after) as `mode` reads: runs of consecutive sources
+// (forwards, backwards, or one repeated), each a slice, joined.
+array pad_axis(const array& a, std::size_t d, index_t before, index_t after, pad_mode mode) {
+  const index_t n = a.shape()[d];
+  std::vector<array> parts;
+  index_t j = -before;
+  const index_t end = n + after;
+  while (j < end) {
+    const index_t s = pad_source(mode, j, n);
+    index_t step = 0, length = 1;
+    if (j + 1 < end) {
+      const index_t next = pad_source(mode, j + 1, n);
+      if (next - s >= -1 && next - s <= 1) {  // goes on: forwards, backwards or repeated
+        step = next - s;
+        length = 2;
+        while (j + length < end && pad_source(mode, j + length, n) == s + step * length) ++length;
+      }
+    }
+    if (static_cast<index_t>(parts.size()) == max_pad_runs) {
+      throw_error<value_error>("pad: padding axis ", d, " of length ", n, " by (", before, ", ",
+                               after, ") in mode '", name_of(mode), "' takes more than ",
+                               max_pad_runs, " pieces; pad in steps or use a smaller width");
+    }
+    if (step == 1) {
+      parts.push_back(along(a, d, range(s, s + length)));
+    } else if (step == -1) {
+      parts.push_back(
+          along(a, d, range(s, s - length < 0 ? std::nullopt : std::optional(s - length), -1)));
+    } else {
+      parts.push_back(repeat_one(along(a, d, range(s, s + 1)), d, length));
+    }
+    j += length;
+  }
+  return concatenate(parts, static_cast<int>(d));
+}
+
+}  // namespace
+
+array pad(const array& a, std::vector<std::pair<index_t, index_t>> widths, pad_mode mode,
+          scalar constant_value) {
+  const node& in = detail::node_of(a);
+  const std::size_t ndim = in.shape.size();
+  if (widths.size() == 1 && ndim > 1) widths.assign(ndim, widths.front());
+  if (widths.size() != ndim) {
+    throw_error<shape_error>("pad: pad_width has ", widths.size(), " pairs for an array of shape ",
+                             to_string(in.shape), " (one pair, or one per axis)");
+  }
+  array out = a;
+  for (std::size_t d = 0; d < ndim; ++d) {
+    const auto [before, after] = widths[d];
+    if (before < 0 || after < 0) {
+      throw_error<value_error>("pad: index can't contain negative values (", before, ", ", after,
+                               ") for axis ", d);
+    }
+    if (before == 0 && after == 0) continue;
+    if (mode == pad_mode::constant) {
+      std::vector<array> parts;
+      auto piece = [&](index_t width) {
+        shape_t shape = out.shape(), chunks(ndim);
+        shape[d] = width;
+        const node& cur = detail::node_of(out);
+        for (std::size_t k = 0; k < ndim; ++k) {
+          chunks[k] = k == d ? made_chunk(cur, d, width)
+                             : (cur.chunks[k].empty() ? 1 : cur.chunks[k].front());
+        }
+        return full(shape, constant_value, out.dtype(), chunks);
+      };
+      if (before > 0) parts.push_back(piece(before));
+      parts.push_back(out);
+      if (after > 0) parts.push_back(piece(after));
+      out = concatenate(parts, static_cast<int>(d));
+      continue;
+    }
+    if (out.shape()[d] == 0) {
+      throw_error<value_error>("pad: can't extend empty axis ", d,
+                               " using modes other than "
+                               "'constant' (mode '",
+                               name_of(mode), "')");
+    }
+    out = pad_axis(out, d, before, after, mode);
+  }
+  return out;
 }
 
 }  // namespace chunkarr

@@ -151,9 +151,11 @@ constexpr std::pair<std::string_view, std::string_view> numpy_aliases[] = {
     {"amax", "max"}};
 // The functions that are not one table entry: bool casts around one (logical_*) and the rest.
 constexpr std::string_view other_functions[] = {
-    "logical_not", "logical_and", "logical_or",  "logical_xor", "where",     "clip",   "transpose",
-    "astype",      "rechunk",     "concatenate", "stack",       "hstack",    "vstack", "dstack",
-    "block",       "expand_dims", "atleast_1d",  "atleast_2d",  "atleast_3d"};
+    "logical_not",  "logical_and", "logical_or", "logical_xor", "where",      "clip",
+    "transpose",    "astype",      "rechunk",    "concatenate", "stack",      "hstack",
+    "vstack",       "dstack",      "block",      "expand_dims", "atleast_1d", "atleast_2d",
+    "atleast_3d",   "squeeze",     "swapaxes",   "moveaxis",    "flip",       "roll",
+    "broadcast_to", "tile",        "pad"};
 
 template <class Op, std::size_t Count>
 constexpr std::optional<Op> table_entry(std::string_view name) {
@@ -676,6 +678,38 @@ class parser {
     bad_call(fn, at, "unknown function");
   }
 
+  // A tuple's items, or the value itself as the one item.
+  static tuple_t tuple_or_one(const value& v) {
+    if (const auto* items = std::get_if<tuple_t>(&v.v)) return *items;
+    return {v};
+  }
+
+  // An integer or a tuple of integers (axes).
+  std::vector<int> ints_of(const value& v, const std::string& fn, const token& at) {
+    std::vector<int> out;
+    for (const value& item : tuple_or_one(v)) out.push_back(static_cast<int>(int_of(item, fn, at)));
+    return out;
+  }
+
+  // NumPy's pad_width: n, (n,), (before, after), or ((before, after), …) one per axis.
+  std::vector<std::pair<index_t, index_t>> pad_widths(const value& v, const std::string& fn,
+                                                      const token& at) {
+    const tuple_t items = tuple_or_one(v);
+    std::vector<std::pair<index_t, index_t>> out;
+    if (!items.empty() && std::holds_alternative<tuple_t>(items.front().v)) {
+      for (const value& pair : items) {
+        const tuple_t ends = tuple_or_one(pair);
+        if (ends.size() != 2 && ends.size() != 1)
+          bad_call(fn, at, "each pad width is (before, after)");
+        out.push_back({int_of(ends.front(), fn, at), int_of(ends.back(), fn, at)});
+      }
+      return out;
+    }
+    if (items.size() == 1) return {{int_of(items[0], fn, at), int_of(items[0], fn, at)}};
+    if (items.size() == 2) return {{int_of(items[0], fn, at), int_of(items[1], fn, at)}};
+    bad_call(fn, at, "pad_width must be n, (before, after) or ((before, after), ...) per axis");
+  }
+
   // The arrays of a list or tuple argument (concatenate's, stack's, …).
   std::vector<array> arrays_of(const value& v, const std::string& fn, const token& at) {
     const auto* items = std::get_if<tuple_t>(&v.v);
@@ -756,6 +790,71 @@ class parser {
         result = value{fn == "atleast_1d"   ? atleast_1d(a)
                        : fn == "atleast_2d" ? atleast_2d(a)
                                             : atleast_3d(a)};
+      } else if (fn == "squeeze" || fn == "flip") {
+        only(2, {"a", "axis", "m"});
+        const auto& [v, t] = require(0, fn == "flip" ? "m" : "a");
+        std::optional<std::vector<int>> axes;
+        if (const auto* ax = get(1, "axis"); ax && !std::holds_alternative<none_t>(ax->first.v))
+          axes = ints_of(ax->first, fn, ax->second);
+        result = value{fn == "flip" ? flip(to_array(v, t), axes) : squeeze(to_array(v, t), axes)};
+      } else if (fn == "swapaxes") {
+        only(3, {"a", "axis1", "axis2"});
+        const auto& [v, t] = require(0, "a");
+        const auto& [a1, t1] = require(1, "axis1");
+        const auto& [a2, t2] = require(2, "axis2");
+        result = value{swapaxes(to_array(v, t), static_cast<int>(int_of(a1, fn, t1)),
+                                static_cast<int>(int_of(a2, fn, t2)))};
+      } else if (fn == "moveaxis") {
+        only(3, {"a", "source", "destination"});
+        const auto& [v, t] = require(0, "a");
+        const auto& [src, st] = require(1, "source");
+        const auto& [dst, dt] = require(2, "destination");
+        result = value{moveaxis(to_array(v, t), ints_of(src, fn, st), ints_of(dst, fn, dt))};
+      } else if (fn == "roll") {
+        only(3, {"a", "shift", "axis"});
+        const auto& [v, t] = require(0, "a");
+        const auto& [sh, sht] = require(1, "shift");
+        std::vector<int> axes;
+        if (const auto* ax = get(2, "axis"); ax && !std::holds_alternative<none_t>(ax->first.v))
+          axes = ints_of(ax->first, fn, ax->second);
+        std::vector<index_t> shifts;
+        for (const value& item : tuple_or_one(sh)) shifts.push_back(int_of(item, fn, sht));
+        result = value{roll(to_array(v, t), shifts, axes)};
+      } else if (fn == "broadcast_to" || fn == "tile") {
+        only(2, {"array", "shape", "A", "reps"});
+        const auto& [v, t] = require(0, fn == "tile" ? "A" : "array");
+        const auto& [sh, sht] = require(1, fn == "tile" ? "reps" : "shape");
+        shape_t extents;
+        for (const value& item : tuple_or_one(sh)) extents.push_back(int_of(item, fn, sht));
+        result = value{fn == "tile" ? tile(to_array(v, t), extents)
+                                    : broadcast_to(to_array(v, t), extents)};
+      } else if (fn == "pad") {
+        only(3, {"array", "pad_width", "mode", "constant_values"});
+        const auto& [v, t] = require(0, "array");
+        const auto& [w, wt] = require(1, "pad_width");
+        pad_mode mode = pad_mode::constant;
+        if (const auto* m = get(2, "mode")) {
+          const auto* name = std::get_if<std::string>(&m->first.v);
+          static const std::map<std::string, pad_mode> modes = {{"constant", pad_mode::constant},
+                                                                {"edge", pad_mode::edge},
+                                                                {"reflect", pad_mode::reflect},
+                                                                {"symmetric", pad_mode::symmetric},
+                                                                {"wrap", pad_mode::wrap}};
+          if (!name || !modes.count(*name)) {
+            bad_call(fn, at,
+                     "mode must be one of 'constant', 'edge', 'reflect', 'symmetric', 'wrap'");
+          }
+          mode = modes.at(*name);
+        }
+        scalar constant = 0;
+        if (const auto* c = get(99, "constant_values")) {
+          const auto* s = std::get_if<scalar>(&c->first.v);
+          if (!s) bad_call(fn, at, "constant_values must be one number");
+          if (mode != pad_mode::constant)
+            bad_call(fn, at, "constant_values applies to mode 'constant' only");
+          constant = *s;
+        }
+        result = value{pad(to_array(v, t), pad_widths(w, fn, wt), mode, constant)};
       } else {
         return false;
       }

@@ -80,7 +80,9 @@ EXPRESSIONS = [
     "x.std(ddof=1)", "x.argmax(axis=0)", "nan * inf", "y.astype(bool).any()",
     "concatenate([x, x[:1], b], axis=0)", "stack((y, y * 2), axis=-1)",
     "block([[x, b], [x[:2], b[:2]]])", "hstack([x, b]).sum(axis=1) + vstack([y, y])[0]",
-    "dstack([x, x])[::-1, 1:]",
+    "dstack([x, x])[::-1, 1:]", "pad(x, ((1, 5), (2, 0)), mode='reflect')",
+    "roll(x, 1, axis=0) + flip(x)", "broadcast_to(y, (2, 3)) * tile(y, 2)[:3]",
+    "moveaxis(x[None], 0, -1).squeeze()", "pad(b, 3, mode='wrap') | pad(b, 3, mode='edge')",
 ]
 
 

@@ -19,6 +19,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -294,6 +295,30 @@ struct block_item {
 /// before, …; arrays get leading size-1 axes up to the depth of the lists.
 /// `block({{a, b}, {c, d}})` is a 2×2 arrangement.
 array block(const block_item& arrays);
+
+// ---- rearranging -------------------------------------------------------------------------
+
+/// NumPy's squeeze: the length-1 axes removed (those of `axes`; every one when nullopt).
+array squeeze(const array& a, std::optional<std::vector<int>> axes = std::nullopt);
+/// NumPy's swapaxes and moveaxis (the other axes keep their order).
+array swapaxes(const array& a, int axis1, int axis2);
+array moveaxis(const array& a, std::vector<int> source, std::vector<int> destination);
+/// NumPy's flip: the order of the elements reversed along `axes` (every axis when nullopt).
+array flip(const array& a, std::optional<std::vector<int>> axes = std::nullopt);
+/// NumPy's roll along `axes` (one shift for all, or one per axis); the flattened roll (no
+/// axis) needs ravel and is refused.
+array roll(const array& a, std::vector<index_t> shifts, std::vector<int> axes);
+/// NumPy's broadcast_to: leading axes added, length-1 axes repeated (read, not copied).
+array broadcast_to(const array& a, shape_t shape);
+/// NumPy's tile (up to 65536 repetitions an axis).
+array tile(const array& a, std::vector<index_t> reps);
+
+/// The modes of `pad`, as NumPy names them.
+enum class pad_mode { constant, edge, reflect, symmetric, wrap };
+/// NumPy's pad: `widths` holds (before, after) for each axis, or one pair for all; the
+/// padding holds `constant_value` (cast to a's dtype) or what `mode` reads from the array.
+array pad(const array& a, std::vector<std::pair<index_t, index_t>> widths,
+          pad_mode mode = pad_mode::constant, scalar constant_value = 0);
 
 // ---- chunking ----------------------------------------------------------------------------
 

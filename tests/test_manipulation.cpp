@@ -1,6 +1,8 @@
-// Joining arrays: concatenate, stack, hstack/vstack/dstack, block against xtensor's own
-// concatenate and stack, across dtypes, chunkings (misaligned, size-1, edge chunks, empty
-// operands), thread counts and budgets; the chunks of the result; errors that name the shapes.
+// Joining and rearranging: concatenate, stack, hstack/vstack/dstack, block against xtensor's
+// own concatenate and stack, across dtypes, chunkings (misaligned, size-1, edge chunks, empty
+// operands), thread counts and budgets; the chunks of the result; stores that copy stored
+// chunks; flip, roll, broadcast_to, tile and pad against xtensor and by hand; errors that
+// name the shapes. (NumPy itself checks all of them through eval: tests/test_eval.py.)
 #include <doctest/doctest.h>
 
 #include <xtensor/xbuilder.hpp>
@@ -269,4 +271,46 @@ TEST_CASE("a corrupt chunk is not copied: the store fails naming its key") {
       store(concatenate({from_zarr(a), from_zarr(a)}), (dir.path() / "c.zarr").string()),
       doctest::Contains("1.0"), codec_error);
   CHECK_FALSE(std::filesystem::exists(dir.path() / "c.zarr"));
+}
+
+TEST_CASE("flip, roll, broadcast_to, tile and pad agree with xtensor, with chunks to match") {
+  const auto x = values<float>({7, 5}, 1);
+  const array a = from_xtensor(x, {3, 2});
+  for (const compute_options& o : settings) {
+    CAPTURE(o.threads);
+    CHECK(compute<float>(flip(a, std::vector<int>{1}), o) == xt::flip(x, 1));
+    CHECK(compute<float>(roll(a, {2}, {0}), o) == xt::roll(x, 2, 0));
+    CHECK(compute<float>(roll(a, {-7}, {1}), o) == xt::roll(x, -7, 1));
+    const xt::xarray<float> row3 = xt::concatenate(xt::xtuple(x, x, x), 1);
+    CHECK(compute<float>(tile(a, {2, 3}), o) == xt::concatenate(xt::xtuple(row3, row3), 0));
+  }
+  // broadcast_to reads the one row again: its chunks along the new extent are the made ones.
+  const array row = a(range(2, 3));
+  const array wide = broadcast_to(row, {4, 6, 5});
+  CHECK(compute<float>(wide) == xt::broadcast(xt::view(x, xt::range(2, 3)), {4, 6, 5}));
+  CHECK(wide.chunks()[2] == a.chunks()[1]);
+  // pad: by hand, edge and reflect past the array's length (NumPy's periodic extension).
+  const array p = pad(a, {{2, 9}, {0, 1}}, pad_mode::reflect);
+  REQUIRE(p.shape() == shape_t{18, 6});
+  const xt::xarray<float> got = compute<float>(p);
+  auto reflect = [](index_t j, index_t n) {
+    const index_t m = ((j % (2 * n - 2)) + 2 * n - 2) % (2 * n - 2);
+    return m < n ? m : 2 * n - 2 - m;
+  };
+  bool same = true;
+  for (index_t i = 0; i < 18; ++i) {
+    for (index_t j = 0; j < 6; ++j) {
+      same = same && got(i, j) == x(reflect(i - 2, 7), reflect(j, 5));
+    }
+  }
+  CHECK(same);
+  const xt::xarray<float> edge = compute<float>(pad(a, {{1, 1}}, pad_mode::edge));
+  CHECK(xt::view(edge, 0, xt::range(1, 6)) == xt::view(x, 0));
+  CHECK(edge(8, 0) == x(6, 0));
+  CHECK(edge(8, 6) == x(6, 4));
+  const xt::xarray<float> constant =
+      compute<float>(pad(a, {{1, 2}, {0, 0}}, pad_mode::constant, 7.5));
+  CHECK(xt::view(constant, xt::range(1, 8)) == x);
+  CHECK(xt::all(xt::equal(xt::view(constant, xt::keep(0, 8, 9)), 7.5f)));
+  CHECK(pad(a, {{1, 2}, {0, 0}}).chunks()[1] == a.chunks()[1]);
 }
