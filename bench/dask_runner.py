@@ -66,6 +66,10 @@ def main():
                          if workload.endswith("zstd") else lz4)
                 join([a, b], axis=0).to_zarr(out, overwrite=True, compressor=codec)
                 r = None
+            elif workload in ("select", "gather"):
+                # INPUT: the array, then the mask (select: rows) or the indices (gather: columns).
+                index = da.from_zarr(path.split(",")[1]).compute()
+                r = a[index].mean(axis=1) if workload == "select" else a[:, index].mean(axis=0)
             elif workload == "store":
                 (da.sqrt(abs(a)) * 2 + 1).to_zarr(out, overwrite=True, compressor=lz4)
                 r = None

@@ -7,8 +7,10 @@ bench/results/restructure.md (and restructure.json).
   stack        the same two sessions stacked on a new first axis and stored to Zarr
   recompressed the concatenation stored with another codec (Blosc zstd:1), so every chunk is
                decoded and encoded (the first two copy chunks stored alike as they are)
+  select       a[good].mean(axis=1): the rows of a 70 % mask, as channels/good selects
+  gather       a[:, idx].mean(axis=0): 1000 scattered columns (sorted)
 
-chunkarr is the `chunkarr eval ... -o` command, timed as a whole process (start-up, planning
+chunkarr is the `chunkarr eval ...` command (`-o` for the stores), timed as a whole process (start-up, planning
 and the durable commit included) under --memory-limit; dask.array's time is inside its
 process (threaded scheduler, `to_zarr`). Peak RSS is the whole process's, from GNU time.
 Repeats alternate the systems; the table gives medians. The memory target: chunkarr's peak
@@ -25,6 +27,7 @@ import statistics
 import sys
 import tempfile
 
+import numpy as np
 import zarr
 
 from common import make_data, timed
@@ -38,15 +41,22 @@ WORKLOADS = [
      "concatenate of two sessions -> Zarr, recompressed (Blosc zstd:1)"),
 ]
 CODEC = {"concatenate_zstd": "blosc:zstd:1:shuffle"}
+# Selections from the first session, printed (not stored): b is the mask or the indices.
+SELECTIONS = [
+    ("select", "a[b].mean(axis=1)", "channel selection: a[good].mean(axis=1), 70% of 1024 rows"),
+    ("gather", "a[:, b].mean(axis=0)",
+     "gather of 1000 scattered columns: a[:, idx].mean(axis=0)"),
+]
 
 
-def measure(args, work, key, expression, inputs):
+def measure(args, work, key, expression, inputs, store=True):
     out = os.path.join(work, "out.zarr")
     cli = os.path.join(args.build, "bin", "chunkarr")
     cmds = {
         "chunkarr": [cli, "eval", expression, "-i", f"a={inputs[0]}", "-i", f"b={inputs[1]}",
-                     "-o", out, "--threads", str(args.threads), "--memory-limit",
-                     f"{args.memory_limit_mib}MiB"] + (["--codec", CODEC[key]] if key in CODEC else []),
+                     "--threads", str(args.threads), "--memory-limit",
+                     f"{args.memory_limit_mib}MiB"] + (["-o", out] if store else []) +
+                    (["--codec", CODEC[key]] if key in CODEC else []),
         "dask": ["/usr/bin/python3", os.path.join(HERE, "dask_runner.py"), key,
                  ",".join(inputs), str(args.threads), out],
     }
@@ -58,6 +68,8 @@ def measure(args, work, key, expression, inputs):
             inside = (float(stdout.split("seconds=")[1].split()[0])
                       if "seconds=" in stdout else elapsed)
             runs[system].append((inside, rss))
+        if not store:
+            continue
         # Both wrote the same values: check the last output against the inputs' corners.
         z = zarr.open(out, mode="r")
         a, b = zarr.open(inputs[0], mode="r"), zarr.open(inputs[1], mode="r")
@@ -93,6 +105,17 @@ def main():
         for key, expression, label in WORKLOADS:
             print(label, file=sys.stderr, flush=True)
             rows.append((label, expression, measure(args, work, key, expression, inputs)))
+        rng = np.random.default_rng(3)
+        good = os.path.join(work, "good.zarr")
+        zarr.open(good, mode="w", shape=(shape[0],), chunks=(shape[0],), dtype=bool)[:] = (
+            rng.random(shape[0]) < 0.7)
+        idx = os.path.join(work, "idx.zarr")
+        zarr.open(idx, mode="w", shape=(1000,), chunks=(1000,), dtype="i8")[:] = np.sort(
+            rng.choice(shape[1], 1000, replace=False))
+        for (key, expression, label), index in zip(SELECTIONS, (good, idx)):
+            print(label, file=sys.stderr, flush=True)
+            rows.append((label, expression,
+                         measure(args, work, key, expression, [inputs[0], index], store=False)))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -50,6 +50,10 @@ class Eval(TempDirCase):
             "r": (rng.normal(size=(23,)).astype("f4"), (7,)),  # broadcasts along rows
             "c": (rng.normal(size=(37, 1)), (4, 1)),            # broadcasts along columns
             "t": (rng.normal(size=(4, 6, 5)).astype("f4"), (3, 4, 2)),
+            # Index arrays: repeated, negative and unsorted; masks along axis 0 and axis 1.
+            "idx": (np.array([3, -2, 3, 0, 36, 17, 5, 5, 12], dtype="i8"), (4,)),
+            "mask": (rng.integers(0, 2, size=37).astype(bool), (10,)),
+            "mask23": (rng.integers(0, 2, size=23).astype(bool), (23,)),
         }
         self.values["a"][0][3, 4] = np.nan
         self.inputs = {k: self.write(k, v, c) for k, (v, c) in self.values.items()}
@@ -181,6 +185,35 @@ class Eval(TempDirCase):
                      "pad(b, ((0, 0), (30, 1)), mode='edge')",
                      "pad(a, 3, mode='reflect').mean(axis=0)", "roll(a, 4, axis=1)[::2] * 2"]:
             self.check(expr)
+
+    def test_integer_and_boolean_indexing(self):
+        # idx and mask are inputs too (Zarr arrays), as channels/good is beside lfp.
+        for expr in ["a[[0, 2, 5]]", "a[[-1, 0, 0, 36, 3]]", "a[:, [22, 1, 1, 7]]",
+                     "a[3:30:2, [5, 4, 3]]", "t[1, [3, 0], ::-1]", "t[..., [4, 0]]",
+                     "a[None, :, [2, 3]]", "a[idx]", "b[:, idx[1:4]] * 2", "i[mask]",
+                     "u[:, mask23]", "a[:, a.std(axis=0) > 9]", "a[a.mean(axis=1) > 0, 2:9]",
+                     "t[[True, False, True, True]]", "a[[], :]", "a[[5, 1, 30]].sum(axis=0)",
+                     "take(a, [3, 1], axis=1)", "take(a, idx, axis=0)", "take(r, idx[:3])", "compress(mask, b, axis=0)",
+                     "compress(mask23[:5], t[0], axis=-1)", "a[idx][:, [0, 22]]",
+                     "concatenate([a[[1]], b[[2, 3]]])"]:
+            self.check(expr)
+
+    def test_indexing_errors(self):
+        a = f"a={self.inputs['a']}"
+        m = f"mask={self.inputs['mask']}"
+        cases = [
+            (["a[[40]]", "-i", a], "out of bounds"),
+            (["a[[0, 1], [1, 2]]", "-i", a], "one integer or boolean array"),
+            (["a[[True, False]]", "-i", a], "did not match"),
+            (["a[a > 0]", "-i", a], "not supported yet"),
+            (["a[:, mask]", "-i", a, "-i", m], "did not match"),
+            (["a[[0.5]]", "-i", a], "integers or booleans"),
+            (["a[a[0]]", "-i", a], "must be integers"),
+            (["a[1.5]", "-i", a], "indices must be integers"),
+        ]
+        for args, needle in cases:
+            with self.subTest(args=args):
+                self.assert_error(["eval", *args], 1, needle)
 
     def test_rearranging_errors(self):
         a = f"a={self.inputs['a']}"

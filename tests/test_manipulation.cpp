@@ -314,3 +314,47 @@ TEST_CASE("flip, roll, broadcast_to, tile and pad agree with xtensor, with chunk
   CHECK(xt::all(xt::equal(xt::view(constant, xt::keep(0, 8, 9)), 7.5f)));
   CHECK(pad(a, {{1, 2}, {0, 0}}).chunks()[1] == a.chunks()[1]);
 }
+
+TEST_CASE("take and compress: NumPy's selections, chunked by the input chunks they touch") {
+  test::temp_dir dir;
+  const auto x = values<float>({12, 10}, 1);
+  const zarr_array z = stored(dir.path() / "x.zarr", x, {4, 3});
+  const array a = from_zarr(z);
+  const std::vector<index_t> idx{9, -1, 0, 1, 1, 2, 7};
+  const array t = take(a, idx, 1);
+  // Runs within one input chunk: {9}, {9}, {0, 1, 1, 2}, {7}.
+  CHECK(t.chunks()[1].lengths() == shape_t{1, 1, 3, 1, 1});
+  xt::xarray<float> expected = xt::zeros<float>({12, 7});
+  for (std::size_t k = 0; k < idx.size(); ++k) {
+    const auto col = static_cast<std::size_t>(idx[k] < 0 ? idx[k] + 10 : idx[k]);
+    xt::view(expected, xt::all(), k) = xt::view(x, xt::all(), col);
+  }
+  for (const compute_options& o : settings) {
+    CAPTURE(o.threads);
+    CHECK(compute<float>(t, o) == expected);
+  }
+  // Only the chunks the selection touches are read: the others are corrupt, unnoticed.
+  const array rows = take(a, {5, 6}, 0);
+  for (const shape_t& i : z.stored_chunks()) {
+    if (i[0] != 1) z.storage()->set(z.chunk_key(i), std::as_bytes(std::span("junk", 4)));
+  }
+  CHECK(compute<float>(rows) == xt::view(x, xt::range(5, 7)));
+  CHECK_THROWS_AS(compute<float>(take(a, {0}, 0)), codec_error);
+  // compress, and both with their indices in arrays (computed when the selection is built).
+  const auto y = values<float>({12, 10}, 2);
+  const array b = from_xtensor(y, {5, 4});
+  const std::vector<bool> keep{true, false, false, true, true};
+  CHECK(compute<float>(compress(keep, b, 0)) == xt::view(y, xt::keep(0, 3, 4)));
+  const array mask = from_xtensor(
+      xt::xarray<bool>{false, true, true, false, false, false, false, false, false, true});
+  CHECK(compute<float>(compress(mask, b, 1)) == xt::view(y, xt::all(), xt::keep(1, 2, 9)));
+  const array where = from_xtensor(xt::xarray<std::int32_t>{4, -12});
+  CHECK(compute<float>(take(b, where, 0)) == xt::view(y, xt::keep(4, 0)));
+  CHECK(take(b, std::vector<index_t>{}, 1).shape() == shape_t{12, 0});
+  CHECK_THROWS_WITH_AS(take(b, {12}, 0), doctest::Contains("index 12 is out of bounds"),
+                       shape_error);
+  CHECK_THROWS_WITH_AS(compress(std::vector<bool>(13, true), b, 0), doctest::Contains("length 13"),
+                       shape_error);
+  CHECK_THROWS_AS(take(b, from_xtensor(xt::xarray<float>{1.0f}), 0), type_error);
+  CHECK_THROWS_AS(compress(from_xtensor(xt::xarray<int>{1}), b, 0), type_error);
+}

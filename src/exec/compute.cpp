@@ -204,6 +204,30 @@ void compute_chunks(const array& a, const shape_t& chunk_shape,
       options);
 }
 
+array take(const array& a, const array& indices, int axis, const compute_options& options) {
+  const node& i = checked(indices);
+  if (i.shape.size() != 1) {
+    throw_error<shape_error>("take: the indices must be 1-D, not ", describe(i));
+  }
+  if (i.dtype.is_float() || i.dtype.is_bool()) {
+    throw_error<type_error>("take: the indices must be integers, not ", describe(i));
+  }
+  const xt::xarray<std::int64_t> values = compute<std::int64_t>(indices, options);
+  return take(a, std::vector<index_t>(values.begin(), values.end()), axis);
+}
+
+array compress(const array& condition, const array& a, int axis, const compute_options& options) {
+  const node& c = checked(condition);
+  if (c.shape.size() != 1) {
+    throw_error<shape_error>("compress: the condition must be 1-D, not ", describe(c));
+  }
+  if (!c.dtype.is_bool()) {
+    throw_error<type_error>("compress: the condition must be boolean, not ", describe(c));
+  }
+  const xt::xarray<bool> values = compute<bool>(condition, options);
+  return compress(std::vector<bool>(values.begin(), values.end()), a, axis);
+}
+
 zarr_array store(const array& a, const std::filesystem::path& path, const store_options& options) {
   const node& root_in = checked(a);
   array_metadata meta;

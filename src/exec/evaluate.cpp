@@ -325,11 +325,19 @@ const bytes& source_cache::insert(const node* n, const box& b, bytes values) {
 
 bytes buffer_pool::acquire(std::size_t size) {
   {
+    // The smallest spare that holds `size`: tasks whose boxes differ a little (a take's, a
+    // slice's edge) reuse each other's buffers instead of each keeping its own.
     std::lock_guard lock(mutex_);
+    std::size_t best = spare_.size();
     for (std::size_t i = 0; i < spare_.size(); ++i) {
-      if (spare_[i].size() != size) continue;
-      bytes out = std::move(spare_[i]);
-      spare_.erase(spare_.begin() + static_cast<std::ptrdiff_t>(i));
+      if (spare_[i].capacity() >= size &&
+          (best == spare_.size() || spare_[i].capacity() < spare_[best].capacity()))
+        best = i;
+    }
+    if (best < spare_.size()) {
+      bytes out = std::move(spare_[best]);
+      spare_.erase(spare_.begin() + static_cast<std::ptrdiff_t>(best));
+      out.resize(size);  // within its capacity: no allocation, no initialisation
       return out;
     }
   }
@@ -435,6 +443,57 @@ void concatenate_into(const program_table& programs, const node& n, const box& r
   }
 }
 
+// The box of a take's input that its `region` reads: along the axis, from the least to the
+// greatest index it takes.
+box take_input_box(const node& n, const box& region) {
+  const auto axis = static_cast<std::size_t>(n.axis);
+  box in = region;
+  const auto first = n.taken->begin() + region.start[axis];
+  const auto last = n.taken->begin() + region.stop[axis];
+  if (first == last) {
+    in.start[axis] = in.stop[axis] = 0;
+    return in;
+  }
+  const auto [lo, hi] = std::minmax_element(first, last);
+  in.start[axis] = *lo;
+  in.stop[axis] = *hi + 1;
+  // Indices within one input chunk (every chunk of a take's result) read that whole chunk:
+  // decoded straight into place, where a part of it would be decoded and then copied.
+  const axis_chunks& chunks = n.inputs[0]->chunks[axis];
+  const index_t c = chunks.find(*lo);
+  if (chunks.find(*hi) == c) {
+    in.start[axis] = chunks.start(c);
+    in.stop[axis] = chunks.start(c + 1);
+  }
+  return in;
+}
+
+void take_into(const program_table& programs, const node& n, const box& region,
+               std::span<std::byte> out) {
+  if (region.size() == 0) return;
+  const auto axis = static_cast<std::size_t>(n.axis);
+  const box in_box = take_input_box(n, region);
+  bytes scratch;
+  const std::byte* input = input_values(programs, *n.inputs[0], in_box, scratch);
+  // (outer, axis, inner) views of both: whole rows of `inner` elements move at once.
+  const shape_t shape = region.shape();
+  index_t outer = 1, inner = 1;
+  for (std::size_t d = 0; d < axis; ++d) outer *= shape[d];
+  for (std::size_t d = axis + 1; d < shape.size(); ++d) inner *= shape[d];
+  const auto row = static_cast<std::size_t>(inner) * n.dtype.itemsize();
+  const index_t in_len = in_box.stop[axis] - in_box.start[axis];
+  const index_t out_len = shape[axis];
+  const index_t* idx = n.taken->data() + region.start[axis];
+  for (index_t o = 0; o < outer; ++o) {
+    for (index_t k = 0; k < out_len; ++k) {
+      std::memcpy(out.data() + static_cast<std::size_t>(o * out_len + k) * row,
+                  input + static_cast<std::size_t>(o * in_len + idx[k] - in_box.start[axis]) * row,
+                  row);
+    }
+  }
+  release(scratch);
+}
+
 }  // namespace
 
 void evaluate_into(const program_table& programs, const node& n, const box& region,
@@ -509,6 +568,9 @@ void evaluate_into(const program_table& programs, const node& n, const box& regi
     case node_kind::concatenate:
       concatenate_into(programs, n, region, out);
       return;
+    case node_kind::take:
+      take_into(programs, n, region, out);
+      return;
     case node_kind::reduction:
       throw std::logic_error("a reduction reached evaluation unmaterialised");
   }
@@ -575,6 +637,8 @@ index_t estimate_bytes(const program_table& programs, const node& n, const box& 
     }
     case node_kind::transpose:
       return out + estimate_bytes(programs, *n.inputs[0], transpose_input_box(n, region));
+    case node_kind::take:
+      return out + estimate_bytes(programs, *n.inputs[0], take_input_box(n, region));
     case node_kind::concatenate: {
       const auto pieces = concatenate_pieces(n, region);
       if (pieces.size() == 1 && pieces.front().part.shape() == region.shape())

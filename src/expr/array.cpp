@@ -101,6 +101,9 @@ std::string describe(const node& n) {
     case node_kind::concatenate:
       what = "concatenate";
       break;
+    case node_kind::take:
+      what = "take";
+      break;
     case node_kind::rechunk:
       what = "rechunk";
       break;

@@ -573,4 +573,63 @@ array pad(const array& a, std::vector<std::pair<index_t, index_t>> widths, pad_m
   return out;
 }
 
+// ---- selecting ---------------------------------------------------------------------------
+
+array take(const array& a, std::vector<index_t> indices, int axis) {
+  const node& in = detail::node_of(a);
+  if (in.shape.empty()) throw_error<shape_error>("take: a 0-d array has no axis to take from");
+  const auto d = static_cast<std::size_t>(detail::normalize_axis(axis, in.shape.size(), "take"));
+  const index_t n = in.shape[d];
+  for (index_t& i : indices) {
+    if (i < -n || i >= n) {
+      throw_error<shape_error>("take: index ", i, " is out of bounds for axis ", d, " with size ",
+                               n, " (shape ", to_string(in.shape), ")");
+    }
+    if (i < 0) i += n;
+  }
+  // Output chunks: runs of indices that fall in one input chunk, at most that chunk long, so a
+  // task reads one input chunk along the axis (sorted indices cost one task per chunk touched).
+  const axis_chunks& from = in.chunks[d];
+  axis_chunks along_axis;
+  index_t run = 0, chunk = -1;
+  for (index_t i : indices) {
+    const index_t c = from.find(i);
+    if (run > 0 && (c != chunk || run == from[c])) {
+      along_axis.push_back(run);
+      run = 0;
+    }
+    chunk = c;
+    ++run;
+  }
+  if (run > 0) along_axis.push_back(run);
+  auto out = std::make_shared<node>();
+  out->kind = node_kind::take;
+  out->dtype = in.dtype;
+  out->shape = in.shape;
+  out->shape[d] = static_cast<index_t>(indices.size());
+  out->chunks = in.chunks;
+  out->chunks[d] = std::move(along_axis);
+  out->axis = static_cast<int>(d);
+  out->taken = std::make_shared<const std::vector<index_t>>(std::move(indices));
+  out->inputs = {a.node()};
+  return array(std::move(out));
+}
+
+array compress(const std::vector<bool>& condition, const array& a, int axis) {
+  const node& in = detail::node_of(a);
+  if (in.shape.empty()) throw_error<shape_error>("compress: a 0-d array has no axis");
+  const auto d =
+      static_cast<std::size_t>(detail::normalize_axis(axis, in.shape.size(), "compress"));
+  if (static_cast<index_t>(condition.size()) > in.shape[d]) {
+    throw_error<shape_error>("compress: a boolean index of length ", condition.size(),
+                             " does not match axis ", d, " of length ", in.shape[d], " (shape ",
+                             to_string(in.shape), ")");
+  }
+  std::vector<index_t> indices;
+  for (std::size_t i = 0; i < condition.size(); ++i) {
+    if (condition[i]) indices.push_back(static_cast<index_t>(i));
+  }
+  return take(a, std::move(indices), static_cast<int>(d));
+}
+
 }  // namespace chunkarr

@@ -30,6 +30,7 @@ enum class node_kind {
   slice,          // basic indexing: per-axis start/step/count, dropped and new axes
   transpose,      // axis permutation
   concatenate,    // inputs joined along `axis` (same dtype, same other extents)
+  take,           // the input's indices `taken` (in memory) along `axis`
   rechunk,        // the same values in other chunks
   materialised,   // a stage's result (a reduction, an intermediate), filled when the plan runs
 };
@@ -89,9 +90,10 @@ struct node {
   elementwise_payload elementwise;
   reduction_payload reduction;
   slice_payload slicing;
-  std::vector<int> permutation;          // transpose: output axis d = input axis perm[d]
-  int axis = 0;                          // concatenate: the axis the inputs are joined along
-  std::shared_ptr<stage_result> result;  // materialised
+  std::vector<int> permutation;  // transpose: output axis d = input axis perm[d]
+  int axis = 0;                  // concatenate, take: the axis they work along
+  std::shared_ptr<const std::vector<index_t>> taken;  // take: the indices, each in bounds
+  std::shared_ptr<stage_result> result;               // materialised
   // The longest path to a source (a source is 1), set when the node is wrapped in an `array`,
   // before it is shared. Walks over the DAG recurse along such paths: max_depth bounds them.
   mutable std::uint32_t depth = 0;

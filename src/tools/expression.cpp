@@ -155,7 +155,7 @@ constexpr std::string_view other_functions[] = {
     "transpose",    "astype",      "rechunk",    "concatenate", "stack",      "hstack",
     "vstack",       "dstack",      "block",      "expand_dims", "atleast_1d", "atleast_2d",
     "atleast_3d",   "squeeze",     "swapaxes",   "moveaxis",    "flip",       "roll",
-    "broadcast_to", "tile",        "pad"};
+    "broadcast_to", "tile",        "pad",        "take",        "compress"};
 
 template <class Op, std::size_t Count>
 constexpr std::optional<Op> table_entry(std::string_view name) {
@@ -828,6 +828,37 @@ class parser {
         for (const value& item : tuple_or_one(sh)) extents.push_back(int_of(item, fn, sht));
         result = value{fn == "tile" ? tile(to_array(v, t), extents)
                                     : broadcast_to(to_array(v, t), extents)};
+      } else if (fn == "take" || fn == "compress") {
+        const bool is_take = fn == "take";
+        only(3, {"a", "indices", "condition", "axis"});
+        const auto& [first, ft] = require(0, is_take ? "a" : "condition");
+        const auto& [second, st] = require(1, is_take ? "indices" : "a");
+        const array a = to_array(is_take ? first : second, is_take ? ft : st);
+        const auto* ax = get(2, "axis");
+        const bool no_axis = !ax || std::holds_alternative<none_t>(ax->first.v);
+        if (no_axis && a.ndim() != 1) {
+          bad_call(fn, at,
+                   "without an axis NumPy works on the flattened array, which needs ravel; give "
+                   "the axis");
+        }
+        const int d = no_axis ? 0 : static_cast<int>(int_of(ax->first, fn, ax->second));
+        const value& index = is_take ? second : first;
+        const token& it = is_take ? st : ft;
+        if (const auto* items = std::get_if<tuple_t>(&index.v)) {
+          std::vector<index_t> ints;
+          std::vector<bool> flags;
+          for (const value& item : *items) {
+            if (is_take) {
+              ints.push_back(int_of(item, fn, it));
+            } else {
+              flags.push_back(bool_of(item, fn, it));
+            }
+          }
+          result = value{is_take ? take(a, ints, d) : compress(flags, a, d)};
+        } else {
+          const array idx = to_array(index, it);
+          result = value{is_take ? take(a, idx, d) : compress(idx, a, d)};
+        }
       } else if (fn == "pad") {
         only(3, {"array", "pad_width", "mode", "constant_values"});
         const auto& [v, t] = require(0, "array");
@@ -860,6 +891,8 @@ class parser {
       }
     } catch (const shape_error& e) {
       bad_call(fn, at, e.what());
+    } catch (const type_error& e) {
+      bad_call(fn, at, e.what());
     } catch (const value_error& e) {
       if (std::string(e.what()).rfind("column ", 0) == 0) throw;  // already placed
       bad_call(fn, at, e.what());
@@ -867,17 +900,139 @@ class parser {
     return true;
   }
 
-  // After '[': subscripts up to ']'.
+  // After '[': subscripts up to ']'. One of them may be an integer or boolean array (a list,
+  // an input, an expression): that axis is taken after the basic indexing of the others.
   value subscript(const value& v, const token& at) {
     const array a = to_array(v, at);
     std::vector<index_spec> specs;
+    std::optional<std::pair<value, token>> fancy;
+    std::size_t fancy_slot = 0;
     while (true) {
-      specs.push_back(subscript_item());
+      const token start = peek();
+      if (auto item = subscript_item()) {
+        specs.push_back(*item);
+      } else {
+        if (fancy) {
+          syntax_error(text_, start.column,
+                       "one integer or boolean array per subscript: index one axis at a time, "
+                       "as a[idx][:, idx2]");
+        }
+        fancy = {fancy_value_, start};
+        fancy_slot = specs.size();
+        specs.push_back(all);
+      }
       if (accept("]")) break;
       expect(",");
       if (accept("]")) break;
     }
-    return value{a(specs)};
+    if (!fancy) return value{a(specs)};
+    // The axis the array indexes, after the subscripts before it.
+    std::size_t consumed = 0;
+    for (const index_spec& sp : specs) {
+      if (sp.what != index_spec::kind::ellipsis && sp.what != index_spec::kind::newaxis) ++consumed;
+    }
+    std::size_t axis = 0;
+    for (std::size_t k = 0; k < fancy_slot; ++k) {
+      switch (specs[k].what) {
+        case index_spec::kind::slice:
+        case index_spec::kind::newaxis:
+          ++axis;
+          break;
+        case index_spec::kind::ellipsis:
+          axis += a.ndim() > consumed ? a.ndim() - consumed : 0;
+          break;
+        case index_spec::kind::integer:
+          break;
+      }
+    }
+    const array basic = a(specs);
+    const auto& [index, where] = *fancy;
+    const int d = static_cast<int>(axis);
+    const index_t extent = basic.shape()[axis];
+    auto mask_length = [&](index_t length) {
+      if (length != extent) {
+        throw_error<shape_error>("column ", where.column, " of '", excerpt(text_, where.column),
+                                 "': boolean index did not match indexed array along axis ", axis,
+                                 "; the axis is ", extent, " long but the boolean index is ",
+                                 length);
+      }
+    };
+    if (const auto* items = std::get_if<tuple_t>(&index.v)) {
+      std::vector<index_t> ints;
+      std::vector<bool> flags;
+      for (const value& item : *items) {
+        const auto* sc = std::get_if<scalar>(&item.v);
+        if (sc && std::holds_alternative<bool>(sc->value)) {
+          flags.push_back(std::get<bool>(sc->value));
+        } else if (sc && std::holds_alternative<std::int64_t>(sc->value)) {
+          ints.push_back(std::get<std::int64_t>(sc->value));
+        } else {
+          syntax_error(text_, where.column, "an index list holds integers or booleans");
+        }
+      }
+      if (!flags.empty() && !ints.empty())
+        syntax_error(text_, where.column, "an index list holds integers or booleans, not both");
+      if (!flags.empty()) {
+        mask_length(static_cast<index_t>(flags.size()));
+        return value{compress(flags, basic, d)};
+      }
+      return value{take(basic, ints, d)};
+    }
+    const array idx = to_array(index, where);
+    if (idx.dtype().is_bool()) {
+      if (idx.ndim() != 1) {
+        throw_error<shape_error>(
+            "column ", where.column, " of '", excerpt(text_, where.column),
+            "': a boolean index must be 1-D (one axis); a mask of the array's own shape "
+            "(a[a > 0], a 1-D result) is not supported yet, not ",
+            to_string(idx.shape()));
+      }
+      mask_length(idx.shape()[0]);
+      return value{compress(idx, basic, d)};
+    }
+    return value{take(basic, idx, d)};
+  }
+
+  // One subscript, or nullopt for an array index (left in fancy_value_).
+  std::optional<index_spec> subscript_item() {
+    if (peek().kind == tok::op && peek().text == ".") {
+      next();
+      expect(".");
+      expect(".");
+      return ellipsis;
+    }
+    if (peek().kind == tok::name && (peek().text == "None" || peek().text == "newaxis")) {
+      next();
+      return newaxis;
+    }
+    std::optional<index_t> start;
+    if (!(peek().kind == tok::op &&
+          (peek().text == ":" || peek().text == "]" || peek().text == ","))) {
+      const token t = peek();
+      value v = expression();
+      const auto* sc = std::get_if<scalar>(&v.v);
+      const bool integer = sc && std::holds_alternative<std::int64_t>(sc->value);
+      if (!integer && !std::holds_alternative<none_t>(v.v)) {
+        if (peek().kind == tok::op && peek().text == ":")
+          syntax_error(text_, t.column, "slice indices must be integers or None");
+        if (std::holds_alternative<tuple_t>(v.v) || std::holds_alternative<array>(v.v)) {
+          fancy_value_ = std::move(v);
+          return std::nullopt;
+        }
+        syntax_error(text_, t.column,
+                     "indices must be integers, slices, ..., None, or integer or boolean arrays");
+      }
+      if (integer) start = std::get<std::int64_t>(sc->value);
+    }
+    if (!accept(":")) {
+      if (!start) unexpected();
+      return index_spec(static_cast<long long>(*start));
+    }
+    std::optional<index_t> stop = optional_index();
+    std::optional<index_t> step;
+    if (accept(":")) step = optional_index();
+    if (step && *step == 0) syntax_error(text_, peek().column, "slice step cannot be zero");
+    return index_spec(chunkarr::slice{start, stop, step});
   }
 
   std::optional<index_t> optional_index() {
@@ -895,30 +1050,8 @@ class parser {
     return std::get<std::int64_t>(s->value);
   }
 
-  index_spec subscript_item() {
-    if (peek().kind == tok::op && peek().text == ".") {
-      next();
-      expect(".");
-      expect(".");
-      return ellipsis;
-    }
-    if (peek().kind == tok::name && (peek().text == "None" || peek().text == "newaxis")) {
-      next();
-      return newaxis;
-    }
-    std::optional<index_t> start = optional_index();
-    if (!accept(":")) {
-      if (!start) unexpected();
-      return index_spec(static_cast<long long>(*start));
-    }
-    std::optional<index_t> stop = optional_index();
-    std::optional<index_t> step;
-    if (accept(":")) step = optional_index();
-    if (step && *step == 0) syntax_error(text_, peek().column, "slice step cannot be zero");
-    return index_spec(chunkarr::slice{start, stop, step});
-  }
-
   const std::string& text_;
+  value fancy_value_;  // the array index subscript_item found
   std::vector<token> tokens_;
   const std::map<std::string, array>& inputs_;
   std::size_t pos_ = 0;

@@ -83,6 +83,7 @@ EXPRESSIONS = [
     "dstack([x, x])[::-1, 1:]", "pad(x, ((1, 5), (2, 0)), mode='reflect')",
     "roll(x, 1, axis=0) + flip(x)", "broadcast_to(y, (2, 3)) * tile(y, 2)[:3]",
     "moveaxis(x[None], 0, -1).squeeze()", "pad(b, 3, mode='wrap') | pad(b, 3, mode='edge')",
+    "x[[3, -1, 0, 0]][:, [True, False, True]]", "take(x, y, axis=1)", "x[b[:, 0]].sum(axis=0)",
 ]
 
 

@@ -106,6 +106,13 @@ void compute_chunks(const array& a, const shape_t& chunk_shape,
                     const std::function<void(const box&, std::span<const std::byte>)>& consume,
                     index_t consume_bytes, bool pad_edges, const compute_options& options = {});
 
+/// take and compress with their indices or condition in an array (a Zarr array of channel
+/// numbers, a lazy mask such as `stddev(a, {0}) > 3`): that 1-D array is computed now (it
+/// must fit in memory), then the selection is as lazy as take(a, vector, axis).
+array take(const array& a, const array& indices, int axis = 0, const compute_options& options = {});
+array compress(const array& condition, const array& a, int axis = 0,
+               const compute_options& options = {});
+
 /// The chunk task graph in Graphviz DOT, summarised when large. Runs nothing.
 std::string to_dot(const array& a, const compute_options& options = {});
 

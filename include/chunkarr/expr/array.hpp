@@ -320,6 +320,23 @@ enum class pad_mode { constant, edge, reflect, symmetric, wrap };
 array pad(const array& a, std::vector<std::pair<index_t, index_t>> widths,
           pad_mode mode = pad_mode::constant, scalar constant_value = 0);
 
+// ---- selecting ---------------------------------------------------------------------------
+
+/// NumPy's take along `axis`: the elements at `indices` (negative count from the end;
+/// repeated and in any order), as `a[:, [0, 2, 5]]`. Chunks follow the input's: a run of
+/// indices in one input chunk is one output chunk, so only the chunks touched are read.
+array take(const array& a, std::vector<index_t> indices, int axis = 0);
+/// NumPy's compress: the positions along `axis` where `condition` is true (`condition` may be
+/// shorter than the axis, not longer), as `a[:, good]`.
+array compress(const std::vector<bool>& condition, const array& a, int axis = 0);
+/// `take(a, {0, 2, 5}, 1)` (a braced list is indices, not an array).
+inline array take(const array& a, std::initializer_list<index_t> indices, int axis = 0) {
+  return take(a, std::vector<index_t>(indices), axis);
+}
+inline array compress(std::initializer_list<bool> condition, const array& a, int axis = 0) {
+  return compress(std::vector<bool>(condition), a, axis);
+}
+
 // ---- chunking ----------------------------------------------------------------------------
 
 /// The same values in chunks of `chunk_shape` (-1: the whole axis). Lazy: the planner copies
