@@ -124,10 +124,10 @@ def main():
              f"Run by `bench/restructure.py`: two float32 sessions of shape {shape} "
              f"({gib:.2f} GiB each; Blosc lz4+shuffle, chunks 256x8192), {args.threads} threads, "
              f"chunkarr memory limit {args.memory_limit_mib} MiB, median of {args.repeats} "
-             "alternating runs. chunkarr: the `chunkarr eval EXPR -o OUT` command as a whole "
-             "process (its output synced to disk at commit); dask.array: `to_zarr` timed inside "
-             "its process (no sync), threaded scheduler, no memory limit of its own. Peak RSS of "
-             "the whole process.", "",
+             "alternating runs. chunkarr: the `chunkarr eval EXPR [-o OUT]` command as a whole "
+             "process (a stored output synced to disk at commit; a selection's result printed); "
+             "dask.array: `to_zarr` or `compute` timed inside its process (no sync), threaded "
+             "scheduler, no memory limit of its own. Peak RSS of the whole process.", "",
              "| workload | chunkarr expression | chunkarr | dask.array | dask / chunkarr "
              "| chunkarr peak RSS | dask peak RSS |", "|---|---|---|---|---|---|---|"]
     for label, expression, r in rows:
