@@ -946,7 +946,8 @@ class parser {
       }
     }
     const array basic = a(specs);
-    const auto& [index, where] = *fancy;
+    const value& index = fancy->first;
+    const token& where = fancy->second;
     const int d = static_cast<int>(axis);
     const index_t extent = basic.shape()[axis];
     auto mask_length = [&](index_t length) {
