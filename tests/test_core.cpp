@@ -298,6 +298,14 @@ TEST_CASE("axis_chunks agrees with its list of lengths, held in O(1) when regula
     axis_chunks appended;
     for (index_t c : lengths) appended.push_back(c);
     CHECK(a == appended);
+    // Two halves appended: the same lengths, held as regularly.
+    const std::size_t cut = lengths.empty() ? 0 : rng() % (lengths.size() + 1);
+    axis_chunks joined(std::span<const index_t>(lengths.data(), cut));
+    joined.append(
+        axis_chunks(std::span<const index_t>(lengths.data() + cut, lengths.size() - cut)));
+    CHECK(joined.lengths() == lengths);
+    CHECK(joined.is_regular() == a.is_regular());
+    CHECK(joined == a);
     CHECK(a.size() == static_cast<index_t>(lengths.size()));
     CHECK(a.lengths() == lengths);
     index_t start = 0, longest = 0;
@@ -334,6 +342,15 @@ TEST_CASE("axis_chunks agrees with its list of lengths, held in O(1) when regula
   CHECK(huge.find(999'999'999'999) == 999'999'999'999);
   CHECK(huge.start(7) == 7);
   CHECK(to_string(huge).find("[1000000000000 chunks]") != std::string::npos);
+  // Appending regular runs that stay regular costs nothing either; irregular lists are bounded.
+  axis_chunks tiled;
+  for (int i = 0; i < 1000; ++i) tiled.append(huge);
+  CHECK(tiled.is_regular());
+  CHECK(tiled.size() == 1'000'000'000'000'000);
+  axis_chunks uneven = axis_chunks::regular(axis_chunks::max_irregular / 2, 1);
+  uneven.push_back(2);
+  CHECK_FALSE(uneven.is_regular());
+  CHECK_THROWS_AS(uneven.append(axis_chunks::regular(axis_chunks::max_irregular, 1)), shape_error);
   CHECK(axis_chunks::regular(10, 4) == shape_t{4, 4, 2});
   CHECK(axis_chunks::regular(10, 4, 1) == shape_t{1, 4, 4, 1});
   CHECK(axis_chunks::regular(3, 4, 7) == shape_t{3});

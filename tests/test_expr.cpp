@@ -238,6 +238,10 @@ TEST_CASE("an array of a trillion chunks costs what its selection does") {
   const array y = zeros({1'000'000'000'000, 3}, make_dtype(scalar_kind::int8), {1000, 3});
   CHECK(y(range(1500, {}, -1)).chunks()[0] == axis_chunks::regular(1501, 1000, 501));
   CHECK(y(range(999'999'999'990, {}), all).T().chunks()[1] == shape_t{10});
+  // Steps that divide the chunks take as many from each: regular, however many chunks.
+  CHECK(y(range(1, {}, 4), all).chunks()[0] == axis_chunks::regular(250'000'000'000, 250, 250));
+  CHECK(y(range({}, {}, -8), all).chunks()[0] == axis_chunks::regular(125'000'000'000, 125));
+  CHECK(y(range(2, {}, 8), all).chunks()[0].is_regular());
 }
 
 TEST_CASE("empty handles and bad sources are refused") {

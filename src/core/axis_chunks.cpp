@@ -34,14 +34,48 @@ void axis_chunks::push_back(index_t length) {
       extent_ += length;
       return;
     }
+    if (count_ >= max_irregular) throw_irregular(count_ + 1);
     std::vector<index_t> bounds;
     bounds.reserve(static_cast<std::size_t>(count_) + 2);
     for (index_t i = 0; i <= count_; ++i) bounds.push_back(start(i));
     bounds_ = std::move(bounds);
   }
+  if (count_ >= max_irregular) throw_irregular(count_ + 1);
   bounds_.push_back(bounds_.back() + length);
   ++count_;
   extent_ += length;
+}
+
+void axis_chunks::append(const axis_chunks& other) {
+  if (other.count_ == 0) return;
+  if (count_ == 0) {
+    *this = other;
+    return;
+  }
+  if (other.extent_ > std::numeric_limits<index_t>::max() - extent_) {
+    throw_error<shape_error>("chunks over an axis of ", extent_, " + ", other.extent_,
+                             " elements: overflows int64");
+  }
+  if (bounds_.empty() && other.bounds_.empty()) {
+    // Regular still when every chunk after this one's first is one size, but for the last.
+    const index_t size = count_ >= 2 ? (*this)[1] : other.first_;
+    const bool regular = (count_ == 1 || (*this)[count_ - 1] == size) && other.first_ == size &&
+                         (other.count_ <= 1 || other[1] <= size) &&
+                         (other.count_ <= 2 || other.size_ == size);
+    if (regular) {
+      size_ = size;
+      count_ += other.count_;
+      extent_ += other.extent_;
+      return;
+    }
+  }
+  if (count_ + other.count_ > max_irregular) throw_irregular(count_ + other.count_);
+  for (index_t c : other) push_back(c);
+}
+
+void axis_chunks::throw_irregular(index_t count) {
+  throw_error<shape_error>(count, " chunks of irregular lengths along one axis (at most ",
+                           max_irregular, "): rechunk to regular chunks first");
 }
 
 axis_chunks axis_chunks::regular(index_t extent, index_t size, index_t first) {

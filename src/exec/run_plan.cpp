@@ -376,7 +376,7 @@ class plan_runner {
     return {[z](const shape_t& index, const box&, std::span<const std::byte> values) {
               z->write_chunk(index, values);
             },
-            &zero, z->metadata().chunks};
+            &zero, z->metadata().chunks, {}};
   }
 
   // One task per block of chunks: the block's values, then each chunk of it to the sink.

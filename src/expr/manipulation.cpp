@@ -29,6 +29,14 @@ axis_chunks refine(const std::vector<const axis_chunks*>& all) {
   bool same = true;
   for (const axis_chunks* c : all) same = same && *c == *all.front();
   if (same) return *all.front();
+  index_t count = 0;
+  for (const axis_chunks* c : all)
+    count = std::min(count + c->size(), axis_chunks::max_irregular + 1);
+  if (count > axis_chunks::max_irregular) {
+    throw_error<shape_error>("concatenate: operands with ", count,
+                             " chunks in all along an axis whose chunks differ (at most ",
+                             axis_chunks::max_irregular, "): rechunk them alike first");
+  }
   std::set<index_t> bounds;
   for (const axis_chunks* c : all) {
     for (index_t i = 0; i <= c->size(); ++i) bounds.insert(c->start(i));
@@ -102,9 +110,7 @@ array concatenate(const std::vector<array>& arrays, int axis) {
   for (std::size_t d = 0; d < ndim; ++d) {
     if (d == a) {
       axis_chunks along;
-      for (const node_ptr& in : inputs) {
-        for (index_t c : in->chunks[d]) along.push_back(c);
-      }
+      for (const node_ptr& in : inputs) along.append(in->chunks[d]);
       n->chunks.push_back(std::move(along));
     } else {
       std::vector<const axis_chunks*> all;

@@ -31,6 +31,12 @@ class axis_chunks {
 
   /// Appends a chunk of `length` > 0 (staying O(1) while the chunks stay regular).
   void push_back(index_t length);
+  /// Appends all of `other`'s chunks (O(1) when the result stays regular).
+  void append(const axis_chunks& other);
+
+  /// The most chunks an axis holds when their lengths are not regular (each is stored): more
+  /// throws shape_error rather than spend minutes and gigabytes on a chunk list.
+  static constexpr index_t max_irregular = index_t{1} << 24;
 
   /// Number of chunks.
   index_t size() const { return count_; }
@@ -89,6 +95,8 @@ class axis_chunks {
   }
 
  private:
+  [[noreturn]] static void throw_irregular(index_t count);
+
   index_t extent_ = 0;
   index_t count_ = 0;
   index_t first_ = 0;            // regular: the first chunk's length
