@@ -242,6 +242,11 @@ TEST_CASE("an array of a trillion chunks costs what its selection does") {
   CHECK(y(range(1, {}, 4), all).chunks()[0] == axis_chunks::regular(250'000'000'000, 250, 250));
   CHECK(y(range({}, {}, -8), all).chunks()[0] == axis_chunks::regular(125'000'000'000, 125));
   CHECK(y(range(2, {}, 8), all).chunks()[0].is_regular());
+  // A step as long as the chunks takes one from each; other steps past 2^24 chunks are refused
+  // when built, not after listing them.
+  CHECK(y(range(7, {}, 1000), all).chunks()[0] == axis_chunks::regular(1'000'000'000, 1));
+  CHECK(y(range(7, {}, 4321), all).chunks()[0].is_regular());
+  CHECK_THROWS_AS(y(range({}, {}, 3), all), shape_error);
 }
 
 TEST_CASE("empty handles and bad sources are refused") {

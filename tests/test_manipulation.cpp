@@ -313,6 +313,11 @@ TEST_CASE("flip, roll, broadcast_to, tile and pad agree with xtensor, with chunk
   CHECK(xt::view(constant, xt::range(1, 8)) == x);
   CHECK(xt::all(xt::equal(xt::view(constant, xt::keep(0, 8, 9)), 7.5f)));
   CHECK(pad(a, {{1, 2}, {0, 0}}).chunks()[1] == a.chunks()[1]);
+  // Tiles of tiles: regular chunks stay O(1) (2^32 of them); irregular ones past 2^24 are
+  // refused when built, not after minutes of listing.
+  const array one = from_xtensor(x, {7, 5});
+  CHECK(tile(tile(one, {65536}), {65536}).chunks()[1].size() == index_t{1} << 32);
+  CHECK_THROWS_AS(tile(tile(a, {65536}), {65536}), shape_error);
 }
 
 TEST_CASE("take and compress: NumPy's selections, chunked by the input chunks they touch") {

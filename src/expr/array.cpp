@@ -42,13 +42,26 @@ axis_chunks sliced_chunks(const axis_chunks& from, const slice_range& r) {
   }
   // A step dividing regular chunks takes as many from each whole chunk: regular too, in O(1)
   // (going down, unless the first chunk is the longest).
+  // So does a step as long as the chunks, one from each chunk it lands in.
   const index_t step = r.step > 0 ? r.step : -r.step;
-  if (from.is_regular() && from.size() >= 3 && from[1] % step == 0 &&
+  if (from.is_regular() && from.size() >= 3 && (from[1] % step == 0 || step >= from[1]) &&
       (r.step > 0 || from.front() <= from[1])) {
     const index_t c = from.find(r.start);
     const index_t lo = from.start(c), hi = from.start(c + 1);
     const index_t first = 1 + (r.step > 0 ? (hi - 1 - r.start) / step : (r.start - lo) / step);
-    return axis_chunks::regular(r.count, from[1] / step, std::min(first, r.count));
+    const index_t each = step >= from[1] ? 1 : from[1] / step;
+    return axis_chunks::regular(r.count, each, std::min(first, r.count));
+  }
+  // Otherwise one chunk per input chunk the span crosses: refused up front past the bound
+  // (at least span / longest of them), rather than after listing 2^24.
+  const double span = static_cast<double>(r.count - 1) * static_cast<double>(step) + 1;
+  if (span / static_cast<double>(from.longest()) >
+      static_cast<double>(axis_chunks::max_irregular)) {
+    throw_error<shape_error>("a slice with step ", r.step, " through about ",
+                             static_cast<index_t>(span / static_cast<double>(from.longest())),
+                             " chunks of ", to_string(from),
+                             " makes chunks of irregular lengths (at most ",
+                             axis_chunks::max_irregular, "): rechunk first");
   }
   // One output chunk per input chunk passed through: each step jumps to the next of them, so a
   // slice costs its output's chunks, however many the input has.

@@ -24,18 +24,22 @@ using detail::node_ptr;
 
 namespace {
 
+// a + b, or past axis_chunks::max_irregular (without overflow) when that is more.
+index_t saturated_count(index_t a, index_t b) {
+  return b > axis_chunks::max_irregular - a ? axis_chunks::max_irregular + 1 : a + b;
+}
+
 // The chunks that every operand's chunks along one axis split into (their common refinement).
 axis_chunks refine(const std::vector<const axis_chunks*>& all) {
   bool same = true;
   for (const axis_chunks* c : all) same = same && *c == *all.front();
   if (same) return *all.front();
   index_t count = 0;
-  for (const axis_chunks* c : all)
-    count = std::min(count + c->size(), axis_chunks::max_irregular + 1);
+  for (const axis_chunks* c : all) count = saturated_count(count, c->size());
   if (count > axis_chunks::max_irregular) {
-    throw_error<shape_error>("concatenate: operands with ", count,
-                             " chunks in all along an axis whose chunks differ (at most ",
-                             axis_chunks::max_irregular, "): rechunk them alike first");
+    throw_error<shape_error>("concatenate: operands with more than ", axis_chunks::max_irregular,
+                             " chunks in all along an axis whose chunks differ: rechunk them "
+                             "alike first");
   }
   std::set<index_t> bounds;
   for (const axis_chunks* c : all) {
@@ -110,7 +114,17 @@ array concatenate(const std::vector<array>& arrays, int axis) {
   for (std::size_t d = 0; d < ndim; ++d) {
     if (d == a) {
       axis_chunks along;
-      for (const node_ptr& in : inputs) along.append(in->chunks[d]);
+      index_t total = 0;
+      for (const node_ptr& in : inputs) total = saturated_count(total, in->chunks[d].size());
+      for (const node_ptr& in : inputs) {
+        along.append(in->chunks[d]);
+        // Irregular so far is irregular at the end: too many to list, so say so now.
+        if (total > axis_chunks::max_irregular && !along.is_regular()) {
+          throw_error<shape_error>("concatenate: more than ", axis_chunks::max_irregular,
+                                   " chunks of irregular lengths along axis ", d,
+                                   ": rechunk the operands to one regular size first");
+        }
+      }
       n->chunks.push_back(std::move(along));
     } else {
       std::vector<const axis_chunks*> all;
