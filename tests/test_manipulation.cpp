@@ -363,3 +363,112 @@ TEST_CASE("take and compress: NumPy's selections, chunked by the input chunks th
   CHECK_THROWS_AS(take(b, from_xtensor(xt::xarray<float>{1.0f}), 0), type_error);
   CHECK_THROWS_AS(compress(from_xtensor(xt::xarray<int>{1}), b, 0), type_error);
 }
+
+namespace {
+
+// A shape whose extents are the products of consecutive runs of `factors` cut at `cuts`.
+shape_t grouped(const shape_t& factors, unsigned cuts) {
+  shape_t shape{1};
+  for (std::size_t i = 0; i < factors.size(); ++i) {
+    if (i > 0 && (cuts >> i) & 1u) shape.push_back(1);
+    shape.back() *= factors[i];
+  }
+  return shape;
+}
+
+}  // namespace
+
+TEST_CASE("reshape agrees with xtensor's for merges, splits and both, in any chunking") {
+  // Shapes from one list of factors grouped two ways: every merge and split between them.
+  std::mt19937 rng(11);
+  const std::vector<shape_t> factor_lists = {{2, 3, 4}, {5, 2, 3, 2}, {3, 1, 4, 2}, {7, 4}};
+  for (int trial = 0; trial < 60; ++trial) {
+    const shape_t& factors = factor_lists[static_cast<std::size_t>(trial) % factor_lists.size()];
+    const shape_t from = grouped(factors, static_cast<unsigned>(rng()));
+    const shape_t to = grouped(factors, static_cast<unsigned>(rng()));
+    shape_t chunks;
+    for (index_t n : from) chunks.push_back(1 + static_cast<index_t>(rng() % n));
+    CAPTURE(to_string(from));
+    CAPTURE(to_string(to));
+    CAPTURE(to_string(chunks));
+    const auto x = values<std::int32_t>(from, trial);
+    const array a = from_xtensor(x, chunks);
+    const array r = reshape(a, to);
+    REQUIRE(r.shape() == to);
+    std::vector<std::size_t> s(to.begin(), to.end());
+    const xt::xarray<std::int32_t> expected = xt::reshape_view(x, s);
+    // Each output chunk is one run of the flat order: the chunks tile the shape.
+    for (std::size_t d = 0; d < to.size(); ++d) CHECK(r.chunks()[d].extent() == to[d]);
+    for (const compute_options& o : settings) {
+      CAPTURE(o.threads);
+      CHECK(compute<std::int32_t>(r, o) == expected);
+    }
+    // Regions that are not chunks gather: a strided slice, a reversal, a transpose.
+    std::vector<index_spec> sub;
+    for (index_t n : to) sub.push_back(n > 2 ? range(1, {}, 2) : range({}, {}, -1));
+    const xt::xarray<std::int32_t> got = compute<std::int32_t>(r(sub));
+    xt::xstrided_slice_vector xs;
+    for (index_t n : to) {
+      if (n > 2) {
+        xs.push_back(xt::range(1, xt::placeholders::_, 2));
+      } else {
+        xs.push_back(xt::range(xt::placeholders::_, xt::placeholders::_, -1));
+      }
+    }
+    CHECK(got == xt::xarray<std::int32_t>(xt::strided_view(expected, xs)));
+    CHECK(compute<std::int32_t>(r.T()) == xt::transpose(expected));
+    CHECK(compute<std::int32_t>(ravel(r)) == xt::flatten(x));
+    CHECK(compute<std::int32_t>(r.reshape(from)) == x);  // and back
+  }
+}
+
+TEST_CASE("reshape keeps chunks that already fit and rechunks only the axes it must") {
+  const array a = zeros({1024, 524288}, make_dtype(scalar_kind::float32), {256, 8192});
+  // Splitting time into trials of a chunk's length: nothing to rechunk.
+  const array trials = a.reshape({1024, 64, 8192});
+  CHECK(trials.chunks()[0] == a.chunks()[0]);
+  CHECK(trials.chunks()[1] == axis_chunks::regular(64, 1));
+  CHECK(trials.chunks()[2] == shape_t{8192});
+  // Splitting into trials of 3000 samples: time rechunked to multiples of 3000 (6000: about
+  // the chunk's 8192), channels as they were.
+  const array uneven = a(all, range(0, 3000 * 150)).reshape({1024, 150, 3000});
+  CHECK(uneven.chunks()[0] == a.chunks()[0]);
+  CHECK(uneven.chunks()[1] == axis_chunks::regular(150, 2));
+  // Merging whole trailing axes keeps the leading chunks, scaled.
+  const array t = zeros({60, 4, 5}, make_dtype(scalar_kind::int16), {7, 4, 5});
+  CHECK(t.reshape({240, 5}).chunks()[0] == axis_chunks::regular(240, 28));
+  CHECK(t.reshape({1200}).chunks()[0] == axis_chunks::regular(1200, 140));
+  // Merging cut trailing axes makes them whole, with about as many elements a chunk.
+  const array m = zeros({100, 30}, make_dtype(scalar_kind::int16), {10, 7});
+  CHECK(m.ravel().chunks()[0] == axis_chunks::regular(3000, 60));
+  // Length-1 axes come and go without a rechunk; a trillion elements cost nothing to plan.
+  const array big = zeros({1'000'000, 1'000'000}, make_dtype(scalar_kind::int8), {1000, 1000});
+  CHECK(big.reshape({1'000'000, 1, 1000, 1000}).chunks()[2] == axis_chunks::regular(1000, 1));
+  CHECK(big.reshape({1, 1'000'000, 1'000'000, 1}).chunks()[1] == big.chunks()[0]);
+}
+
+TEST_CASE("reshape stores to Zarr, handles -1, 0-d and empty arrays, and refuses bad shapes") {
+  test::temp_dir dir;
+  const auto x = values<float>({6, 35}, 4);
+  const array a = from_xtensor(x, {4, 8});
+  store(a.reshape({-1, 7}), (dir.path() / "r.zarr").string());
+  const array back = open(dir.path() / "r.zarr");
+  CHECK(back.shape() == shape_t{30, 7});
+  CHECK(compute<float>(back) == xt::xarray<float>(xt::reshape_view(x, {30, 7})));
+  // 0-d to 1 x 1 and back; empty arrays to any shape of no elements.
+  const array one = a(2, 3);
+  CHECK(compute<float>(one.reshape({1, 1}))(0, 0) == x(2, 3));
+  CHECK(compute<float>(one.reshape({1, 1}).reshape({}))() == x(2, 3));
+  CHECK(a(range(0, 0)).reshape({5, 0, 3}).shape() == shape_t{5, 0, 3});
+  CHECK_THROWS_WITH_AS(a.reshape({8, -1}),
+                       doctest::Contains("cannot reshape array of size 210 (shape (6, 35)) into "
+                                         "shape (8, -1)"),
+                       value_error);
+  CHECK_THROWS_WITH_AS(a.reshape({-1, -1}), doctest::Contains("one unknown dimension"),
+                       value_error);
+  CHECK_THROWS_WITH_AS(a.reshape({-3, -70}), doctest::Contains("negative dimensions"), value_error);
+  CHECK_THROWS_AS(a.reshape({index_t{1} << 62, 8}), value_error);
+  CHECK_THROWS_AS(a(range(0, 0)).reshape({-1, 0}), value_error);
+  // The flattened forms roll, take and compress fall back on.
+  CHECK(compute<float>(roll(a, {40})) == xt::roll(x, 40));
+}

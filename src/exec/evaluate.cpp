@@ -494,6 +494,111 @@ void take_into(const program_table& programs, const node& n, const box& region,
   release(scratch);
 }
 
+// What a reshape's `region` reads: a box of its input (per group of axes, the rows of the
+// leading input axis that hold the region's flat range, whole along the axes after it), and
+// per group where each of the region's elements sits in that box's flat order.
+struct reshape_view {
+  box input;
+  bool identity = true;  // the region is the box's elements in their order: no gather
+  std::vector<std::vector<index_t>> offsets;  // per group, in the region's C order
+  std::vector<index_t> stride;                // per group: elements of the groups after it
+};
+
+reshape_view plan_reshape(const node& n, const box& region, bool with_offsets) {
+  const node& in = *n.inputs[0];
+  const std::vector<reshape_group> groups = reshape_groups(in.shape, n.shape);
+  reshape_view v;
+  v.input.start.assign(in.shape.size(), 0);
+  v.input.stop = in.shape;
+  std::vector<index_t> sizes;  // per group: the input box's elements in the group
+  std::vector<index_t> bases;
+  for (const reshape_group& g : groups) {
+    // Where the region's corners fall in the group's flat order.
+    index_t first = 0, last = 0, count = 1, stride = 1;
+    for (std::size_t d = g.out_end; d-- > g.out_begin;) {
+      first += region.start[d] * stride;
+      last += (region.stop[d] - 1) * stride;
+      count *= region.stop[d] - region.start[d];
+      stride *= n.shape[d];
+    }
+    std::size_t lead = g.in_begin;
+    while (lead < g.in_end && in.shape[lead] == 1) ++lead;
+    index_t inner = 1;
+    for (std::size_t d = lead + 1; d < g.in_end; ++d) inner *= in.shape[d];
+    index_t base = 0, size = 1;
+    if (lead < g.in_end) {
+      v.input.start[lead] = first / inner;
+      v.input.stop[lead] = last / inner + 1;
+      base = v.input.start[lead] * inner;
+      size = (v.input.stop[lead] - v.input.start[lead]) * inner;
+    }
+    v.identity = v.identity && first == base && count == size && last - first + 1 == count;
+    sizes.push_back(size);
+    bases.push_back(base);
+  }
+  v.stride.assign(groups.size(), 1);
+  for (std::size_t g = groups.size(); g-- > 1;) v.stride[g - 1] = v.stride[g] * sizes[g];
+  if (!with_offsets || v.identity) return v;
+  for (std::size_t k = 0; k < groups.size(); ++k) {
+    const reshape_group& g = groups[k];
+    // The region's elements of the group in C order (an odometer, last axis fastest).
+    std::vector<index_t> offsets;
+    shape_t at(region.start.begin() + static_cast<std::ptrdiff_t>(g.out_begin),
+               region.start.begin() + static_cast<std::ptrdiff_t>(g.out_end));
+    shape_t strides(at.size(), 1);
+    for (std::size_t d = at.size(); d-- > 1;)
+      strides[d - 1] = strides[d] * n.shape[g.out_begin + d];
+    index_t count = 1;
+    for (std::size_t d = g.out_begin; d < g.out_end; ++d) count *= region.stop[d] - region.start[d];
+    offsets.reserve(static_cast<std::size_t>(count));
+    for (index_t e = 0; e < count; ++e) {
+      index_t flat = 0;
+      for (std::size_t d = 0; d < at.size(); ++d) flat += at[d] * strides[d];
+      offsets.push_back(flat - bases[k]);
+      for (std::size_t d = at.size(); d-- > 0;) {
+        if (++at[d] < region.stop[g.out_begin + d]) break;
+        at[d] = region.start[g.out_begin + d];
+      }
+    }
+    v.offsets.push_back(std::move(offsets));
+  }
+  return v;
+}
+
+void reshape_gather(const reshape_view& v, std::size_t g, const std::byte* input, index_t base,
+                    std::byte*& out, std::size_t itemsize) {
+  const std::vector<index_t>& offsets = v.offsets[g];
+  if (g + 1 < v.offsets.size()) {
+    for (index_t o : offsets)
+      reshape_gather(v, g + 1, input, base + o * v.stride[g], out, itemsize);
+    return;
+  }
+  // The last group: runs of consecutive offsets move at once.
+  for (std::size_t i = 0; i < offsets.size();) {
+    std::size_t j = i + 1;
+    while (j < offsets.size() && offsets[j] == offsets[j - 1] + 1) ++j;
+    const std::size_t bytes = (j - i) * itemsize;
+    std::memcpy(out, input + static_cast<std::size_t>(base + offsets[i]) * itemsize, bytes);
+    out += bytes;
+    i = j;
+  }
+}
+
+void reshape_into(const program_table& programs, const node& n, const box& region,
+                  std::span<std::byte> out) {
+  if (region.size() == 0) return;
+  const reshape_view v = plan_reshape(n, region, true);
+  if (v.identity) {
+    evaluate_into(programs, *n.inputs[0], v.input, out);
+    return;
+  }
+  bytes scratch;
+  const std::byte* input = input_values(programs, *n.inputs[0], v.input, scratch);
+  std::byte* at = out.data();
+  reshape_gather(v, 0, input, 0, at, n.dtype.itemsize());
+  release(scratch);
+}
+
 }  // namespace
 
 void evaluate_into(const program_table& programs, const node& n, const box& region,
@@ -571,6 +676,9 @@ void evaluate_into(const program_table& programs, const node& n, const box& regi
     case node_kind::take:
       take_into(programs, n, region, out);
       return;
+    case node_kind::reshape:
+      reshape_into(programs, n, region, out);
+      return;
     case node_kind::reduction:
       throw std::logic_error("a reduction reached evaluation unmaterialised");
   }
@@ -639,6 +747,13 @@ index_t estimate_bytes(const program_table& programs, const node& n, const box& 
       return out + estimate_bytes(programs, *n.inputs[0], transpose_input_box(n, region));
     case node_kind::take:
       return out + estimate_bytes(programs, *n.inputs[0], take_input_box(n, region));
+    case node_kind::reshape: {
+      if (region.size() == 0) return out;
+      const reshape_view v = plan_reshape(n, region, false);
+      const index_t in = estimate_bytes(programs, *n.inputs[0], v.input);
+      // A gather holds the offsets too (at most one index per element).
+      return v.identity ? in : out + in + region.size() * static_cast<index_t>(sizeof(index_t));
+    }
     case node_kind::concatenate: {
       const auto pieces = concatenate_pieces(n, region);
       if (pieces.size() == 1 && pieces.front().part.shape() == region.shape())

@@ -127,6 +127,9 @@ std::string describe(const node& n) {
     case node_kind::take:
       what = "take";
       break;
+    case node_kind::reshape:
+      what = "reshape";
+      break;
     case node_kind::rechunk:
       what = "rechunk";
       break;
@@ -367,6 +370,9 @@ const chunks_t& array::chunks() const {
 }
 index_t array::size() const {
   return element_count(shape());
+}
+bool array::is_weak_scalar() const {
+  return get(*this).weak_scalar;
 }
 index_t array::nbytes() const {
   return checked_mul(size(), static_cast<index_t>(dtype().itemsize()), "array size in bytes");

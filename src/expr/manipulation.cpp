@@ -387,9 +387,12 @@ array flip(const array& a, std::optional<std::vector<int>> axes) {
 array roll(const array& a, std::vector<index_t> shifts, std::vector<int> axes) {
   const std::size_t ndim = detail::node_of(a).shape.size();
   if (axes.empty()) {
-    throw_error<value_error>(
-        "roll: without an axis NumPy rolls the flattened array, which needs "
-        "ravel; give the axis");
+    // NumPy rolls the flattened array (by all the shifts), then restores the shape.
+    const array flat = ravel(a);
+    const index_t n = flat.shape()[0];
+    index_t s = 0;
+    for (index_t shift : shifts) s = n == 0 ? 0 : (s + shift % n + n) % n;
+    return reshape(roll(flat, {s}, {0}), a.shape());
   }
   if (shifts.size() == 1 && axes.size() > 1) shifts.assign(axes.size(), shifts.front());
   if (shifts.size() != axes.size()) {

@@ -31,6 +31,7 @@ enum class node_kind {
   transpose,      // axis permutation
   concatenate,    // inputs joined along `axis` (same dtype, same other extents)
   take,           // the input's indices `taken` (in memory) along `axis`
+  reshape,        // the input's elements in C order, in another shape (reshape_groups)
   rechunk,        // the same values in other chunks
   materialised,   // a stage's result (a reduction, an intermediate), filled when the plan runs
 };
@@ -127,6 +128,13 @@ const node& node_of(const array& a);
 dtype promote_types(const dtype& a, const dtype& b);
 /// `axis` in [0, ndim) (negative counts from the end), or a shape_error naming `op`.
 int normalize_axis(int axis, std::size_t ndim, const char* op);
+/// Axes of a reshape that map onto each other: input axes [in_begin, in_end) hold the same
+/// elements, in the same C order, as output axes [out_begin, out_end) (their products agree).
+struct reshape_group {
+  std::size_t in_begin, in_end, out_begin, out_end;
+};
+/// The finest such groups between two shapes of one nonzero size (size-1 axes join a group).
+std::vector<reshape_group> reshape_groups(const shape_t& in, const shape_t& out);
 /// A short description for messages and graphs: "add float32 (1000, 30)".
 std::string describe(const node& n);
 

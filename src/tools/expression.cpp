@@ -155,7 +155,8 @@ constexpr std::string_view other_functions[] = {
     "transpose",    "astype",      "rechunk",    "concatenate", "stack",      "hstack",
     "vstack",       "dstack",      "block",      "expand_dims", "atleast_1d", "atleast_2d",
     "atleast_3d",   "squeeze",     "swapaxes",   "moveaxis",    "flip",       "roll",
-    "broadcast_to", "tile",        "pad",        "take",        "compress"};
+    "broadcast_to", "tile",        "pad",        "take",        "compress",   "reshape",
+    "ravel",        "flatten"};
 
 template <class Op, std::size_t Count>
 constexpr std::optional<Op> table_entry(std::string_view name) {
@@ -535,16 +536,12 @@ class parser {
 
   axes_t axes_of(const value& v, const std::string& fn, const token& at) {
     if (std::holds_alternative<none_t>(v.v)) return {};
-    if (auto* s = std::get_if<scalar>(&v.v); s && std::holds_alternative<std::int64_t>(s->value)) {
-      return {static_cast<int>(std::get<std::int64_t>(s->value))};
-    }
+    if (integer_of(v)) return {small_int_of(v, fn, at)};
     if (auto* t = std::get_if<tuple_t>(&v.v)) {
       axes_t axes;
       for (const value& item : *t) {
-        const auto* s = std::get_if<scalar>(&item.v);
-        if (!s || !std::holds_alternative<std::int64_t>(s->value))
-          bad_call(fn, at, "axis must be integers");
-        axes.push_back(static_cast<int>(std::get<std::int64_t>(s->value)));
+        if (!integer_of(item)) bad_call(fn, at, "axis must be integers");
+        axes.push_back(small_int_of(item, fn, at));
       }
       if (axes.empty())
         bad_call(fn, at, "axis=() reduces nothing; chunkarr needs at least one axis");
@@ -558,11 +555,38 @@ class parser {
     if (!s || !std::holds_alternative<bool>(s->value)) bad_call(fn, at, "expected True or False");
     return std::get<bool>(s->value);
   }
+  // An integer literal, or arithmetic on integer literals (`37 * 23`, `2**10 - 1`: a weak
+  // 0-d array, read from no input, computed here); nullopt for anything else.
+  static std::optional<index_t> integer_of(const value& v) {
+    if (const auto* s = std::get_if<scalar>(&v.v)) {
+      if (const auto* i = std::get_if<std::int64_t>(&s->value)) return *i;
+      return std::nullopt;
+    }
+    const auto* a = std::get_if<array>(&v.v);
+    if (!a || a->ndim() != 0 || !a->is_weak_scalar() ||
+        !(a->dtype().is_signed_int() || a->dtype().is_unsigned_int())) {
+      return std::nullopt;
+    }
+    std::int64_t x = 0;
+    compute_options o;
+    o.threads = 1;
+    compute_into(a->astype(make_dtype(scalar_kind::int64)),
+                 std::as_writable_bytes(std::span<std::int64_t>(&x, 1)), o);
+    return x;
+  }
+
   index_t int_of(const value& v, const std::string& fn, const token& at) {
-    const auto* s = std::get_if<scalar>(&v.v);
-    if (!s || !std::holds_alternative<std::int64_t>(s->value))
-      bad_call(fn, at, "expected an integer");
-    return std::get<std::int64_t>(s->value);
+    const std::optional<index_t> i = integer_of(v);
+    if (!i) bad_call(fn, at, "expected an integer");
+    return *i;
+  }
+
+  // An integer that must fit an int (an axis, ddof): larger ones cannot be valid.
+  int small_int_of(const value& v, const std::string& fn, const token& at) {
+    const index_t i = int_of(v, fn, at);
+    if (i < std::numeric_limits<int>::min() || i > std::numeric_limits<int>::max())
+      bad_call(fn, at, std::to_string(i) + " is out of range");
+    return static_cast<int>(i);
   }
 
   value apply_function(const std::string& fn, arguments& args, const token& at) {
@@ -616,7 +640,7 @@ class parser {
       bool keepdims = false;
       if (auto k = arg(99, "keepdims")) keepdims = bool_of(k->first, fn, k->second);
       int ddof = 0;
-      if (auto d = arg(99, "ddof")) ddof = static_cast<int>(int_of(d->first, fn, d->second));
+      if (auto d = arg(99, "ddof")) ddof = small_int_of(d->first, fn, d->second);
       for (const auto& [key, unused] : args.keywords) {
         if (key != "axis" && key != "keepdims" && key != "ddof") {
           bad_call(fn, at, "unexpected keyword argument '" + key + "'");
@@ -646,14 +670,14 @@ class parser {
       for (std::size_t i = 1; i < args.positional.size(); ++i) {
         const value& v = args.positional[i].first;
         if (auto* t = std::get_if<tuple_t>(&v.v)) {
-          for (const value& item : *t) axes.push_back(static_cast<int>(int_of(item, fn, at)));
+          for (const value& item : *t) axes.push_back(small_int_of(item, fn, at));
         } else {
-          axes.push_back(static_cast<int>(int_of(v, fn, at)));
+          axes.push_back(small_int_of(v, fn, at));
         }
       }
       if (auto ax = arg(99, "axes")) {
         for (const value& item : std::get<tuple_t>(ax->first.v)) {
-          axes.push_back(static_cast<int>(int_of(item, fn, at)));
+          axes.push_back(small_int_of(item, fn, at));
         }
       }
       return value{a.transpose(axes)};
@@ -687,7 +711,7 @@ class parser {
   // An integer or a tuple of integers (axes).
   std::vector<int> ints_of(const value& v, const std::string& fn, const token& at) {
     std::vector<int> out;
-    for (const value& item : tuple_or_one(v)) out.push_back(static_cast<int>(int_of(item, fn, at)));
+    for (const value& item : tuple_or_one(v)) out.push_back(small_int_of(item, fn, at));
     return out;
   }
 
@@ -757,16 +781,22 @@ class parser {
       const auto* a = get(i, "axis");
       if (!a) return 0;
       if (std::holds_alternative<none_t>(a->first.v)) {
-        bad_call(fn, at, "axis=None (joining flattened arrays) is not supported; ravel first");
+        bad_call(fn, at, "axis=None is not supported");
       }
-      return static_cast<int>(int_of(a->first, fn, a->second));
+      return small_int_of(a->first, fn, a->second);
     };
     try {
       if (fn == "concatenate" || fn == "stack") {
         only(2, {"arrays", "axis"});
         const auto& [v, t] = require(0, "arrays");
-        const std::vector<array> arrays = arrays_of(v, fn, t);
-        result = value{fn == "stack" ? stack(arrays, axis(1)) : concatenate(arrays, axis(1))};
+        std::vector<array> arrays = arrays_of(v, fn, t);
+        const auto* ax = get(1, "axis");
+        if (fn == "concatenate" && ax && std::holds_alternative<none_t>(ax->first.v)) {
+          for (array& a : arrays) a = ravel(a);  // NumPy joins the flattened arrays
+          result = value{concatenate(arrays, 0)};
+        } else {
+          result = value{fn == "stack" ? stack(arrays, axis(1)) : concatenate(arrays, axis(1))};
+        }
       } else if (fn == "hstack" || fn == "vstack" || fn == "dstack") {
         only(1, {"tup"});
         const auto& [v, t] = require(0, "tup");
@@ -782,7 +812,7 @@ class parser {
         only(2, {"a", "axis"});
         const auto& [v, t] = require(0, "a");
         const auto& [ax, axt] = require(1, "axis");
-        result = value{expand_dims(to_array(v, t), static_cast<int>(int_of(ax, fn, axt)))};
+        result = value{expand_dims(to_array(v, t), small_int_of(ax, fn, axt))};
       } else if (fn == "atleast_1d" || fn == "atleast_2d" || fn == "atleast_3d") {
         only(1, {});
         const auto& [v, t] = require(0, "arys");
@@ -802,8 +832,8 @@ class parser {
         const auto& [v, t] = require(0, "a");
         const auto& [a1, t1] = require(1, "axis1");
         const auto& [a2, t2] = require(2, "axis2");
-        result = value{swapaxes(to_array(v, t), static_cast<int>(int_of(a1, fn, t1)),
-                                static_cast<int>(int_of(a2, fn, t2)))};
+        result =
+            value{swapaxes(to_array(v, t), small_int_of(a1, fn, t1), small_int_of(a2, fn, t2))};
       } else if (fn == "moveaxis") {
         only(3, {"a", "source", "destination"});
         const auto& [v, t] = require(0, "a");
@@ -820,6 +850,29 @@ class parser {
         std::vector<index_t> shifts;
         for (const value& item : tuple_or_one(sh)) shifts.push_back(int_of(item, fn, sht));
         result = value{roll(to_array(v, t), shifts, axes)};
+      } else if (fn == "reshape") {
+        // np.reshape(a, (2, 3)), a.reshape((2, 3)), a.reshape(2, 3), a.reshape(-1)
+        const auto& [v, t] = require(0, "a");
+        for (const auto& entry : args.keywords) {
+          if (entry.first != "shape" && entry.first != "newshape" && entry.first != "a")
+            bad_call(fn, at, "unexpected keyword argument '" + entry.first + "'");
+        }
+        shape_t extents;
+        if (args.positional.size() > 2) {
+          for (std::size_t i = 1; i < args.positional.size(); ++i)
+            extents.push_back(int_of(args.positional[i].first, fn, args.positional[i].second));
+        } else {
+          const auto* sh = get(1, "shape");
+          if (!sh) sh = get(99, "newshape");
+          if (!sh) bad_call(fn, at, "missing argument 'shape'");
+          for (const value& item : tuple_or_one(sh->first))
+            extents.push_back(int_of(item, fn, sh->second));
+        }
+        result = value{reshape(to_array(v, t), extents)};
+      } else if (fn == "ravel" || fn == "flatten") {
+        only(1, {"a"});
+        const auto& [v, t] = require(0, "a");
+        result = value{ravel(to_array(v, t))};
       } else if (fn == "broadcast_to" || fn == "tile") {
         only(2, {"array", "shape", "A", "reps"});
         const auto& [v, t] = require(0, fn == "tile" ? "A" : "array");
@@ -833,15 +886,11 @@ class parser {
         only(3, {"a", "indices", "condition", "axis"});
         const auto& [first, ft] = require(0, is_take ? "a" : "condition");
         const auto& [second, st] = require(1, is_take ? "indices" : "a");
-        const array a = to_array(is_take ? first : second, is_take ? ft : st);
+        array a = to_array(is_take ? first : second, is_take ? ft : st);
         const auto* ax = get(2, "axis");
         const bool no_axis = !ax || std::holds_alternative<none_t>(ax->first.v);
-        if (no_axis && a.ndim() != 1) {
-          bad_call(fn, at,
-                   "without an axis NumPy works on the flattened array, which needs ravel; give "
-                   "the axis");
-        }
-        const int d = no_axis ? 0 : static_cast<int>(int_of(ax->first, fn, ax->second));
+        if (no_axis) a = ravel(a);  // NumPy works on the flattened array
+        const int d = no_axis ? 0 : small_int_of(ax->first, fn, ax->second);
         const value& index = is_take ? second : first;
         const token& it = is_take ? st : ft;
         if (const auto* items = std::get_if<tuple_t>(&index.v)) {
@@ -965,8 +1014,8 @@ class parser {
         const auto* sc = std::get_if<scalar>(&item.v);
         if (sc && std::holds_alternative<bool>(sc->value)) {
           flags.push_back(std::get<bool>(sc->value));
-        } else if (sc && std::holds_alternative<std::int64_t>(sc->value)) {
-          ints.push_back(std::get<std::int64_t>(sc->value));
+        } else if (const std::optional<index_t> i = integer_of(item)) {
+          ints.push_back(*i);
         } else {
           syntax_error(text_, where.column, "an index list holds integers or booleans");
         }
@@ -1011,8 +1060,7 @@ class parser {
           (peek().text == ":" || peek().text == "]" || peek().text == ","))) {
       const token t = peek();
       value v = expression();
-      const auto* sc = std::get_if<scalar>(&v.v);
-      const bool integer = sc && std::holds_alternative<std::int64_t>(sc->value);
+      const std::optional<index_t> integer = integer_of(v);
       if (!integer && !std::holds_alternative<none_t>(v.v)) {
         if (peek().kind == tok::op && peek().text == ":")
           syntax_error(text_, t.column, "slice indices must be integers or None");
@@ -1023,7 +1071,7 @@ class parser {
         syntax_error(text_, t.column,
                      "indices must be integers, slices, ..., None, or integer or boolean arrays");
       }
-      if (integer) start = std::get<std::int64_t>(sc->value);
+      start = integer;
     }
     if (!accept(":")) {
       if (!start) unexpected();
@@ -1044,11 +1092,9 @@ class parser {
     const token t = peek();
     value v = expression();
     if (std::holds_alternative<none_t>(v.v)) return std::nullopt;
-    const auto* s = std::get_if<scalar>(&v.v);
-    if (!s || !std::holds_alternative<std::int64_t>(s->value)) {
-      syntax_error(text_, t.column, "slice indices must be integers or None");
-    }
-    return std::get<std::int64_t>(s->value);
+    const std::optional<index_t> i = integer_of(v);
+    if (!i) syntax_error(text_, t.column, "slice indices must be integers or None");
+    return i;
   }
 
   const std::string& text_;

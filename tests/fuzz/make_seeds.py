@@ -84,6 +84,8 @@ EXPRESSIONS = [
     "roll(x, 1, axis=0) + flip(x)", "broadcast_to(y, (2, 3)) * tile(y, 2)[:3]",
     "moveaxis(x[None], 0, -1).squeeze()", "pad(b, 3, mode='wrap') | pad(b, 3, mode='edge')",
     "x[[3, -1, 0, 0]][:, [True, False, True]]", "take(x, y, axis=1)", "x[b[:, 0]].sum(axis=0)",
+    "x.reshape(2, 6).T.reshape(-1)[::5]", "ravel(x)[2 * 3] + roll(x, 5)",
+    "reshape(b, (1, 2, 2, 1)).sum(axis=(1, 2))",
 ]
 
 

@@ -88,12 +88,18 @@ class array {
   /// Bytes the values would take in memory.
   index_t nbytes() const;
   explicit operator bool() const { return node_ != nullptr; }
+  /// Whether this is a Python scalar: a literal, or arithmetic on literals only (`2 * 3`),
+  /// weak in promotion (NEP 50) and read from no input.
+  bool is_weak_scalar() const;
 
   /// NumPy's astype (unsafe casting: float -> int truncates, as NumPy does).
   array astype(chunkarr::dtype t) const;
   /// Reverses the axes (`x.T`), or permutes them as `axes` says.
   array transpose(std::vector<int> axes = {}) const;
   array T() const { return transpose(); }
+  /// NumPy's `x.reshape(shape)` and `x.ravel()`: the free functions reshape and ravel.
+  array reshape(shape_t shape) const;
+  array ravel() const;
 
   /// NumPy basic indexing: `x(0, range(10, 20), all)`, `x(ellipsis, newaxis)`.
   array operator()(std::vector<index_spec> subscripts) const;
@@ -305,9 +311,18 @@ array swapaxes(const array& a, int axis1, int axis2);
 array moveaxis(const array& a, std::vector<int> source, std::vector<int> destination);
 /// NumPy's flip: the order of the elements reversed along `axes` (every axis when nullopt).
 array flip(const array& a, std::optional<std::vector<int>> axes = std::nullopt);
-/// NumPy's roll along `axes` (one shift for all, or one per axis); the flattened roll (no
-/// axis) needs ravel and is refused.
-array roll(const array& a, std::vector<index_t> shifts, std::vector<int> axes);
+/// NumPy's roll along `axes` (one shift for all, or one per axis); with no axes, of the
+/// flattened array, by the sum of the shifts, in a's shape.
+array roll(const array& a, std::vector<index_t> shifts, std::vector<int> axes = {});
+/// NumPy's reshape (C order): the same elements in `shape`, one extent of which may be -1 (what
+/// the others leave). Chunks follow dask's reshape_rechunk: where axes merge or split, the
+/// input is rechunked only as that needs (whole along the trailing axes of each merged group,
+/// cut at multiples of the split-off extents, about as many elements a chunk as before), so
+/// each output chunk is one input chunk's elements in their order; every other axis keeps its
+/// chunks. value_error when the sizes differ.
+array reshape(const array& a, shape_t shape);
+/// NumPy's ravel: reshape(a, {-1}).
+array ravel(const array& a);
 /// NumPy's broadcast_to: leading axes added, length-1 axes repeated (read, not copied).
 array broadcast_to(const array& a, shape_t shape);
 /// NumPy's tile (up to 65536 repetitions an axis).
