@@ -329,7 +329,7 @@ struct reducer::impl {
   virtual ~impl() = default;
   virtual std::size_t state_bytes() const = 0;
   virtual void init(std::byte* states, index_t count) const = 0;
-  virtual bytes partial(const std::byte* values, const box& input_box) const = 0;
+  virtual bytes partial(const std::byte* values, const box& input_box, bytes storage) const = 0;
   virtual void combine(std::byte* into, const std::byte* from, index_t count) const = 0;
   virtual void finish(const std::byte* states, index_t count, std::byte* out) const = 0;
 };
@@ -349,7 +349,7 @@ class reducer_for final : public reducer::impl {
     for (index_t i = 0; i < count; ++i) op_.init(s[i]);
   }
 
-  bytes partial(const std::byte* values, const box& input_box) const override {
+  bytes partial(const std::byte* values, const box& input_box, bytes storage) const override {
     const std::size_t ndim = input_box.ndim();
     const shape_t shape = input_box.shape();
     // Strides of each input axis in the partial's C-order states (0 along reduced axes).
@@ -363,7 +363,8 @@ class reducer_for final : public reducer::impl {
       if (!g_.reduced[d]) state_stride[d] = kept_strides[k++];
     }
     const index_t count = element_count(kept_shape);
-    bytes out(static_cast<std::size_t>(count) * sizeof(state));
+    bytes out = std::move(storage);  // reused: a fresh one is page-faulted in each time
+    out.resize(static_cast<std::size_t>(count) * sizeof(state));
     state* states = reinterpret_cast<state*>(out.data());
     init(out.data(), count);
     const T* v = reinterpret_cast<const T*>(values);
@@ -491,8 +492,8 @@ std::size_t reducer::state_bytes() const {
 void reducer::init(std::byte* states, index_t count) const {
   impl_->init(states, count);
 }
-bytes reducer::partial(const std::byte* values, const box& input_box) const {
-  return impl_->partial(values, input_box);
+bytes reducer::partial(const std::byte* values, const box& input_box, bytes storage) const {
+  return impl_->partial(values, input_box, std::move(storage));
 }
 void reducer::combine(std::byte* into, const std::byte* from, index_t count) const {
   impl_->combine(into, from, count);

@@ -60,8 +60,8 @@ class reducer {
   /// Fresh states (the identity of the reduction).
   void init(std::byte* states, index_t count) const;
   /// States for the kept axes of `input_box`, accumulated from `values` (that box's values,
-  /// C order, of the input's dtype).
-  bytes partial(const std::byte* values, const box& input_box) const;
+  /// C order, of the input's dtype), in `storage` (a spare buffer to reuse, if any).
+  bytes partial(const std::byte* values, const box& input_box, bytes storage = {}) const;
   /// into[i] = into[i] (+) from[i]: `from` covers later indices than `into`.
   void combine(std::byte* into, const std::byte* from, index_t count) const;
   /// Output values (the node's dtype) from final states.

@@ -217,7 +217,10 @@ class plan_runner {
       const box b = layout.task_box(i);
       bytes values = buffers.acquire(static_cast<std::size_t>(b.size()) * input.dtype.itemsize());
       evaluate_into(p_.programs, input, b, values);
-      auto partial = std::make_shared<bytes>(red.partial(values.data(), b));
+      const std::size_t states = static_cast<std::size_t>(
+          element_count(select_axes(b.shape(), reduced, false)) * red.state_bytes());
+      auto partial =
+          std::make_shared<bytes>(red.partial(values.data(), b, buffers.acquire(states)));
       buffers.recycle(std::move(values));
       return partial;
     };
@@ -232,10 +235,12 @@ class plan_runner {
         return;
       }
       fold(b, *partial);
+      buffers.recycle(std::move(*partial));
       ++expected;
       for (auto it = pending.find({group, expected}); it != pending.end();
            it = pending.find({group, expected})) {
         fold(it->second.first, it->second.second);
+        buffers.recycle(std::move(it->second.second));
         pending.erase(it);
         ++expected;
       }
@@ -274,9 +279,12 @@ class plan_runner {
         const std::size_t size = static_cast<std::size_t>(b.size()) * what.dtype.itemsize();
         bytes values = buffers.acquire(size);
         evaluate_into(p_.programs, what, b, values);
-        fold_partial(rd, local.data(), kshape, kept.start, reduced, b,
-                     rd.partial(values.data(), b));
+        const std::size_t states = static_cast<std::size_t>(
+            element_count(select_axes(b.shape(), reduced, false)) * rd.state_bytes());
+        bytes partial = rd.partial(values.data(), b, buffers.acquire(states));
+        fold_partial(rd, local.data(), kshape, kept.start, reduced, b, partial);
         buffers.recycle(std::move(values));
+        buffers.recycle(std::move(partial));
       }
       bytes finished(static_cast<std::size_t>(kcount) * itemsize);
       rd.finish(local.data(), kcount, finished.data());
@@ -376,7 +384,9 @@ class plan_runner {
     return {[z](const shape_t& index, const box&, std::span<const std::byte> values) {
               z->write_chunk(index, values);
             },
-            &zero, z->metadata().chunks, {}};
+            &zero,
+            z->metadata().chunks,
+            {}};
   }
 
   // One task per block of chunks: the block's values, then each chunk of it to the sink.
