@@ -226,6 +226,14 @@ TEST_CASE("a store of arrays joined as they are stored copies their chunks' byte
     CHECK(compute<float>(from_zarr(s)) == xt::stack(xt::xtuple(x, y), 0));
     CHECK(same_bytes(b, {1, 0}, s, {1, 1, 0}));
   }
+  // A reshape that splits off chunk-long axes: chunks (4, 1, 3) of (8, 2, 3) are (4, 3) ones;
+  // one that regroups elements across chunks is recomputed.
+  const zarr_array split = store(from_zarr(a).reshape({8, 2, 3}), (dir.path() / "split").string());
+  CHECK(split.metadata().chunks == shape_t{4, 1, 3});
+  CHECK(compute<float>(from_zarr(split)) == xt::xarray<float>(xt::reshape_view(x, {8, 2, 3})));
+  CHECK(same_bytes(a, {1, 1}, split, {1, 1, 0}));
+  const zarr_array merged = store(from_zarr(a).reshape({4, 12}), (dir.path() / "merged").string());
+  CHECK(compute<float>(from_zarr(merged)) == xt::xarray<float>(xt::reshape_view(x, {4, 12})));
   // An aligned slice is its chunks too; a misaligned one, or another codec, is recomputed.
   const zarr_array tail = store(from_zarr(a)(range(4, 8)), (dir.path() / "tail").string());
   CHECK(same_bytes(a, {1, 0}, tail, {0, 0}));
@@ -471,4 +479,25 @@ TEST_CASE("reshape stores to Zarr, handles -1, 0-d and empty arrays, and refuses
   CHECK_THROWS_AS(a(range(0, 0)).reshape({-1, 0}), value_error);
   // The flattened forms roll, take and compress fall back on.
   CHECK(compute<float>(roll(a, {40})) == xt::roll(x, 40));
+}
+
+TEST_CASE("repeat agrees with xtensor's: one count for all (read again) or one per element") {
+  const auto x = values<std::int16_t>({5, 6}, 2);
+  const array a = from_xtensor(x, {2, 4});
+  for (const compute_options& o : settings) {
+    CAPTURE(o.threads);
+    CHECK(compute<std::int16_t>(repeat(a, {3}, 0), o) == xt::repeat(x, 3, 0));
+    CHECK(compute<std::int16_t>(repeat(a, {2}, -1), o) == xt::repeat(x, 2, 1));
+    CHECK(compute<std::int16_t>(repeat(a, {1, 0, 2, 3, 1}, 0), o) ==
+          xt::repeat(x, std::vector<std::size_t>{1, 0, 2, 3, 1}, 0));
+  }
+  // Chunks: the input's, as many times as long; the flattened form without an axis.
+  CHECK(repeat(a, {3}, 0).chunks()[0] == shape_t{6, 6, 3});
+  CHECK(compute<std::int16_t>(repeat(a, {2})) == xt::repeat(xt::flatten(x), 2, 0));
+  CHECK(repeat(a, {0}, 1).shape() == shape_t{5, 0});
+  // A count for all reads each element again: a billion repetitions plan in O(1).
+  CHECK(repeat(a, {1'000'000'000}, 1).shape() == shape_t{5, 6'000'000'000});
+  CHECK_THROWS_AS(repeat(a, {-1}, 0), value_error);
+  CHECK_THROWS_WITH_AS(repeat(a, {1, 2}, 0), doctest::Contains("(5,) (2,)"), shape_error);
+  CHECK_THROWS_AS(repeat(a, {index_t{1} << 62}, 0), shape_error);
 }

@@ -712,6 +712,11 @@ std::optional<stored_chunk> stored_chunk_of(const node& n, const box& region) {
       }
       return stored_chunk_of(*n.inputs[0], plan_slice(n, region).input);
     }
+    case node_kind::reshape: {  // a chunk that is an input chunk's elements in their order
+      const reshape_view v = plan_reshape(n, region, false);
+      if (!v.identity) return std::nullopt;
+      return stored_chunk_of(*n.inputs[0], v.input);
+    }
     default:
       return std::nullopt;
   }

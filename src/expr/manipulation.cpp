@@ -468,6 +468,53 @@ array tile(const array& a, std::vector<index_t> reps) {
   return out;
 }
 
+array repeat(const array& a, std::vector<index_t> repeats, std::optional<int> axis) {
+  const array in = axis ? a : ravel(a);  // NumPy repeats the flattened array
+  const auto d =
+      static_cast<std::size_t>(detail::normalize_axis(axis.value_or(0), in.ndim(), "repeat"));
+  const index_t n = in.shape()[d];
+  for (index_t r : repeats) {
+    if (r < 0) throw_error<value_error>("repeat: negative dimensions are not allowed (", r, ")");
+  }
+  if (repeats.size() == 1) {
+    // Each element r times: a new axis of r reads of it (step 0), merged into the axis by a
+    // reshape, so the result's chunks are the input's, r times as long.
+    const index_t r = repeats.front();
+    index_t length = 0;
+    if (__builtin_mul_overflow(n, r, &length)) {
+      throw_error<shape_error>("repeat: ", n, " elements ", r, " times overflow a 64-bit length");
+    }
+    if (r == 1) return in;
+    if (length == 0) return along(in, d, range(0, 0));
+    shape_t wide = expand_dims(in, static_cast<int>(d) + 1).shape();
+    wide[d + 1] = r;
+    shape_t shape = in.shape();
+    shape[d] = length;
+    return reshape(broadcast_to(expand_dims(in, static_cast<int>(d) + 1), wide), shape);
+  }
+  if (static_cast<index_t>(repeats.size()) != n) {
+    throw_error<shape_error>("repeat: operands could not be broadcast together with shape (", n,
+                             ",) (", repeats.size(), ",)");
+  }
+  // A count per element: the indices they make, taken.
+  constexpr index_t most = index_t{1} << 27;
+  index_t total = 0;
+  for (index_t r : repeats) {
+    if (r > most - total) {
+      throw_error<value_error>("repeat: more than ", most,
+                               " elements in all from per-element counts (one count for all "
+                               "has no limit)");
+    }
+    total += r;
+  }
+  std::vector<index_t> indices;
+  indices.reserve(static_cast<std::size_t>(total));
+  for (index_t i = 0; i < n; ++i)
+    indices.insert(indices.end(), static_cast<std::size_t>(repeats[static_cast<std::size_t>(i)]),
+                   i);
+  return take(in, std::move(indices), static_cast<int>(d));
+}
+
 namespace {
 
 // Where position j (from -before to n + after - 1) of a padded axis of length n reads from.

@@ -156,7 +156,7 @@ constexpr std::string_view other_functions[] = {
     "vstack",       "dstack",      "block",      "expand_dims", "atleast_1d", "atleast_2d",
     "atleast_3d",   "squeeze",     "swapaxes",   "moveaxis",    "flip",       "roll",
     "broadcast_to", "tile",        "pad",        "take",        "compress",   "reshape",
-    "ravel",        "flatten"};
+    "ravel",        "flatten",     "repeat"};
 
 template <class Op, std::size_t Count>
 constexpr std::optional<Op> table_entry(std::string_view name) {
@@ -869,6 +869,16 @@ class parser {
             extents.push_back(int_of(item, fn, sh->second));
         }
         result = value{reshape(to_array(v, t), extents)};
+      } else if (fn == "repeat") {
+        only(3, {"a", "repeats", "axis"});
+        const auto& [v, t] = require(0, "a");
+        const auto& [rp, rt] = require(1, "repeats");
+        std::vector<index_t> counts;
+        for (const value& item : tuple_or_one(rp)) counts.push_back(int_of(item, fn, rt));
+        std::optional<int> d;
+        if (const auto* ax = get(2, "axis"); ax && !std::holds_alternative<none_t>(ax->first.v))
+          d = small_int_of(ax->first, fn, ax->second);
+        result = value{repeat(to_array(v, t), counts, d)};
       } else if (fn == "ravel" || fn == "flatten") {
         only(1, {"a"});
         const auto& [v, t] = require(0, "a");

@@ -327,6 +327,10 @@ array ravel(const array& a);
 array broadcast_to(const array& a, shape_t shape);
 /// NumPy's tile (up to 65536 repetitions an axis).
 array tile(const array& a, std::vector<index_t> reps);
+/// NumPy's repeat: each element along `axis` (of the flattened array when nullopt) repeated
+/// `repeats` times: one count for all (read again, not copied: any count) or one per element
+/// (2^27 in all at most).
+array repeat(const array& a, std::vector<index_t> repeats, std::optional<int> axis = std::nullopt);
 
 /// The modes of `pad`, as NumPy names them.
 enum class pad_mode { constant, edge, reflect, symmetric, wrap };
