@@ -70,6 +70,14 @@ def main():
                 # INPUT: the array, then the mask (select: rows) or the indices (gather: columns).
                 index = da.from_zarr(path.split(",")[1]).compute()
                 r = a[index].mean(axis=1) if workload == "select" else a[:, index].mean(axis=0)
+            elif workload in ("reshape", "trial_mean"):
+                # Time split into trials of 8192 samples (a chunk's length): (rows, n, 8192).
+                trials = a.reshape(a.shape[0], a.shape[1] // 8192, 8192)
+                if workload == "reshape":
+                    trials.to_zarr(out, overwrite=True, compressor=lz4)
+                    r = None
+                else:
+                    r = trials.mean(axis=1)
             elif workload == "store":
                 (da.sqrt(abs(a)) * 2 + 1).to_zarr(out, overwrite=True, compressor=lz4)
                 r = None

@@ -9,6 +9,8 @@ bench/results/restructure.md (and restructure.json).
                decoded and encoded (the first two copy chunks stored alike as they are)
   select       a[good].mean(axis=1): the rows of a 70 % mask, as channels/good selects
   gather       a[:, idx].mean(axis=0): 1000 scattered columns (sorted)
+  reshape      time split into trials of 8192 samples, a.reshape(1024, N / 8192, 8192), stored
+  trial mean   the same trials averaged, a.reshape(...).mean(axis=1), printed
 
 chunkarr is the `chunkarr eval ...` command (`-o` for the stores), timed as a whole process (start-up, planning
 and the durable commit included) under --memory-limit; dask.array's time is inside its
@@ -73,7 +75,10 @@ def measure(args, work, key, expression, inputs, store=True):
         # Both wrote the same values: check the last output against the inputs' corners.
         z = zarr.open(out, mode="r")
         a, b = zarr.open(inputs[0], mode="r"), zarr.open(inputs[1], mode="r")
-        if key.startswith("concatenate"):
+        if key == "reshape":
+            assert z.shape == (a.shape[0], a.shape[1] // 8192, 8192)
+            assert (z[3, -1, -100:] == a[3, -100:]).all()
+        elif key.startswith("concatenate"):
             assert z.shape == (a.shape[0] + b.shape[0], a.shape[1])
             assert (z[a.shape[0], :100] == b[0, :100]).all()
         else:
@@ -116,6 +121,14 @@ def main():
             print(label, file=sys.stderr, flush=True)
             rows.append((label, expression,
                          measure(args, work, key, expression, [inputs[0], index], store=False)))
+        trials = f"a.reshape({shape[0]}, {shape[1] // 8192}, 8192)"
+        for key, expression, label, store in [
+                ("reshape", trials, "time split into trials of 8192 samples -> Zarr", True),
+                ("trial_mean", trials + ".mean(axis=1)",
+                 "trial average: the split, averaged over trials", False)]:
+            print(label, file=sys.stderr, flush=True)
+            rows.append((label, expression,
+                         measure(args, work, key, expression, [inputs[0], inputs[1]], store)))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -217,6 +217,40 @@ class Eval(TempDirCase):
         for expr in ["w.reshape(240)", "z.reshape(12, 20)", "a.reshape(23, 37)"]:
             self.check(expr, None, "--memory-limit", "64KiB", "--threads", "1")
 
+    def test_creation(self):
+        # NumPy's creation functions; chunks= is chunkarr's (dask's) and changes no value.
+        for expr in ["arange(10)", "arange(2, 11, 3)", "arange(10, 0, -3)", "arange(0.5, 3, 0.25)",
+                     "arange(5, dtype='f4')", "arange(1, 7, chunks=4)", "arange(0)",
+                     "linspace(0, 1, 11)", "linspace(-3, 7, 7, endpoint=False)",
+                     "linspace(2, 2, 1)", "linspace(0, 1, 0)", "linspace(0, 10, 5, dtype='i4')",
+                     "eye(4)", "eye(3, 5, k=1)", "eye(5, 3, k=-2, dtype='i2')", "eye(4, k=9)",
+                     "identity(3, dtype=bool)", "tri(4)", "tri(3, 5, 2)", "tri(5, 2, k=-1)",
+                     "indices((3, 4))", "indices((2, 3, 2), dtype='i2')", "zeros((3, 4))",
+                     "ones(5, dtype='u1')", "full((2, 3), 7)", "full((2, 3), 2.5)",
+                     "full(4, True)", "zeros_like(a)", "ones_like(i)", "full_like(a, 3)",
+                     "zeros_like(t, dtype='i8')", "a + eye(37, 23, chunks=(5, 5))",
+                     "(arange(23) * r).sum()", "indices((37, 23))[1] + a",
+                     "linspace(0, 1, 1000001, chunks=4096)[::100000]"]:
+            numpy_expr = expr.replace(", chunks=4096", "").replace(", chunks=4", "").replace(
+                ", chunks=(5, 5)", "")
+            self.check(expr, numpy_expr, exact=True)
+
+    def test_creation_errors(self):
+        t = f"t={self.inputs['t']}"
+        cases = [
+            (["arange(0, 10, 0)", "-i", t], "step must not be zero"),
+            (["eye(-1)", "-i", t], "negative dimensions"),
+            (["linspace(0, 1, -2)", "-i", t], "negative dimensions"),
+            (["zeros((2, 3), chunks=(2,))", "-i", t], "do not match shape"),
+            (["full((2, 3))", "-i", t], "missing argument 'fill_value'"),
+            (["ones((2, 3), dtype='f3')", "-i", t], "f3"),
+            (["arange(nan)", "-i", t], "finite"),
+            (["zeros((2, 3), order='F')", "-i", t], "unexpected keyword argument 'order'"),
+        ]
+        for args, needle in cases:
+            with self.subTest(args=args):
+                self.assert_error(["eval", *args], 1, needle)
+
     def test_reshape_errors(self):
         t = f"t={self.inputs['t']}"
         cases = [

@@ -501,3 +501,53 @@ TEST_CASE("repeat agrees with xtensor's: one count for all (read again) or one p
   CHECK_THROWS_WITH_AS(repeat(a, {1, 2}, 0), doctest::Contains("(5,) (2,)"), shape_error);
   CHECK_THROWS_AS(repeat(a, {index_t{1} << 62}, 0), shape_error);
 }
+
+TEST_CASE("creation functions agree with xtensor's and NumPy's definitions, in any chunks") {
+  const dtype f8 = make_dtype(scalar_kind::float64), i8 = make_dtype(scalar_kind::int64);
+  for (const compute_options& o : settings) {
+    CAPTURE(o.threads);
+    CHECK(compute<std::int64_t>(arange(2, 11, 3, i8, 2), o) == xt::xarray<std::int64_t>{2, 5, 8});
+    CHECK(compute<double>(arange(1.0, -1.0, -0.5, f8), o) ==
+          xt::xarray<double>{1.0, 0.5, 0.0, -0.5});
+    CHECK(compute<double>(linspace(0, 1, 11, true, f8, 3), o) == xt::linspace<double>(0, 1, 11));
+    CHECK(compute<double>(linspace(0, 1, 10, false, f8), o) ==
+          xt::linspace<double>(0, 1, 10, false));
+    CHECK(compute<double>(eye(5, 7, 2, f8, {2, 3}), o) == xt::eye<double>({5, 7}, 2));
+    CHECK(compute<double>(identity(4), o) == xt::eye<double>(4));
+  }
+  // linspace puts stop itself last, and integer dtypes round down as NumPy's do.
+  CHECK(compute<double>(linspace(0.1, 0.7, 7))(6) == 0.7);
+  CHECK(compute<std::int32_t>(linspace(-3, 3, 5, true, make_dtype(scalar_kind::int32))) ==
+        xt::xarray<std::int32_t>{-3, -2, 0, 1, 3});
+  // tri: ones at and below diagonal k.
+  const xt::xarray<std::int8_t> t =
+      compute<std::int8_t>(tri(3, 4, 1, make_dtype(scalar_kind::int8)));
+  CHECK(t == xt::xarray<std::int8_t>{{1, 1, 0, 0}, {1, 1, 1, 0}, {1, 1, 1, 1}});
+  // indices and meshgrid: index grids, 'xy' swapping the first two axes.
+  const xt::xarray<std::int64_t> g = compute<std::int64_t>(indices({2, 3}, i8, {1, 2}));
+  CHECK(g == xt::xarray<std::int64_t>{{{0, 0, 0}, {1, 1, 1}}, {{0, 1, 2}, {0, 1, 2}}});
+  const array x = arange(3, i8), y = arange(2, i8);
+  const std::vector<array> xy = meshgrid({x, y});
+  REQUIRE(xy.size() == 2);
+  CHECK(compute<std::int64_t>(xy[0]) == xt::xarray<std::int64_t>{{0, 1, 2}, {0, 1, 2}});
+  CHECK(compute<std::int64_t>(xy[1]) == xt::xarray<std::int64_t>{{0, 0, 0}, {1, 1, 1}});
+  CHECK(meshgrid({x, y}, true)[0].shape() == shape_t{3, 2});
+  // _like: a's shape and chunks (irregular ones too), a's dtype unless given.
+  const array a = concatenate({from_xtensor(values<float>({3, 4}, 1), {2, 3}),
+                               from_xtensor(values<float>({5, 4}, 2), {5, 1})});
+  const array l = full_like(a, 2.5);
+  CHECK(l.chunks() == a.chunks());
+  CHECK(l.dtype().kind == scalar_kind::float32);
+  CHECK(xt::all(xt::equal(compute<float>(l), 2.5f)));
+  CHECK(zeros_like(a, i8).dtype().kind == scalar_kind::int64);
+  CHECK(xt::all(xt::equal(compute<float>(ones_like(a)), 1.0f)));
+  // Default chunks: about 2^22 elements, trailing axes whole first; an eye of 10^6 x 10^6
+  // plans without holding anything.
+  CHECK(auto_chunks({100, 1000, 1000}) == shape_t{4, 1000, 1000});
+  CHECK(auto_chunks({10, 10}) == shape_t{10, 10});
+  CHECK(eye(1'000'000).chunks()[1] == axis_chunks::regular(1'000'000, 1'000'000));
+  CHECK(compute<double>(sum(eye(3000, std::nullopt, 0, f8, {1000, 1000})))() == 3000);
+  CHECK_THROWS_AS(arange(0, 1, 0, f8), value_error);
+  CHECK_THROWS_AS(eye(-1), value_error);
+  CHECK_THROWS_AS(indices({2, 3}, i8, {1}), shape_error);
+}

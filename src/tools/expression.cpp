@@ -7,6 +7,7 @@
 #include <iterator>
 #include <limits>
 #include <optional>
+#include <set>
 #include <string_view>
 #include <utility>
 #include <variant>
@@ -156,7 +157,9 @@ constexpr std::string_view other_functions[] = {
     "vstack",       "dstack",      "block",      "expand_dims", "atleast_1d", "atleast_2d",
     "atleast_3d",   "squeeze",     "swapaxes",   "moveaxis",    "flip",       "roll",
     "broadcast_to", "tile",        "pad",        "take",        "compress",   "reshape",
-    "ravel",        "flatten",     "repeat"};
+    "ravel",        "flatten",     "repeat",     "arange",      "linspace",   "eye",
+    "identity",     "tri",         "indices",    "zeros",       "ones",       "full",
+    "empty",        "zeros_like",  "ones_like",  "full_like",   "empty_like"};
 
 template <class Op, std::size_t Count>
 constexpr std::optional<Op> table_entry(std::string_view name) {
@@ -698,6 +701,7 @@ class parser {
         bad_call(fn, at, e.what());
       }
     }
+    if (value made; creation_function(fn, args, at, made)) return made;
     if (value joined; join_function(fn, args, at, joined)) return joined;
     bad_call(fn, at, "unknown function");
   }
@@ -755,6 +759,159 @@ class parser {
       return block_item(std::move(entries));
     }
     return block_item(to_array(v, at));
+  }
+
+  // A number (an integer or a float literal, or integer arithmetic on literals).
+  double number_of(const value& v, const std::string& fn, const token& at) {
+    if (const auto* s = std::get_if<scalar>(&v.v)) {
+      if (const auto* d = std::get_if<double>(&s->value)) return *d;
+    }
+    if (const std::optional<index_t> i = integer_of(v)) return static_cast<double>(*i);
+    bad_call(fn, at, "expected a number");
+  }
+
+  dtype dtype_of(const value& v, const std::string& fn, const token& at) {
+    if (const auto* d = std::get_if<dtype>(&v.v)) return *d;
+    if (const auto* s = std::get_if<std::string>(&v.v)) return parse_dtype(*s);
+    bad_call(fn, at, "expected a dtype such as 'f4' or float32");
+  }
+
+  // arange, linspace, eye, identity, tri, indices, zeros, ones, full, empty and the _like
+  // forms, with NumPy's arguments and a `chunks` keyword (an int or a tuple).
+  bool creation_function(const std::string& fn, arguments& args, const token& at, value& result) {
+    static const std::set<std::string> names = {
+        "arange", "linspace", "eye",   "identity",   "tri",       "indices",   "zeros",
+        "ones",   "full",     "empty", "zeros_like", "ones_like", "full_like", "empty_like"};
+    if (!names.count(fn)) return false;
+    auto get = [&](std::size_t i, const char* keyword) -> const std::pair<value, token>* {
+      if (i < args.positional.size()) return &args.positional[i];
+      if (auto it = args.keywords.find(keyword); it != args.keywords.end()) return &it->second;
+      return nullptr;
+    };
+    auto require = [&](std::size_t i, const char* keyword) -> const std::pair<value, token>& {
+      const auto* a = get(i, keyword);
+      if (!a) bad_call(fn, at, std::string("missing argument '") + keyword + "'");
+      return *a;
+    };
+    auto only = [&](std::size_t most, std::initializer_list<const char*> keywords) {
+      if (args.positional.size() > most) bad_call(fn, at, "too many arguments");
+      for (const auto& entry : args.keywords) {
+        bool known = entry.first == "chunks" || entry.first == "dtype";
+        for (const char* k : keywords) known = known || entry.first == k;
+        if (!known) bad_call(fn, at, "unexpected keyword argument '" + entry.first + "'");
+      }
+    };
+    const auto* dt = get(99, "dtype");
+    auto dtype_or = [&](scalar_kind k) {
+      if (!dt || std::holds_alternative<none_t>(dt->first.v)) return make_dtype(k);
+      return dtype_of(dt->first, fn, dt->second);
+    };
+    shape_t chunks;
+    if (const auto* c = get(99, "chunks")) {
+      for (const value& item : tuple_or_one(c->first))
+        chunks.push_back(int_of(item, fn, c->second));
+    }
+    auto shape_of = [&](const std::pair<value, token>& v) {
+      shape_t shape;
+      for (const value& item : tuple_or_one(v.first)) shape.push_back(int_of(item, fn, v.second));
+      return shape;
+    };
+    auto optional_int = [&](std::size_t i, const char* keyword) -> std::optional<index_t> {
+      const auto* a = get(i, keyword);
+      if (!a || std::holds_alternative<none_t>(a->first.v)) return std::nullopt;
+      return int_of(a->first, fn, a->second);
+    };
+    const index_t chunk = chunks.empty() ? 0 : chunks.front();
+    try {
+      if (fn == "arange") {
+        only(4, {"start", "stop", "step"});
+        const auto& first = require(0, "start");
+        const auto* stop = get(1, "stop");
+        const auto* step = get(2, "step");
+        // All integers: int64, as NumPy; any float: float64.
+        bool integers = integer_of(first.first).has_value();
+        for (const auto* a : {stop, step}) integers = integers && (!a || integer_of(a->first));
+        const dtype t = dtype_or(integers ? scalar_kind::int64 : scalar_kind::float64);
+        const double a = number_of(first.first, fn, first.second);
+        result =
+            value{stop ? arange(a, number_of(stop->first, fn, stop->second),
+                                step ? number_of(step->first, fn, step->second) : 1.0, t, chunk)
+                       : arange(0.0, a, 1.0, t, chunk)};
+      } else if (fn == "linspace") {
+        only(4, {"start", "stop", "num", "endpoint"});
+        const auto& a = require(0, "start");
+        const auto& b = require(1, "stop");
+        const auto* num = get(2, "num");
+        const auto* endpoint = get(3, "endpoint");
+        result = value{linspace(number_of(a.first, fn, a.second), number_of(b.first, fn, b.second),
+                                num ? int_of(num->first, fn, num->second) : 50,
+                                endpoint ? bool_of(endpoint->first, fn, endpoint->second) : true,
+                                dtype_or(scalar_kind::float64), chunk)};
+      } else if (fn == "eye" || fn == "tri") {
+        only(3, {"N", "M", "k"});
+        const auto& n = require(0, "N");
+        const std::optional<index_t> m = optional_int(1, "M");
+        const index_t k = optional_int(2, "k").value_or(0);
+        const dtype t = dtype_or(scalar_kind::float64);
+        const index_t rows = int_of(n.first, fn, n.second);
+        result = value{fn == "eye" ? eye(rows, m, k, t, chunks) : tri(rows, m, k, t, chunks)};
+      } else if (fn == "identity") {
+        only(1, {"n"});
+        const auto& n = require(0, "n");
+        result =
+            value{identity(int_of(n.first, fn, n.second), dtype_or(scalar_kind::float64), chunks)};
+      } else if (fn == "indices") {
+        only(1, {"dimensions"});
+        result = value{
+            indices(shape_of(require(0, "dimensions")), dtype_or(scalar_kind::int64), chunks)};
+      } else if (fn == "zeros" || fn == "ones" || fn == "empty" || fn == "full") {
+        const bool is_full = fn == "full";
+        only(is_full ? 2 : 1, {"shape", "fill_value"});
+        const shape_t shape = shape_of(require(0, "shape"));
+        scalar fill = fn == "ones" ? scalar(1) : scalar(0);
+        scalar_kind kind = scalar_kind::float64;
+        if (is_full) {
+          const auto& [v, t] = require(1, "fill_value");
+          const auto* s = std::get_if<scalar>(&v.v);
+          if (!s) bad_call(fn, at, "fill_value must be one number");
+          fill = *s;
+          kind = std::holds_alternative<bool>(s->value)           ? scalar_kind::bool_
+                 : std::holds_alternative<std::int64_t>(s->value) ? scalar_kind::int64
+                                                                  : scalar_kind::float64;
+        }
+        if (!chunks.empty() && chunks.size() != shape.size()) {
+          bad_call(fn, at,
+                   "chunks " + to_string(chunks) + " do not match shape " + to_string(shape));
+        }
+        result =
+            value{full(shape, fill, dtype_or(kind), chunks.empty() ? auto_chunks(shape) : chunks)};
+      } else {  // the _like forms
+        const bool is_full = fn == "full_like";
+        only(is_full ? 2 : 1, {"a", "fill_value"});
+        const auto& [v, t] = require(0, "a");
+        scalar fill = fn == "ones_like" ? scalar(1) : scalar(0);
+        if (is_full) {
+          const auto& [fv, ft] = require(1, "fill_value");
+          const auto* s = std::get_if<scalar>(&fv.v);
+          if (!s) bad_call(fn, at, "fill_value must be one number");
+          fill = *s;
+        }
+        std::optional<dtype> type;
+        if (dt && !std::holds_alternative<none_t>(dt->first.v))
+          type = dtype_of(dt->first, fn, dt->second);
+        array made = full_like(to_array(v, t), fill, type);
+        if (!chunks.empty()) made = rechunk(made, chunks);
+        result = value{made};
+      }
+    } catch (const shape_error& e) {
+      bad_call(fn, at, e.what());
+    } catch (const type_error& e) {
+      bad_call(fn, at, e.what());
+    } catch (const value_error& e) {
+      if (std::string(e.what()).rfind("column ", 0) == 0) throw;  // already placed
+      bad_call(fn, at, e.what());
+    }
+    return true;
   }
 
   // concatenate, stack, hstack, vstack, dstack, block, expand_dims, atleast_Nd.

@@ -85,7 +85,8 @@ EXPRESSIONS = [
     "moveaxis(x[None], 0, -1).squeeze()", "pad(b, 3, mode='wrap') | pad(b, 3, mode='edge')",
     "x[[3, -1, 0, 0]][:, [True, False, True]]", "take(x, y, axis=1)", "x[b[:, 0]].sum(axis=0)",
     "x.reshape(2, 6).T.reshape(-1)[::5]", "ravel(x)[2 * 3] + roll(x, 5)",
-    "reshape(b, (1, 2, 2, 1)).sum(axis=(1, 2))",
+    "reshape(b, (1, 2, 2, 1)).sum(axis=(1, 2))", "repeat(x, 3, axis=1)[::2] + repeat(y, (1, 0, 2))[0]",
+    "eye(4, 3, k=1) * x + linspace(0, 1, 3) - arange(1, 7, 2)", "indices((4, 3))[0] + full_like(x, 2)",
 ]
 
 

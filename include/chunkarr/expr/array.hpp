@@ -151,6 +151,37 @@ array ones(shape_t shape, chunkarr::dtype t, shape_t chunk_shape = {});
 /// 0, 1, …, n-1 (as NumPy's arange(n, dtype=t)).
 array arange(index_t n, chunkarr::dtype t, index_t chunk = 0);
 
+/// The chunks the creation functions below make when given none: about 2^22 elements a chunk
+/// (16 MiB of float32), trailing axes whole while they fit, the axis where they stop fitting
+/// cut to what is left, leading axes in chunks of 1. They compute their values where they are
+/// read: nothing is held.
+shape_t auto_chunks(const shape_t& shape);
+
+/// NumPy's arange(start, stop, step): ceil((stop - start) / step) values start + i * step.
+array arange(double start, double stop, double step, chunkarr::dtype t, index_t chunk = 0);
+/// NumPy's linspace: `num` values from start to stop (inclusive when `endpoint`).
+array linspace(double start, double stop, index_t num, bool endpoint = true,
+               chunkarr::dtype t = make_dtype(scalar_kind::float64), index_t chunk = 0);
+/// NumPy's eye: N x M (M = N by default) with ones on diagonal k (0: the main one).
+array eye(index_t n, std::optional<index_t> m = std::nullopt, index_t k = 0,
+          chunkarr::dtype t = make_dtype(scalar_kind::float64), shape_t chunk_shape = {});
+/// NumPy's identity: eye(n).
+array identity(index_t n, chunkarr::dtype t = make_dtype(scalar_kind::float64),
+               shape_t chunk_shape = {});
+/// NumPy's tri: N x M with ones at and below diagonal k.
+array tri(index_t n, std::optional<index_t> m = std::nullopt, index_t k = 0,
+          chunkarr::dtype t = make_dtype(scalar_kind::float64), shape_t chunk_shape = {});
+/// NumPy's indices: shape (len(dimensions), *dimensions), grid d holding the index along d.
+array indices(shape_t dimensions, chunkarr::dtype t = make_dtype(scalar_kind::int64),
+              shape_t chunk_shape = {});
+/// NumPy's meshgrid over 1-d (or flattened) arrays, 'xy' indexing unless `matrix_indexing`.
+std::vector<array> meshgrid(const std::vector<array>& xs, bool matrix_indexing = false);
+/// NumPy's full_like, zeros_like, ones_like (empty_like is zeros_like): a's shape and chunks,
+/// a's dtype unless `t`.
+array full_like(const array& a, scalar value, std::optional<chunkarr::dtype> t = std::nullopt);
+array zeros_like(const array& a, std::optional<chunkarr::dtype> t = std::nullopt);
+array ones_like(const array& a, std::optional<chunkarr::dtype> t = std::nullopt);
+
 // ---- elementwise -------------------------------------------------------------------------
 
 /// An operand: an array or a (weak) Python scalar.
