@@ -10,7 +10,6 @@
 // operands share their chunking.
 #include <algorithm>
 #include <optional>
-#include <set>
 #include <string>
 
 #include "chunkarr/core/error.hpp"
@@ -41,10 +40,13 @@ axis_chunks refine(const std::vector<const axis_chunks*>& all) {
                              " chunks in all along an axis whose chunks differ: rechunk them "
                              "alike first");
   }
-  std::set<index_t> bounds;
+  std::vector<index_t> bounds;
+  bounds.reserve(static_cast<std::size_t>(count + static_cast<index_t>(all.size())));
   for (const axis_chunks* c : all) {
-    for (index_t i = 0; i <= c->size(); ++i) bounds.insert(c->start(i));
+    for (index_t i = 0; i <= c->size(); ++i) bounds.push_back(c->start(i));
   }
+  std::sort(bounds.begin(), bounds.end());
+  bounds.erase(std::unique(bounds.begin(), bounds.end()), bounds.end());
   axis_chunks out;
   index_t previous = 0;
   for (index_t b : bounds) {
@@ -624,7 +626,14 @@ array pad(const array& a, std::vector<std::pair<index_t, index_t>> widths, pad_m
           chunks[k] = k == d ? made_chunk(cur, d, width)
                              : (cur.chunks[k].empty() ? 1 : cur.chunks[k].front());
         }
-        return full(shape, constant_value, out.dtype(), chunks);
+        // Along the other axes, the array's own chunks (however irregular), so the join
+        // needs no common refinement of two chunkings.
+        auto n = std::make_shared<node>(
+            detail::node_of(full(shape, constant_value, out.dtype(), chunks)));
+        for (std::size_t k = 0; k < ndim; ++k) {
+          if (k != d) n->chunks[k] = cur.chunks[k];
+        }
+        return array(std::move(n));
       };
       if (before > 0) parts.push_back(piece(before));
       parts.push_back(out);
