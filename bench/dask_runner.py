@@ -36,6 +36,11 @@ def main():
             x = da.arange(int(out), chunks=1, dtype="f8")
             start = time.perf_counter()
             checksum = float(x.sum().compute())
+        elif workload == "random_normal":
+            # INPUT is the shape, rows,cols: normal(0, 1) float64 in chunks 256x8192 -> Zarr.
+            shape = tuple(int(x) for x in path.split(",")[:2])
+            x = da.random.RandomState(1).normal(0, 1, shape, chunks=(256, 8192))
+            x.to_zarr(out, overwrite=True, compressor=lz4)
         else:
             a = da.from_zarr(path.split(",")[0])
             if workload == "mean":

@@ -11,6 +11,9 @@ bench/results/restructure.md (and restructure.json).
   gather       a[:, idx].mean(axis=0): 1000 scattered columns (sorted)
   reshape      time split into trials of 8192 samples, a.reshape(1024, N / 8192, 8192), stored
   trial mean   the same trials averaged, a.reshape(...).mean(axis=1), printed
+  random       normal(0, 1) float64 of a session's size (half its columns) in chunks
+               256x8192 -> Zarr: chunkarr's counter-based random(1).normal, dask's
+               RandomState(1).normal (Debian 12's dask has no default_rng)
 
 chunkarr is the `chunkarr eval ...` command (`-o` for the stores), timed as a whole process (start-up, planning
 and the durable commit included) under --memory-limit; dask.array's time is inside its
@@ -55,8 +58,10 @@ def measure(args, work, key, expression, inputs, store=True):
     out = os.path.join(work, "out.zarr")
     cli = os.path.join(args.build, "bin", "chunkarr")
     cmds = {
-        "chunkarr": [cli, "eval", expression, "-i", f"a={inputs[0]}", "-i", f"b={inputs[1]}",
-                     "--threads", str(args.threads), "--memory-limit",
+        "chunkarr": [cli, "eval", expression] +
+                    ([] if key == "random_normal" else
+                     ["-i", f"a={inputs[0]}", "-i", f"b={inputs[1]}"]) +
+                    ["--threads", str(args.threads), "--memory-limit",
                      f"{args.memory_limit_mib}MiB"] + (["-o", out] if store else []) +
                     (["--codec", CODEC[key]] if key in CODEC else []),
         "dask": ["/usr/bin/python3", os.path.join(HERE, "dask_runner.py"), key,
@@ -74,8 +79,12 @@ def measure(args, work, key, expression, inputs, store=True):
             continue
         # Both wrote the same values: check the last output against the inputs' corners.
         z = zarr.open(out, mode="r")
-        a, b = zarr.open(inputs[0], mode="r"), zarr.open(inputs[1], mode="r")
-        if key == "reshape":
+        if key != "random_normal":
+            a, b = zarr.open(inputs[0], mode="r"), zarr.open(inputs[1], mode="r")
+        if key == "random_normal":
+            assert z.shape == tuple(int(x) for x in inputs[0].split(","))
+            assert abs(float(z[:256, :8192].mean())) < 0.01
+        elif key == "reshape":
             assert z.shape == (a.shape[0], a.shape[1] // 8192, 8192)
             assert (z[3, -1, -100:] == a[3, -100:]).all()
         elif key.startswith("concatenate"):
@@ -129,6 +138,12 @@ def main():
             print(label, file=sys.stderr, flush=True)
             rows.append((label, expression,
                          measure(args, work, key, expression, [inputs[0], inputs[1]], store)))
+        shape2 = f"{shape[0]},{shape[1] // 2}"
+        expression = f"random(1).normal(0, 1, ({shape2}), chunks=(256, 8192))"
+        label = "random.normal float64 of a session's size -> Zarr"
+        print(label, file=sys.stderr, flush=True)
+        rows.append((label, expression,
+                     measure(args, work, "random_normal", expression, [shape2, shape2])))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -251,6 +251,92 @@ class Eval(TempDirCase):
             with self.subTest(args=args):
                 self.assert_error(["eval", *args], 1, needle)
 
+    def test_random(self):
+        # Counter-based: the same seed gives the same values whatever the chunks and threads.
+        for expr in ["random(42).normal(0, 1, (37, 23))", "random(42).random((37, 23), dtype='f4')",
+                     "random(7).integers(-5, 9, (37, 23), dtype='i2')", "random(7).poisson(4.5, 301)",
+                     "random(7).poisson(120, (5, 61))", "random(2**62 + 1).uniform(-1, 3, (3, 4, 5))",
+                     "random(0).integers(2, size=(7, 9), dtype=bool)"]:
+            with self.subTest(expr=expr):
+                base = evaluate(expr, {})
+                chunkings = {1: ["64", "1", "300"], 2: ["(5, 7)", "(1, 23)", "(37, 1)"],
+                             3: ["(2, 2, 2)", "(3, 1, 5)", "(1, 4, 1)"]}[base.ndim]
+                for chunks, threads in zip(chunkings, ["1", "3", "2"]):
+                    again = evaluate(expr[:-1] + f", chunks={chunks})", {}, "--threads", threads)
+                    np.testing.assert_array_equal(again, base)
+                # A slice is the whole's values at its indices; a (37, 23) array is the flat
+                # (851,) one reshaped (the value is a function of the flat C-order index).
+                if "(37, 23)" in expr:
+                    flat = expr.replace("(37, 23)", "851")
+                    np.testing.assert_array_equal(evaluate(flat, {}).reshape(37, 23), base)
+                    np.testing.assert_array_equal(evaluate(expr + "[3::4, ::-5]", {}), base[3::4, ::-5])
+        # NumPy's spelling; other seeds differ.
+        np.testing.assert_array_equal(evaluate("np.random.default_rng(3).standard_normal((4, 5))", {}),
+                                      evaluate("random(3).normal(size=(4, 5))", {}))
+        self.assertFalse(np.array_equal(evaluate("random(3).random(50)", {}),
+                                        evaluate("random(4).random(50)", {})))
+        # Distributions: moments of 200 000 draws.
+        x = evaluate("random(11).normal(10, 2, 200000)", {})
+        self.assertAlmostEqual(x.mean(), 10, delta=0.02)
+        self.assertAlmostEqual(x.std(), 2, delta=0.02)
+        k = evaluate("random(11).poisson(3.5, 200000)", {})
+        self.assertEqual(k.dtype, np.int64)
+        self.assertAlmostEqual(k.mean(), 3.5, delta=0.03)
+        self.assertAlmostEqual(k.var(), 3.5, delta=0.1)
+        n = evaluate("random(11).integers(0, 10, 200000, dtype='u1')", {})
+        self.assertEqual(sorted(set(n.tolist())), list(range(10)))
+        # Stored to Zarr, as zarr-python reads it.
+        out = self.path("random.zarr")
+        run("eval", "random(5).normal(0, 1, (300, 200), chunks=(64, 64))", "-o", out)
+        np.testing.assert_array_equal(zarr.open(out, mode="r")[:],
+                                      evaluate("random(5).normal(0, 1, (300, 200))", {}))
+
+    def test_random_follows_the_documented_philox_scheme(self):
+        # An independent Philox4x32-10 (Salmon et al. 2011) in Python: element i of
+        # distribution d takes words 2(i%2), 2(i%2)+1 of philox({i//2, 0, d}, seed).
+        def philox(counter, key):
+            c, k = list(counter), list(key)
+            for r in range(10):
+                if r:
+                    k = [(k[0] + 0x9E3779B9) & 0xFFFFFFFF, (k[1] + 0xBB67AE85) & 0xFFFFFFFF]
+                p0, p1 = 0xD2511F53 * c[0], 0xCD9E8D57 * c[2]
+                c = [(p1 >> 32) ^ c[1] ^ k[0], p1 & 0xFFFFFFFF, (p0 >> 32) ^ c[3] ^ k[1], p0 & 0xFFFFFFFF]
+            return c
+
+        seed, start = 0xDEADBEEF12345, 2**33 + 3
+        key = [seed & 0xFFFFFFFF, seed >> 32]
+        got = evaluate(f"random({seed}).random(2**40)[{start}:{start + 6}]", {})
+        got32 = evaluate(f"random({seed}).random(2**40, dtype='f4')[{start}:{start + 6}]", {})
+        ints = evaluate(f"random({seed}).integers(-1000, 1000, 2**40)[{start}:{start + 6}]", {})
+        for n, i in enumerate(range(start, start + 6)):
+            j = i % 2
+            w = philox([(i // 2) & 0xFFFFFFFF, (i // 2) >> 32, 0, 0], key)
+            bits = w[2 * j] << 32 | w[2 * j + 1]
+            self.assertEqual(got[n], (bits >> 11) * 2.0**-53)
+            self.assertEqual(got32[n], np.float32((w[2 * j] >> 8) * 2.0**-24))
+            w = philox([(i // 2) & 0xFFFFFFFF, (i // 2) >> 32, 0, 2], key)
+            bits = w[2 * j] << 32 | w[2 * j + 1]
+            m = bits * 2000  # Lemire: the high word, unless the low one is below the threshold
+            if (m & (2**64 - 1)) >= (2**64 - 2000) % 2000:
+                self.assertEqual(ints[n], -1000 + (m >> 64))
+
+    def test_random_errors(self):
+        cases = [
+            (["random(1).normal(0, -1, 3)"], "random.normal(): scale -1 is negative"),
+            (["random(1).integers(0, 300, 3, dtype='u1')"], "out of bounds for uint8"),
+            (["random(1).integers(5, 5, 3)"], "low >= high"),
+            (["random(1).random(3, dtype='i4')"], "not supported"),
+            (["random(1).poisson(-2, 3)"], "lam -2"),
+            (["random(-1).random(3)"], "non-negative"),
+            (["random(1).random((3, 4), chunks=(2,))"], "do not match shape"),
+            (["random(1).normal(0, 1, 3, order='F')"], "unexpected keyword argument 'order'"),
+            (["random(1).gamma(2, 3)"], "has no attribute 'gamma'"),
+            (["random(1) + 2"], "Generator"),
+        ]
+        for args, needle in cases:
+            with self.subTest(args=args):
+                self.assert_error(["eval", *args], 1, needle)
+
     def test_reshape_errors(self):
         t = f"t={self.inputs['t']}"
         cases = [
@@ -283,7 +369,11 @@ class Eval(TempDirCase):
                      "take(a, [3, 1], axis=1)", "take(a, idx, axis=0)", "take(r, idx[:3])", "compress(mask, b, axis=0)",
                      "compress(mask23[:5], t[0], axis=-1)", "a[idx][:, [0, 22]]",
                      "concatenate([a[[1]], b[[2, 3]]])", "a[1 + 1]",
-                     "a[2 * 3:40 - 10:1 + 1, -(1 + 1)]", "a[[2 * 3, 4]]"]:
+                     "a[2 * 3:40 - 10:1 + 1, -(1 + 1)]", "a[[2 * 3, 4]]",
+                     # Masks of several axes: a[a > 0] is 1-D in C order, as NumPy's.
+                     "a[a > 0]", "i[m]", "t[t > 0]", "w[w % 3 == 0]", "(a[m & (a > 0)] * 2).sum()",
+                     "t[t[..., 0] > 0]", "t[1:, t[0] > 0]", "u[u > 200]", "b[b == b]",
+                     "extract(i > 0, a)", "extract(i, u)", "extract(m, b.ravel())"]:
             self.check(expr)
 
     def test_indexing_errors(self):
@@ -293,7 +383,9 @@ class Eval(TempDirCase):
             (["a[[40]]", "-i", a], "out of bounds"),
             (["a[[0, 1], [1, 2]]", "-i", a], "one integer or boolean array"),
             (["a[[True, False]]", "-i", a], "did not match"),
-            (["a[a > 0]", "-i", a], "not supported yet"),
+            (["a[a[:, :5] > 0]", "-i", a], "did not match indexed array along axis 1"),
+            (["a[1, a > 0]", "-i", a], "too many indices"),
+            (["extract(a[:5] > 0, a)", "-i", a], "differ in size"),
             (["a[:, mask]", "-i", a, "-i", m], "did not match"),
             (["a[[0.5]]", "-i", a], "integers or booleans"),
             (["a[a[0]]", "-i", a], "must be integers"),

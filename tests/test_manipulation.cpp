@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <xtensor/xbuilder.hpp>
+#include <xtensor/xindex_view.hpp>
 #include <xtensor/xmanipulation.hpp>
 #include <xtensor/xview.hpp>
 
@@ -370,6 +371,53 @@ TEST_CASE("take and compress: NumPy's selections, chunked by the input chunks th
                        shape_error);
   CHECK_THROWS_AS(take(b, from_xtensor(xt::xarray<float>{1.0f}), 0), type_error);
   CHECK_THROWS_AS(compress(from_xtensor(xt::xarray<int>{1}), b, 0), type_error);
+}
+
+TEST_CASE("extract and a[mask]: the masked elements in C order, in any chunking and budget") {
+  // Each chunking flattens differently: chunks spanning the trailing axes need no rechunk,
+  // the others are rechunked first (spilled under a small budget).
+  struct layout {
+    shape_t shape, chunks;
+  };
+  const std::vector<layout> layouts = {{{37, 23}, {8, 5}},     {{37, 23}, {1, 23}},
+                                       {{5, 7, 9}, {2, 3, 4}}, {{100}, {7}},
+                                       {{64, 64}, {64, 1}},    {{3, 1, 4}, {1, 1, 1}}};
+  for (const layout& l : layouts) {
+    CAPTURE(to_string(l.shape));
+    CAPTURE(to_string(l.chunks));
+    const auto x = values<std::int16_t>(l.shape, 3);
+    const array a = from_xtensor(x, l.chunks);
+    for (int threshold : {-200, 0, 60, 200}) {
+      CAPTURE(threshold);
+      const xt::xarray<std::int16_t> expected = xt::filter(x, x > threshold);
+      for (const compute_options& o : settings) {
+        CAPTURE(o.threads);
+        const array e = extract(a > threshold, a, o);
+        CHECK(e.shape() == shape_t{static_cast<index_t>(expected.size())});
+        CHECK(compute<std::int16_t>(e, o) == expected);
+        CHECK(compute<std::int16_t>(e * 2, {.memory_limit = 256 << 10, .threads = 2}) ==
+              xt::xarray<std::int16_t>(expected * 2));
+      }
+    }
+    // A condition of another dtype (nonzero is true) and another shape of the same size.
+    const auto c = values<float>({static_cast<index_t>(x.size())}, 4);
+    const xt::xarray<std::int16_t> expected = xt::filter(xt::flatten(x), xt::not_equal(c, 0.0f));
+    CHECK(compute<std::int16_t>(extract(from_xtensor(c, {5}), a)) == expected);
+  }
+  // Only the chunks that select are output chunks: one per input chunk, each its count.
+  const auto y = values<float>({10, 6}, 5);
+  const array b = from_xtensor(y, {2, 6});
+  xt::xarray<bool> m = xt::zeros<bool>({10, 6});
+  m(0, 1) = m(0, 5) = m(7, 0) = true;
+  const array e = extract(from_xtensor(m, {5, 6}), b);
+  CHECK(e.chunks()[0].lengths() == shape_t{2, 1});
+  CHECK(compute<float>(e) == xt::xarray<float>{y(0, 1), y(0, 5), y(7, 0)});
+  CHECK(extract(from_xtensor(xt::xarray<bool>(xt::zeros<bool>({10, 6}))), b).shape() == shape_t{0});
+  test::temp_dir dir;
+  store(e, (dir.path() / "e.zarr").string());
+  CHECK(compute<float>(open(dir.path() / "e.zarr")) == compute<float>(e));
+  CHECK_THROWS_WITH_AS(extract(from_xtensor(m, {5, 6}), b({range(0, 9)})),
+                       doctest::Contains("differ in size"), shape_error);
 }
 
 namespace {

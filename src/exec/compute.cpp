@@ -228,6 +228,51 @@ array compress(const array& condition, const array& a, int axis, const compute_o
   return compress(std::vector<bool>(values.begin(), values.end()), a, axis);
 }
 
+array extract(const array& condition, const array& arr, const compute_options& options) {
+  const node& c = checked(condition);
+  const node& a = checked(arr);
+  if (element_count(c.shape) != element_count(a.shape)) {
+    throw_error<shape_error>("extract: the condition ", describe(c), " and the array ", describe(a),
+                             " differ in size");
+  }
+  // Both flattened (C order), in the same regular chunks.
+  array values = ravel(arr);
+  array mask = ravel(condition.astype(make_dtype(scalar_kind::bool_)));
+  const axis_chunks& along = node_of(values).chunks[0];
+  const index_t n = values.size();
+  const index_t length = along.size() > 0 ? along[0] : 1;
+  const axis_chunks regular = axis_chunks::regular(n, length);
+  if (!(along == regular)) values = rechunk(values, {length});
+  if (!(node_of(mask).chunks[0] == regular)) mask = rechunk(mask, {length});
+  // The mask's count per chunk, computed now (the result's length depends on it) as a sum
+  // over the mask split into rows of one chunk each (padded with false to whole rows); the
+  // values are read only when the result is.
+  const index_t chunk_count = regular.size();
+  array padded = mask;
+  if (chunk_count * length > n) {
+    padded = concatenate(
+        {mask, zeros({chunk_count * length - n}, make_dtype(scalar_kind::bool_), {length})});
+  }
+  const xt::xarray<std::int64_t> counted = compute<std::int64_t>(
+      sum(padded.reshape({chunk_count, length}).astype(make_dtype(scalar_kind::int64)), {1}),
+      options);
+  const std::vector<index_t> counts(counted.begin(), counted.end());
+  auto offsets = std::make_shared<std::vector<index_t>>(1, 0);
+  axis_chunks out_chunks;
+  for (index_t k : counts) {
+    offsets->push_back(offsets->back() + k);
+    if (k > 0) out_chunks.push_back(k);  // one output chunk per input chunk that selects
+  }
+  auto out = std::make_shared<node>();
+  out->kind = detail::node_kind::extract;
+  out->dtype = a.dtype;
+  out->shape = {offsets->back()};
+  out->chunks = {std::move(out_chunks)};
+  out->offsets = std::move(offsets);
+  out->inputs = {values.node(), mask.node()};
+  return array(std::move(out));
+}
+
 zarr_array store(const array& a, const std::filesystem::path& path, const store_options& options) {
   const node& root_in = checked(a);
   array_metadata meta;

@@ -494,6 +494,46 @@ void take_into(const program_table& programs, const node& n, const box& region,
   release(scratch);
 }
 
+// An extract's input chunks that hold a region's elements: their indices [first, last).
+std::pair<std::size_t, std::size_t> extract_chunks(const node& n, const box& region) {
+  const std::vector<index_t>& offsets = *n.offsets;
+  // The chunk whose selection holds region.start: the last one starting at or before it.
+  const auto first = std::upper_bound(offsets.begin(), offsets.end() - 1, region.start[0]);
+  const auto last = std::lower_bound(first, offsets.end() - 1, region.stop[0]);
+  return {static_cast<std::size_t>(first - offsets.begin()) - 1,
+          static_cast<std::size_t>(last - offsets.begin())};
+}
+
+void extract_into(const program_table& programs, const node& n, const box& region,
+                  std::span<std::byte> out) {
+  if (region.size() == 0) return;
+  const std::vector<index_t>& offsets = *n.offsets;
+  const axis_chunks& chunks = n.inputs[0]->chunks[0];
+  const std::size_t itemsize = n.dtype.itemsize();
+  const auto [first, last] = extract_chunks(n, region);
+  for (std::size_t c = first; c < last; ++c) {
+    if (offsets[c + 1] == offsets[c]) continue;  // nothing selected there
+    const index_t start = chunks.start(static_cast<index_t>(c));
+    const box in_box{{start}, {start + chunks[static_cast<index_t>(c)]}};
+    bytes mask_scratch, values_scratch;
+    const auto* mask =
+        reinterpret_cast<const bool*>(input_values(programs, *n.inputs[1], in_box, mask_scratch));
+    const std::byte* values = input_values(programs, *n.inputs[0], in_box, values_scratch);
+    // The k-th selected element of the chunk is element offsets[c] + k of the output.
+    index_t k = offsets[c];
+    for (index_t i = 0, len = in_box.stop[0] - start; i < len && k < region.stop[0]; ++i) {
+      if (!mask[i]) continue;
+      if (k >= region.start[0]) {
+        std::memcpy(out.data() + static_cast<std::size_t>(k - region.start[0]) * itemsize,
+                    values + static_cast<std::size_t>(i) * itemsize, itemsize);
+      }
+      ++k;
+    }
+    release(values_scratch);
+    release(mask_scratch);
+  }
+}
+
 // What a reshape's `region` reads: a box of its input (per group of axes, the rows of the
 // leading input axis that hold the region's flat range, whole along the axes after it), and
 // per group where each of the region's elements sits in that box's flat order.
@@ -642,6 +682,9 @@ void evaluate_into(const program_table& programs, const node& n, const box& regi
         }
       });
       return;
+    case node_kind::random:
+      random_into(n, region, out);
+      return;
     case node_kind::elementwise:
       run_program(programs, n, region, out);
       return;
@@ -675,6 +718,9 @@ void evaluate_into(const program_table& programs, const node& n, const box& regi
       return;
     case node_kind::take:
       take_into(programs, n, region, out);
+      return;
+    case node_kind::extract:
+      extract_into(programs, n, region, out);
       return;
     case node_kind::reshape:
       reshape_into(programs, n, region, out);
@@ -742,6 +788,7 @@ index_t estimate_bytes(const program_table& programs, const node& n, const box& 
     case node_kind::memory_source:
     case node_kind::fill:
     case node_kind::arange:
+    case node_kind::random:
     case node_kind::reduction:
       return out;
     case node_kind::slice: {
@@ -752,6 +799,19 @@ index_t estimate_bytes(const program_table& programs, const node& n, const box& 
       return out + estimate_bytes(programs, *n.inputs[0], transpose_input_box(n, region));
     case node_kind::take:
       return out + estimate_bytes(programs, *n.inputs[0], take_input_box(n, region));
+    case node_kind::extract: {  // one input chunk's values and mask at a time
+      if (region.size() == 0) return out;
+      const axis_chunks& chunks = n.inputs[0]->chunks[0];
+      const auto [first, last] = extract_chunks(n, region);
+      index_t most = 0;
+      for (std::size_t c = first; c < last; ++c) {
+        const index_t start = chunks.start(static_cast<index_t>(c));
+        const box in_box{{start}, {start + chunks[static_cast<index_t>(c)]}};
+        most = std::max(most, estimate_bytes(programs, *n.inputs[0], in_box) +
+                                  estimate_bytes(programs, *n.inputs[1], in_box));
+      }
+      return out + most;
+    }
     case node_kind::reshape: {
       if (region.size() == 0) return out;
       const reshape_view v = plan_reshape(n, region, false);

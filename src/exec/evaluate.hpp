@@ -88,6 +88,9 @@ class source_cache_scope {
 void evaluate_into(const program_table& programs, const node& n, const box& region,
                    std::span<std::byte> out);
 
+/// The values of a random node over `region` (src/exec/random.cpp).
+void random_into(const node& n, const box& region, std::span<std::byte> out);
+
 /// An upper bound on the bytes evaluate_into(programs, n, region, …) holds at once, output
 /// included.
 index_t estimate_bytes(const program_table& programs, const node& n, const box& region);

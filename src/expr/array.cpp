@@ -96,6 +96,14 @@ std::string describe(const node& n) {
     case node_kind::arange:
       what = "arange";
       break;
+    case node_kind::extract:
+      what = "extract";
+      break;
+    case node_kind::random: {
+      static const char* names[] = {"uniform", "normal", "integers", "poisson"};
+      what = std::string("random.") + names[static_cast<int>(n.random.what)];
+      break;
+    }
     case node_kind::elementwise:
       switch (n.elementwise.what) {
         case elementwise_kind::unary:

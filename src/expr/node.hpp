@@ -25,12 +25,14 @@ enum class node_kind {
   chunk_source,   // chunks read through a chunk_source (HDF5 datasets)
   fill,           // every element the same value (full/zeros/ones, and scalars)
   arange,         // 0, 1, 2, …
+  random,         // a counter-based random value per element (random_payload)
   elementwise,    // unary / binary / where / cast over broadcast inputs
   reduction,      // reduce_op over axes
   slice,          // basic indexing: per-axis start/step/count, dropped and new axes
   transpose,      // axis permutation
   concatenate,    // inputs joined along `axis` (same dtype, same other extents)
   take,           // the input's indices `taken` (in memory) along `axis`
+  extract,        // the 1-D input's elements where the 1-D mask (input 1) is true, in order
   reshape,        // the input's elements in C order, in another shape (reshape_groups)
   rechunk,        // the same values in other chunks
   materialised,   // a stage's result (a reduction, an intermediate), filled when the plan runs
@@ -63,6 +65,22 @@ struct slice_payload {
   std::vector<bool> output_is_new;  // per output axis: added by newaxis
 };
 
+/// What a random node draws (the numbers are the counter's fourth word: see random.hpp).
+enum class random_distribution : std::uint32_t {
+  uniform = 0,
+  normal = 1,
+  integers = 2,
+  poisson = 3
+};
+
+struct random_payload {
+  random_distribution what = random_distribution::uniform;
+  std::uint64_t seed = 0;
+  double offset = 0, scale = 1;  // uniform: low, high - low; normal: loc, scale; poisson: λ
+  std::int64_t low = 0;          // integers: the lowest value
+  std::uint64_t range = 0;       // integers: how many values (0: all 2^64)
+};
+
 /// Where a planned stage puts its result: values in memory, or a temporary Zarr array when
 /// they would not fit (spilled). Written by the stage's tasks, read by later stages; released
 /// after the last stage that reads it.
@@ -91,10 +109,14 @@ struct node {
   elementwise_payload elementwise;
   reduction_payload reduction;
   slice_payload slicing;
+  random_payload random;
   std::vector<int> permutation;  // transpose: output axis d = input axis perm[d]
   int axis = 0;                  // concatenate, take: the axis they work along
   std::shared_ptr<const std::vector<index_t>> taken;  // take: the indices, each in bounds
-  std::shared_ptr<stage_result> result;               // materialised
+  // extract: where each input chunk's selected elements start in the output, and the total
+  // last (prefix sums of the mask's counts per chunk, counted when the node was built).
+  std::shared_ptr<const std::vector<index_t>> offsets;
+  std::shared_ptr<stage_result> result;  // materialised
   // The longest path to a source (a source is 1), set when the node is wrapped in an `array`,
   // before it is shared. Walks over the DAG recurse along such paths: max_depth bounds them.
   mutable std::uint32_t depth = 0;

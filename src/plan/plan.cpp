@@ -573,7 +573,15 @@ class planner {
       for (index_t x : e) v *= std::max<index_t>(x, 1);
       return v;
     };
-    while (volume(reads) > target) {  // consolidate reads less, down to the input's chunks
+    // A read box holds the input's values in the widest dtype its expression passes through
+    // (a mask of float32 data reads float32 chunks: four bytes per bool it writes).
+    index_t widest_item = itemsize;
+    visit_once({&input}, [&](const node& n) {
+      widest_item = std::max(widest_item, static_cast<index_t>(n.dtype.itemsize()));
+      return n.kind != node_kind::materialised;
+    });
+    auto read_volume = [&](const shape_t& e) { return volume(e) / itemsize * widest_item; };
+    while (read_volume(reads) > target) {  // consolidate reads less, down to the input's chunks
       std::size_t widest = 0;
       double ratio = 1;
       for (std::size_t d = 0; d < ndim; ++d) {

@@ -60,8 +60,10 @@ compute_options engine_options(const eval_options& o) {
 
 void run_eval(const eval_options& o) {
   const std::map<std::string, array> inputs = open_inputs(o.inputs);
-  const array result = parse_expression(o.expression, inputs);
   compute_options c = engine_options(o);
+  compute_options build = c;
+  build.progress = nullptr;  // the progress shown is the result's
+  const array result = parse_expression(o.expression, inputs, build);
   if (!o.output.empty()) {
     output_location(o.output);
     store_options so;

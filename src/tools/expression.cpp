@@ -124,19 +124,23 @@ struct slice_t {
 };
 struct function_t {
   std::string name;
-  std::optional<array> self;  // a bound method
+  std::optional<array> self;               // a bound method
+  std::optional<std::uint64_t> generator;  // a method of random(seed)
 };
 struct namespace_t {};
+struct generator_t {  // random(seed): its methods make random arrays
+  std::uint64_t seed = 0;
+};
 
 struct value {
   std::variant<array, scalar, tuple_t, std::string, none_t, ellipsis_t, slice_t, function_t,
-               namespace_t, dtype>
+               namespace_t, dtype, generator_t>
       v;
 };
 
 std::string type_name(const value& x) {
-  static const char* names[] = {"array", "number", "tuple",    "string", "None",
-                                "...",   "slice",  "function", "module", "dtype"};
+  static const char* names[] = {"array", "number",   "tuple",  "string", "None",     "...",
+                                "slice", "function", "module", "dtype",  "Generator"};
   return names[x.v.index()];
 }
 
@@ -159,7 +163,8 @@ constexpr std::string_view other_functions[] = {
     "broadcast_to", "tile",        "pad",        "take",        "compress",   "reshape",
     "ravel",        "flatten",     "repeat",     "arange",      "linspace",   "eye",
     "identity",     "tri",         "indices",    "zeros",       "ones",       "full",
-    "empty",        "zeros_like",  "ones_like",  "full_like",   "empty_like"};
+    "empty",        "zeros_like",  "ones_like",  "full_like",   "empty_like", "random",
+    "default_rng",  "extract"};
 
 template <class Op, std::size_t Count>
 constexpr std::optional<Op> table_entry(std::string_view name) {
@@ -217,8 +222,9 @@ bool is_function(std::string_view name) {
 
 class parser {
  public:
-  parser(const std::string& text, const std::map<std::string, array>& inputs)
-      : text_(text), tokens_(tokenize(text)), inputs_(inputs) {}
+  parser(const std::string& text, const std::map<std::string, array>& inputs,
+         const compute_options& build)
+      : text_(text), tokens_(tokenize(text)), inputs_(inputs), build_(build) {}
 
   array parse() {
     value v = expression();
@@ -475,7 +481,7 @@ class parser {
     if (t.text == "pi") return value{scalar(3.141592653589793)};
     if (t.text == "e") return value{scalar(2.718281828459045)};
     if (t.text == "np" || t.text == "numpy") return value{namespace_t{}};
-    if (is_function(t.text)) return value{function_t{t.text, std::nullopt}};
+    if (is_function(t.text)) return value{function_t{t.text, std::nullopt, std::nullopt}};
     try {
       return value{parse_dtype(t.text)};
     } catch (const type_error&) {
@@ -489,12 +495,20 @@ class parser {
 
   value attribute(const value& v, const token& name) {
     if (std::holds_alternative<namespace_t>(v.v)) {
-      if (is_function(name.text)) return value{function_t{name.text, std::nullopt}};
+      if (is_function(name.text)) return value{function_t{name.text, std::nullopt, std::nullopt}};
       return this->name(name);  // np.nan, np.float32, np.newaxis
+    }
+    if (const auto* g = std::get_if<generator_t>(&v.v)) {
+      if (random_methods.count(name.text))
+        return value{function_t{name.text, std::nullopt, g->seed}};
+    }
+    if (const auto* f = std::get_if<function_t>(&v.v); f && f->name == "random" && !f->generator) {
+      if (name.text == "default_rng")
+        return value{function_t{name.text, std::nullopt, std::nullopt}};  // np.random
     }
     if (auto* a = std::get_if<array>(&v.v)) {
       if (name.text == "T") return value{a->T()};
-      if (is_function(name.text)) return value{function_t{name.text, *a}};
+      if (is_function(name.text)) return value{function_t{name.text, *a, std::nullopt}};
     }
     throw_error<value_error>("column ", name.column, " of '", excerpt(text_, name.column), "': '",
                              type_name(v), "' has no attribute '", name.text, "'");
@@ -503,7 +517,36 @@ class parser {
   struct arguments {
     std::vector<std::pair<value, token>> positional;
     std::map<std::string, std::pair<value, token>> keywords;
+
+    // The i-th positional argument, else the keyword; null when neither was given.
+    const std::pair<value, token>* get(std::size_t i, const std::string& keyword) const {
+      if (i < positional.size()) return &positional[i];
+      if (auto it = keywords.find(keyword); it != keywords.end()) return &it->second;
+      return nullptr;
+    }
   };
+
+  const std::pair<value, token>& required(const arguments& args, std::size_t i,
+                                          const std::string& keyword, const std::string& fn,
+                                          const token& at) {
+    const auto* a = args.get(i, keyword);
+    if (!a) bad_call(fn, at, "missing argument '" + keyword + "'");
+    return *a;
+  }
+
+  // At most `most` positional arguments and no keyword beyond `keywords`.
+  void accept_only(const arguments& args, std::size_t most,
+                   std::initializer_list<std::string_view> keywords, const std::string& fn,
+                   const token& at) {
+    if (args.positional.size() > most) bad_call(fn, at, "too many arguments");
+    for (const auto& entry : args.keywords) {
+      if (std::find(keywords.begin(), keywords.end(), entry.first) == keywords.end())
+        bad_call(fn, at, "unexpected keyword argument '" + entry.first + "'");
+    }
+  }
+
+  static inline const std::set<std::string> random_methods = {
+      "random", "uniform", "standard_normal", "normal", "integers", "poisson"};
 
   value call(const value& f, const token& at) {
     const auto* fn = std::get_if<function_t>(&f.v);
@@ -528,6 +571,7 @@ class parser {
         if (accept(")")) break;
       }
     }
+    if (fn->generator) return random_method(fn->name, *fn->generator, args, at);
     return apply_function(fn->name, args, at);
   }
 
@@ -650,6 +694,21 @@ class parser {
         }
       }
       return value{reduce(*op, a, axes, keepdims, ddof)};
+    }
+    if (fn == "extract") {  // NumPy's extract(condition, arr): arr.ravel()[condition.ravel()]
+      accept_only(args, 2, {"condition", "arr"}, fn, at);
+      try {
+        return value{extract(arr(0, "condition"), arr(1, "arr"), build_)};
+      } catch (const shape_error& e) {
+        bad_call(fn, at, e.what());
+      }
+    }
+    if (fn == "random" || fn == "default_rng") {
+      accept_only(args, 1, {"seed"}, fn, at);
+      const auto& [v, t] = required(args, 0, "seed", fn, at);
+      const index_t seed = int_of(v, fn, t);
+      if (seed < 0) bad_call(fn, at, "the seed must be a non-negative integer");
+      return value{generator_t{static_cast<std::uint64_t>(seed)}};
     }
     if (fn == "where") {
       limit(3);
@@ -783,22 +842,17 @@ class parser {
         "arange", "linspace", "eye",   "identity",   "tri",       "indices",   "zeros",
         "ones",   "full",     "empty", "zeros_like", "ones_like", "full_like", "empty_like"};
     if (!names.count(fn)) return false;
-    auto get = [&](std::size_t i, const char* keyword) -> const std::pair<value, token>* {
-      if (i < args.positional.size()) return &args.positional[i];
-      if (auto it = args.keywords.find(keyword); it != args.keywords.end()) return &it->second;
-      return nullptr;
-    };
+    auto get = [&](std::size_t i, const char* keyword) { return args.get(i, keyword); };
     auto require = [&](std::size_t i, const char* keyword) -> const std::pair<value, token>& {
-      const auto* a = get(i, keyword);
-      if (!a) bad_call(fn, at, std::string("missing argument '") + keyword + "'");
-      return *a;
+      return required(args, i, keyword, fn, at);
     };
-    auto only = [&](std::size_t most, std::initializer_list<const char*> keywords) {
+    auto only = [&](std::size_t most, std::initializer_list<std::string_view> keywords) {
+      std::vector<std::string_view> known(keywords);
+      known.insert(known.end(), {"chunks", "dtype"});
       if (args.positional.size() > most) bad_call(fn, at, "too many arguments");
       for (const auto& entry : args.keywords) {
-        bool known = entry.first == "chunks" || entry.first == "dtype";
-        for (const char* k : keywords) known = known || entry.first == k;
-        if (!known) bad_call(fn, at, "unexpected keyword argument '" + entry.first + "'");
+        if (std::find(known.begin(), known.end(), entry.first) == known.end())
+          bad_call(fn, at, "unexpected keyword argument '" + entry.first + "'");
       }
     };
     const auto* dt = get(99, "dtype");
@@ -915,24 +969,85 @@ class parser {
   }
 
   // concatenate, stack, hstack, vstack, dstack, block, expand_dims, atleast_Nd.
-  bool join_function(const std::string& fn, arguments& args, const token& at, value& result) {
-    auto only = [&](std::size_t most, std::initializer_list<const char*> keywords) {
-      if (args.positional.size() > most) bad_call(fn, at, "too many arguments");
-      for (const auto& entry : args.keywords) {
-        bool known = false;
-        for (const char* k : keywords) known = known || entry.first == k;
-        if (!known) bad_call(fn, at, "unexpected keyword argument '" + entry.first + "'");
+  // random(seed) / default_rng(seed) and the methods of the generator it gives, with NumPy
+  // Generator's arguments and a `chunks` keyword (also `dtype` on the float distributions).
+  value random_method(const std::string& method, std::uint64_t seed, const arguments& args,
+                      const token& at) {
+    const std::string fn = "random." + method;
+    const random_generator g(seed);
+    shape_t chunks;
+    if (const auto* c = args.get(99, "chunks")) {
+      for (const value& item : tuple_or_one(c->first))
+        chunks.push_back(int_of(item, fn, c->second));
+    }
+    auto size = [&](std::size_t i) {
+      shape_t shape;
+      const auto* a = args.get(i, "size");
+      if (!a || std::holds_alternative<none_t>(a->first.v)) return shape;  // 0-d, as NumPy
+      for (const value& item : tuple_or_one(a->first)) shape.push_back(int_of(item, fn, a->second));
+      return shape;
+    };
+    auto number = [&](std::size_t i, const char* keyword, double otherwise) {
+      const auto* a = args.get(i, keyword);
+      return a ? number_of(a->first, fn, a->second) : otherwise;
+    };
+    auto type = [&](std::size_t i, scalar_kind otherwise) {
+      const auto* a = args.get(i, "dtype");
+      if (!a || std::holds_alternative<none_t>(a->first.v)) return make_dtype(otherwise);
+      return dtype_of(a->first, fn, a->second);
+    };
+    try {
+      if (method == "random" || method == "standard_normal") {
+        accept_only(args, 2, {"size", "dtype", "chunks"}, fn, at);
+        const shape_t shape = size(0);
+        const dtype t = type(1, scalar_kind::float64);
+        return value{method == "random" ? g.random(shape, t, chunks)
+                                        : g.standard_normal(shape, t, chunks)};
       }
+      if (method == "uniform" || method == "normal") {  // (low, high) or (loc, scale)
+        const bool uniform = method == "uniform";
+        const char* first = uniform ? "low" : "loc";
+        const char* second = uniform ? "high" : "scale";
+        accept_only(args, 3, {first, second, "size", "dtype", "chunks"}, fn, at);
+        const double a = number(0, first, 0.0), b = number(1, second, 1.0);
+        const shape_t shape = size(2);
+        const dtype t = type(99, scalar_kind::float64);
+        return value{uniform ? g.uniform(a, b, shape, t, chunks)
+                             : g.normal(a, b, shape, t, chunks)};
+      }
+      if (method == "integers") {
+        accept_only(args, 5, {"low", "high", "size", "dtype", "endpoint", "chunks"}, fn, at);
+        const auto& low = required(args, 0, "low", fn, at);
+        const auto* high = args.get(1, "high");
+        const auto* endpoint = args.get(4, "endpoint");
+        index_t lo = int_of(low.first, fn, low.second), hi = 0;
+        if (high && !std::holds_alternative<none_t>(high->first.v)) {
+          hi = int_of(high->first, fn, high->second);
+        } else {
+          std::swap(lo, hi);  // integers(high): [0, high)
+        }
+        return value{g.integers(lo, hi, size(2), type(3, scalar_kind::int64), chunks,
+                                endpoint && bool_of(endpoint->first, fn, endpoint->second))};
+      }
+      accept_only(args, 2, {"lam", "size", "chunks"}, fn, at);  // poisson
+      return value{g.poisson(number(0, "lam", 1.0), size(1), chunks)};
+    } catch (const shape_error& e) {
+      bad_call(fn, at, e.what());
+    } catch (const type_error& e) {
+      bad_call(fn, at, e.what());
+    } catch (const value_error& e) {
+      if (std::string(e.what()).rfind("column ", 0) == 0) throw;  // already placed
+      bad_call(fn, at, e.what());
+    }
+  }
+
+  bool join_function(const std::string& fn, arguments& args, const token& at, value& result) {
+    auto only = [&](std::size_t most, std::initializer_list<std::string_view> keywords) {
+      accept_only(args, most, keywords, fn, at);
     };
-    auto get = [&](std::size_t i, const char* keyword) -> const std::pair<value, token>* {
-      if (i < args.positional.size()) return &args.positional[i];
-      if (auto it = args.keywords.find(keyword); it != args.keywords.end()) return &it->second;
-      return nullptr;
-    };
+    auto get = [&](std::size_t i, const char* keyword) { return args.get(i, keyword); };
     auto require = [&](std::size_t i, const char* keyword) -> const std::pair<value, token>& {
-      const auto* a = get(i, keyword);
-      if (!a) bad_call(fn, at, std::string("missing argument '") + keyword + "'");
-      return *a;
+      return required(args, i, keyword, fn, at);
     };
     auto axis = [&](std::size_t i) {
       const auto* a = get(i, "axis");
@@ -1073,7 +1188,7 @@ class parser {
           result = value{is_take ? take(a, ints, d) : compress(flags, a, d)};
         } else {
           const array idx = to_array(index, it);
-          result = value{is_take ? take(a, idx, d) : compress(idx, a, d)};
+          result = value{is_take ? take(a, idx, d, build_) : compress(idx, a, d, build_)};
         }
       } else if (fn == "pad") {
         only(3, {"array", "pad_width", "mode", "constant_values"});
@@ -1197,17 +1312,35 @@ class parser {
     }
     const array idx = to_array(index, where);
     if (idx.dtype().is_bool()) {
-      if (idx.ndim() != 1) {
-        throw_error<shape_error>(
-            "column ", where.column, " of '", excerpt(text_, where.column),
-            "': a boolean index must be 1-D (one axis); a mask of the array's own shape "
-            "(a[a > 0], a 1-D result) is not supported yet, not ",
-            to_string(idx.shape()));
+      if (idx.ndim() == 0)
+        syntax_error(text_, where.column, "a 0-d boolean index is not supported");
+      // A mask of k axes selects along axes [axis, axis + k) of the array, which become one.
+      const shape_t& shape = basic.shape();
+      const std::size_t k = idx.ndim();
+      if (axis + k > shape.size()) {
+        throw_error<shape_error>("column ", where.column, " of '", excerpt(text_, where.column),
+                                 "': too many indices: a boolean index of shape ",
+                                 to_string(idx.shape()), " on axis ", axis,
+                                 " of an array of shape ", to_string(shape));
       }
-      mask_length(idx.shape()[0]);
-      return value{compress(idx, basic, d)};
+      for (std::size_t j = 0; j < k; ++j) {
+        if (idx.shape()[j] != shape[axis + j]) {
+          throw_error<shape_error>(
+              "column ", where.column, " of '", excerpt(text_, where.column),
+              "': boolean index did not match indexed array along axis ", axis + j,
+              "; the axis is ", shape[axis + j], " long but the boolean index is ", idx.shape()[j],
+              " (index shape ", to_string(idx.shape()), ", array shape ", to_string(shape), ")");
+        }
+      }
+      if (k == 1) return value{compress(idx, basic, d, build_)};
+      if (k == shape.size()) return value{extract(idx, basic, build_)};  // a[a > 0]: 1-D, C order
+      shape_t merged(shape.begin(), shape.begin() + static_cast<std::ptrdiff_t>(axis));
+      merged.push_back(element_count(idx.shape()));
+      merged.insert(merged.end(), shape.begin() + static_cast<std::ptrdiff_t>(axis + k),
+                    shape.end());
+      return value{compress(ravel(idx), basic.reshape(merged), d, build_)};
     }
-    return value{take(basic, idx, d)};
+    return value{take(basic, idx, d, build_)};
   }
 
   // One subscript, or nullopt for an array index (left in fancy_value_).
@@ -1268,6 +1401,7 @@ class parser {
   value fancy_value_;  // the array index subscript_item found
   std::vector<token> tokens_;
   const std::map<std::string, array>& inputs_;
+  compute_options build_;  // for what building computes: index arrays, masks, their counts
   std::size_t pos_ = 0;
   int depth_ = 0;
 };
@@ -1297,8 +1431,9 @@ dtype parse_dtype(const std::string& text) {
   throw_error<type_error>("data type '", text, "' not understood");
 }
 
-array parse_expression(const std::string& text, const std::map<std::string, array>& inputs) {
-  parser p(text, inputs);
+array parse_expression(const std::string& text, const std::map<std::string, array>& inputs,
+                       const compute_options& build) {
+  parser p(text, inputs, build);
   return p.parse();
 }
 

@@ -20,7 +20,10 @@ namespace chunkarr::cli {
 
 /// Parses and builds `text` over `inputs`. Throws value_error (syntax), or the engine's own
 /// errors (shape_error, type_error, …) with the expression in the message.
-array parse_expression(const std::string& text, const std::map<std::string, array>& inputs);
+/// What building computes (an index array, a mask and its counts, integer arithmetic in a
+/// subscript) runs with `build`'s memory limit, threads and cancel flag.
+array parse_expression(const std::string& text, const std::map<std::string, array>& inputs,
+                       const compute_options& build = {});
 
 /// Parses a dtype the way NumPy's np.dtype() does for numeric types: 'f4', 'float32', '<i8',
 /// 'uint8', 'bool', '?'. Throws type_error.

@@ -87,6 +87,9 @@ EXPRESSIONS = [
     "x.reshape(2, 6).T.reshape(-1)[::5]", "ravel(x)[2 * 3] + roll(x, 5)",
     "reshape(b, (1, 2, 2, 1)).sum(axis=(1, 2))", "repeat(x, 3, axis=1)[::2] + repeat(y, (1, 0, 2))[0]",
     "eye(4, 3, k=1) * x + linspace(0, 1, 3) - arange(1, 7, 2)", "indices((4, 3))[0] + full_like(x, 2)",
+    "random(1).normal(0, 1, (4, 3), chunks=(3, 1)) + x", "x[x > 2] * 2",
+    "extract(b, x[:, :1]) + random(2).poisson(4, 3)[y > 100].sum()",
+    "np.random.default_rng(5).integers(0, 9, size=(2, 3), dtype='u1')[x[:2] > 0]",
 ]
 
 

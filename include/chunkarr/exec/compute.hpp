@@ -113,6 +113,14 @@ array take(const array& a, const array& indices, int axis = 0, const compute_opt
 array compress(const array& condition, const array& a, int axis = 0,
                const compute_options& options = {});
 
+/// NumPy's extract(condition, arr), which is arr[condition] for a mask of arr's shape: the
+/// elements of `arr` where `condition` (any array of arr's size; nonzero is true) holds, as a
+/// 1-D array in C order. The condition's count per chunk is computed now (streamed, holding
+/// one count per chunk: the result's length depends on it); the values are read when the
+/// result is, one input chunk per output chunk. Both are flattened as ravel does (rechunked
+/// first where their chunks do not span the trailing axes).
+array extract(const array& condition, const array& arr, const compute_options& options = {});
+
 /// The chunk task graph in Graphviz DOT, summarised when large. Runs nothing.
 std::string to_dot(const array& a, const compute_options& options = {});
 
