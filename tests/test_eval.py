@@ -373,7 +373,11 @@ class Eval(TempDirCase):
                      # Masks of several axes: a[a > 0] is 1-D in C order, as NumPy's.
                      "a[a > 0]", "i[m]", "t[t > 0]", "w[w % 3 == 0]", "(a[m & (a > 0)] * 2).sum()",
                      "t[t[..., 0] > 0]", "t[1:, t[0] > 0]", "u[u > 200]", "b[b == b]",
-                     "extract(i > 0, a)", "extract(i, u)", "extract(m, b.ravel())"]:
+                     "extract(i > 0, a)", "extract(i, u)", "extract(m, b.ravel())",
+                     # Several index arrays: pointwise, broadcast together, as NumPy.
+                     "a[[0, 2, 5, -1, 2], [1, 1, 3, 0, 22]]", "t[[0, 3, 3], [5, 1, 0]]",
+                     "t[[0, 3], [5, 1], 2:4]", "t[[1, 2], [0, 0], 4]", "t[[3], [1, 2, 5], [0]]",
+                     "a[i[0] % 37, i[1] % 23]", "w[idx % 6, idx % 4] + 1"]:
             self.check(expr)
 
     def test_indexing_errors(self):
@@ -381,7 +385,11 @@ class Eval(TempDirCase):
         m = f"mask={self.inputs['mask']}"
         cases = [
             (["a[[40]]", "-i", a], "out of bounds"),
-            (["a[[0, 1], [1, 2]]", "-i", a], "one integer or boolean array"),
+            (["a[:, [0, 1], [1, 2]]", "-i", a], "leading subscripts"),
+            (["a[[0, 1], [1, 2, 3]]", "-i", a], "do not broadcast"),
+            (["a[[0, 40], [1, 2]]", "-i", a], "index 40 is out of bounds for axis 0"),
+            (["a[[0, 1], [1, 2], [0, 0]]", "-i", a], "3 index arrays for an array of shape (37, 23)"),
+            (["a[[0, 1], [0.5, 2]]", "-i", a], "integers"),
             (["a[[True, False]]", "-i", a], "did not match"),
             (["a[a[:, :5] > 0]", "-i", a], "did not match indexed array along axis 1"),
             (["a[1, a > 0]", "-i", a], "too many indices"),

@@ -373,6 +373,59 @@ TEST_CASE("take and compress: NumPy's selections, chunked by the input chunks th
   CHECK_THROWS_AS(compress(from_xtensor(xt::xarray<int>{1}), b, 0), type_error);
 }
 
+TEST_CASE("vindex: pointwise indexing agrees with a loop over the points, reading what it must") {
+  using coords = std::vector<std::vector<index_t>>;
+  test::temp_dir dir;
+  const auto x = values<std::int32_t>({9, 11, 5}, 2);
+  const zarr_array z = stored(dir.path() / "p.zarr", x, {4, 3, 2});
+  const array a = from_zarr(z);
+  const std::vector<index_t> i{0, 8, -1, 3, 3, 0, 5}, j{10, 0, 2, -11, 4, 10, 6};
+  auto at = [](index_t v, std::size_t n) {
+    return static_cast<std::size_t>(v < 0 ? v + static_cast<index_t>(n) : v);
+  };
+  // Two leading axes: (K, 5); three: (K,).
+  xt::xarray<std::int32_t> two = xt::zeros<std::int32_t>(std::vector<std::size_t>{i.size(), 5});
+  xt::xarray<std::int32_t> three = xt::zeros<std::int32_t>(std::vector<std::size_t>{i.size()});
+  for (std::size_t p = 0; p < i.size(); ++p) {
+    xt::view(two, p, xt::all()) = xt::view(x, at(i[p], 9), at(j[p], 11), xt::all());
+    three(p) = x(at(i[p], 9), at(j[p], 11), p % 5);
+  }
+  std::vector<index_t> k;
+  for (std::size_t p = 0; p < i.size(); ++p) k.push_back(static_cast<index_t>(p % 5));
+  for (const compute_options& o : settings) {
+    CAPTURE(o.threads);
+    CHECK(compute<std::int32_t>(vindex(a, coords{i, j}), o) == two);
+    CHECK(compute<std::int32_t>(vindex(a, coords{i, j, k}), o) == three);
+    CHECK(compute<std::int32_t>(vindex(a, coords{i}), o) ==
+          compute<std::int32_t>(take(a, i, 0), o));
+  }
+  // Runs of points in one input chunk are one output chunk each.
+  CHECK(vindex(a, coords{i, j}).chunks()[0].lengths() == shape_t{1, 2, 1, 1, 1, 1});
+  // Index arrays broadcast together, their shape leading the result's.
+  const array rows = from_xtensor(xt::xarray<std::int64_t>(xt::xtensor<std::int64_t, 2>{{1}, {7}, {-2}}));
+  const array cols = from_xtensor(xt::xarray<std::int16_t>{0, 3, 9, 10});
+  const xt::xarray<std::int32_t> grid =
+      compute<std::int32_t>(vindex(a, std::vector<array>{rows, cols}));
+  REQUIRE(grid.shape() == std::vector<std::size_t>{3, 4, 5});
+  CHECK(xt::view(grid, 2, 1, xt::all()) == xt::view(x, 7, 3, xt::all()));
+  CHECK(xt::view(grid, 1, 3, xt::all()) == xt::view(x, 7, 10, xt::all()));
+  // Only the chunks holding points are read: the others are corrupt, unnoticed.
+  for (const shape_t& c : z.stored_chunks()) {
+    if (c[0] != 0 || c[1] != 0)
+      z.storage()->set(z.chunk_key(c), std::as_bytes(std::span("junk", 4)));
+  }
+  CHECK(compute<std::int32_t>(vindex(a, coords{{0, 3, 1}, {2, 0, 1}})) ==
+        xt::xarray<std::int32_t>{{x(0, 2, 0), x(0, 2, 1), x(0, 2, 2), x(0, 2, 3), x(0, 2, 4)},
+                                 {x(3, 0, 0), x(3, 0, 1), x(3, 0, 2), x(3, 0, 3), x(3, 0, 4)},
+                                 {x(1, 1, 0), x(1, 1, 1), x(1, 1, 2), x(1, 1, 3), x(1, 1, 4)}});
+  CHECK_THROWS_AS(compute<std::int32_t>(vindex(a, coords{{0, 8}, {0, 0}})), codec_error);
+  CHECK_THROWS_WITH_AS(vindex(a, coords{{9}, {0}}), doctest::Contains("index 9 is out of bounds"),
+                       shape_error);
+  CHECK_THROWS_AS(vindex(a, coords{{0, 1}, {0}}), shape_error);
+  CHECK_THROWS_AS(vindex(a, coords{{0}, {0}, {0}, {0}}), shape_error);
+  CHECK_THROWS_AS(vindex(a, std::vector<array>{from_xtensor(xt::xarray<float>{1.0f})}), type_error);
+}
+
 TEST_CASE("extract and a[mask]: the masked elements in C order, in any chunking and budget") {
   // Each chunking flattens differently: chunks spanning the trailing axes need no rechunk,
   // the others are rechunked first (spilled under a small budget).

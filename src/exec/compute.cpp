@@ -228,6 +228,40 @@ array compress(const array& condition, const array& a, int axis, const compute_o
   return compress(std::vector<bool>(values.begin(), values.end()), a, axis);
 }
 
+array vindex(const array& a, const std::vector<array>& indices, const compute_options& options) {
+  checked(a);
+  if (indices.empty()) throw_error<shape_error>("vindex: no index arrays");
+  // The index arrays broadcast together (their sum has that shape), computed now.
+  const dtype i8 = make_dtype(scalar_kind::int64);
+  array together = zeros({}, i8);
+  for (const array& i : indices) {
+    const node& n = checked(i);
+    if (!n.dtype.is_signed_int() && !n.dtype.is_unsigned_int()) {
+      throw_error<type_error>("vindex: the indices must be integers, not ", describe(n));
+    }
+    try {
+      together = together + i.astype(i8);
+    } catch (const shape_error&) {
+      std::string shapes;
+      for (const array& j : indices) shapes += (shapes.empty() ? "" : " ") + to_string(j.shape());
+      throw_error<shape_error>("vindex: the index arrays do not broadcast together (shapes ",
+                               shapes, ")");
+    }
+  }
+  const shape_t points = together.shape();
+  std::vector<std::vector<index_t>> coords;
+  for (const array& i : indices) {
+    const xt::xarray<std::int64_t> values =
+        compute<std::int64_t>(broadcast_to(i.astype(i8), points), options);
+    coords.emplace_back(values.begin(), values.end());
+  }
+  array out = vindex(a, coords);
+  if (points.size() == 1) return out;
+  shape_t shape = points;  // the points' shape, then the trailing axes
+  shape.insert(shape.end(), out.shape().begin() + 1, out.shape().end());
+  return out.reshape(shape);
+}
+
 array extract(const array& condition, const array& arr, const compute_options& options) {
   const node& c = checked(condition);
   const node& a = checked(arr);

@@ -494,6 +494,57 @@ void take_into(const program_table& programs, const node& n, const box& region,
   release(scratch);
 }
 
+// What a points node's `region` reads: the bounding box of its points along the indexed
+// axes, the region's own box along the others.
+box points_input_box(const node& n, const box& region) {
+  const auto k = static_cast<std::size_t>(n.axis);
+  const node& in = *n.inputs[0];
+  box b;
+  b.start.assign(k, 0);
+  b.stop.assign(k, 0);
+  if (region.stop[0] > region.start[0]) {
+    for (std::size_t d = 0; d < k; ++d) {
+      b.start[d] = in.shape[d];
+      b.stop[d] = 0;
+    }
+    const index_t* coords = n.taken->data();
+    for (index_t p = region.start[0]; p < region.stop[0]; ++p) {
+      for (std::size_t d = 0; d < k; ++d) {
+        const index_t i = coords[static_cast<std::size_t>(p) * k + d];
+        b.start[d] = std::min(b.start[d], i);
+        b.stop[d] = std::max(b.stop[d], i + 1);
+      }
+    }
+  }
+  b.start.insert(b.start.end(), region.start.begin() + 1, region.start.end());
+  b.stop.insert(b.stop.end(), region.stop.begin() + 1, region.stop.end());
+  return b;
+}
+
+void points_into(const program_table& programs, const node& n, const box& region,
+                 std::span<std::byte> out) {
+  if (region.size() == 0) return;
+  const auto k = static_cast<std::size_t>(n.axis);
+  const box in_box = points_input_box(n, region);
+  bytes scratch;
+  const std::byte* input = input_values(programs, *n.inputs[0], in_box, scratch);
+  // Each point's row (the region's box along the trailing axes) is contiguous in the box.
+  const shape_t in_shape = in_box.shape();
+  index_t row = 1;
+  for (std::size_t d = k; d < in_shape.size(); ++d) row *= in_shape[d];
+  const std::size_t row_bytes = static_cast<std::size_t>(row) * n.dtype.itemsize();
+  const index_t* coords = n.taken->data();
+  for (index_t p = region.start[0]; p < region.stop[0]; ++p) {
+    index_t at = 0;
+    for (std::size_t d = 0; d < k; ++d) {
+      at = at * in_shape[d] + coords[static_cast<std::size_t>(p) * k + d] - in_box.start[d];
+    }
+    std::memcpy(out.data() + static_cast<std::size_t>(p - region.start[0]) * row_bytes,
+                input + static_cast<std::size_t>(at) * row_bytes, row_bytes);
+  }
+  release(scratch);
+}
+
 // An extract's input chunks that hold a region's elements: their indices [first, last).
 std::pair<std::size_t, std::size_t> extract_chunks(const node& n, const box& region) {
   const std::vector<index_t>& offsets = *n.offsets;
@@ -722,6 +773,9 @@ void evaluate_into(const program_table& programs, const node& n, const box& regi
     case node_kind::extract:
       extract_into(programs, n, region, out);
       return;
+    case node_kind::points:
+      points_into(programs, n, region, out);
+      return;
     case node_kind::reshape:
       reshape_into(programs, n, region, out);
       return;
@@ -799,6 +853,8 @@ index_t estimate_bytes(const program_table& programs, const node& n, const box& 
       return out + estimate_bytes(programs, *n.inputs[0], transpose_input_box(n, region));
     case node_kind::take:
       return out + estimate_bytes(programs, *n.inputs[0], take_input_box(n, region));
+    case node_kind::points:
+      return out + estimate_bytes(programs, *n.inputs[0], points_input_box(n, region));
     case node_kind::extract: {  // one input chunk's values and mask at a time
       if (region.size() == 0) return out;
       const axis_chunks& chunks = n.inputs[0]->chunks[0];

@@ -99,6 +99,9 @@ std::string describe(const node& n) {
     case node_kind::extract:
       what = "extract";
       break;
+    case node_kind::points:
+      what = "vindex";
+      break;
     case node_kind::random: {
       static const char* names[] = {"uniform", "normal", "integers", "poisson"};
       what = std::string("random.") + names[static_cast<int>(n.random.what)];

@@ -694,6 +694,64 @@ array take(const array& a, std::vector<index_t> indices, int axis) {
   return array(std::move(out));
 }
 
+array vindex(const array& a, const std::vector<std::vector<index_t>>& indices) {
+  const node& in = detail::node_of(a);
+  const std::size_t k = indices.size();
+  if (k == 0 || k > in.shape.size()) {
+    throw_error<shape_error>("vindex: ", k, " index arrays for an array of shape ",
+                             to_string(in.shape), " (1 to ", in.shape.size(), ")");
+  }
+  const std::size_t count = indices[0].size();
+  for (const std::vector<index_t>& along : indices) {
+    if (along.size() != count) {
+      throw_error<shape_error>("vindex: index arrays of lengths ", count, " and ", along.size(),
+                               " do not broadcast");
+    }
+  }
+  // The coordinates point by point (normalised), and output chunks: runs of points in one
+  // input chunk, at most as many as that chunk has positions along the indexed axes.
+  std::vector<index_t> coords(count * k);
+  axis_chunks along_points;
+  index_t run = 0, most = 1;
+  shape_t chunk(k, -1), previous(k, -1);
+  for (std::size_t p = 0; p < count; ++p) {
+    index_t positions = 1;
+    for (std::size_t d = 0; d < k; ++d) {
+      index_t i = indices[d][p];
+      const index_t n = in.shape[d];
+      if (i < -n || i >= n) {
+        throw_error<shape_error>("vindex: index ", i, " is out of bounds for axis ", d,
+                                 " with size ", n, " (shape ", to_string(in.shape), ")");
+      }
+      if (i < 0) i += n;
+      coords[p * k + d] = i;
+      chunk[d] = in.chunks[d].find(i);
+      positions *= in.chunks[d][chunk[d]];
+    }
+    if (run > 0 && (chunk != previous || run == most)) {
+      along_points.push_back(run);
+      run = 0;
+    }
+    previous = chunk;
+    most = positions;
+    ++run;
+  }
+  if (run > 0) along_points.push_back(run);
+  auto out = std::make_shared<node>();
+  out->kind = node_kind::points;
+  out->dtype = in.dtype;
+  out->shape = {static_cast<index_t>(count)};
+  out->shape.insert(out->shape.end(), in.shape.begin() + static_cast<std::ptrdiff_t>(k),
+                    in.shape.end());
+  out->chunks = {std::move(along_points)};
+  out->chunks.insert(out->chunks.end(), in.chunks.begin() + static_cast<std::ptrdiff_t>(k),
+                     in.chunks.end());
+  out->axis = static_cast<int>(k);
+  out->taken = std::make_shared<const std::vector<index_t>>(std::move(coords));
+  out->inputs = {a.node()};
+  return array(std::move(out));
+}
+
 array compress(const std::vector<bool>& condition, const array& a, int axis) {
   const node& in = detail::node_of(a);
   if (in.shape.empty()) throw_error<shape_error>("compress: a 0-d array has no axis");

@@ -33,6 +33,7 @@ enum class node_kind {
   concatenate,    // inputs joined along `axis` (same dtype, same other extents)
   take,           // the input's indices `taken` (in memory) along `axis`
   extract,        // the 1-D input's elements where the 1-D mask (input 1) is true, in order
+  points,         // pointwise indexing: rows at `axis` leading coordinates each (`taken`)
   reshape,        // the input's elements in C order, in another shape (reshape_groups)
   rechunk,        // the same values in other chunks
   materialised,   // a stage's result (a reduction, an intermediate), filled when the plan runs
@@ -112,7 +113,8 @@ struct node {
   random_payload random;
   std::vector<int> permutation;  // transpose: output axis d = input axis perm[d]
   int axis = 0;                  // concatenate, take: the axis they work along
-  std::shared_ptr<const std::vector<index_t>> taken;  // take: the indices, each in bounds
+  // take: the indices, each in bounds; points: `axis` coordinates per point, in bounds
+  std::shared_ptr<const std::vector<index_t>> taken;
   // extract: where each input chunk's selected elements start in the output, and the total
   // last (prefix sums of the mask's counts per chunk, counted when the node was built).
   std::shared_ptr<const std::vector<index_t>> offsets;

@@ -1231,6 +1231,54 @@ class parser {
     return true;
   }
 
+  // a[i, j, …]: several integer arrays (lists, inputs, expressions) as the leading subscripts
+  // index pointwise (broadcast together, as NumPy and dask's vindex); the subscripts after
+  // them index the trailing axes.
+  value pointwise(const array& a, const std::pair<value, token>& first, std::size_t slot,
+                  const std::vector<std::pair<value, token>>& others,
+                  const std::vector<index_spec>& specs) {
+    if (slot != 0) {
+      syntax_error(text_, first.second.column,
+                   "several index arrays must be the leading subscripts (as a[i, j, 2:5])");
+    }
+    std::vector<array> indices;
+    auto index_array = [&](const std::pair<value, token>& item) {
+      if (const auto* list = std::get_if<tuple_t>(&item.first.v)) {
+        std::vector<std::int64_t> ints;
+        for (const value& x : *list) {
+          const std::optional<index_t> i = integer_of(x);
+          if (!i) syntax_error(text_, item.second.column, "pointwise index lists hold integers");
+          ints.push_back(*i);
+        }
+        return from_buffer(std::as_bytes(std::span<const std::int64_t>(ints)),
+                           {static_cast<index_t>(ints.size())}, make_dtype(scalar_kind::int64));
+      }
+      const array i = to_array(item.first, item.second);
+      if (i.dtype().is_bool()) {
+        syntax_error(text_, item.second.column,
+                     "a boolean array cannot index pointwise with others; use one mask");
+      }
+      return i;
+    };
+    indices.push_back(index_array(first));
+    for (const auto& item : others) indices.push_back(index_array(item));
+    try {
+      array out = vindex(a, indices, build_);
+      // The points' axes, then what the subscripts after the arrays leave of the others.
+      const std::size_t point_axes = out.ndim() - (a.ndim() - indices.size());
+      std::vector<index_spec> rest(point_axes, all);
+      rest.insert(rest.end(), specs.begin() + static_cast<std::ptrdiff_t>(indices.size()),
+                  specs.end());
+      return value{out(rest)};
+    } catch (const shape_error& e) {
+      throw_error<shape_error>("column ", first.second.column, " of '",
+                               excerpt(text_, first.second.column), "': ", e.what());
+    } catch (const type_error& e) {
+      throw_error<type_error>("column ", first.second.column, " of '",
+                              excerpt(text_, first.second.column), "': ", e.what());
+    }
+  }
+
   // After '[': subscripts up to ']'. One of them may be an integer or boolean array (a list,
   // an input, an expression): that axis is taken after the basic indexing of the others.
   value subscript(const value& v, const token& at) {
@@ -1238,18 +1286,24 @@ class parser {
     std::vector<index_spec> specs;
     std::optional<std::pair<value, token>> fancy;
     std::size_t fancy_slot = 0;
+    std::vector<std::pair<value, token>> others;  // index arrays after the first
     while (true) {
       const token start = peek();
       if (auto item = subscript_item()) {
         specs.push_back(*item);
       } else {
         if (fancy) {
-          syntax_error(text_, start.column,
-                       "one integer or boolean array per subscript: index one axis at a time, "
-                       "as a[idx][:, idx2]");
+          if (specs.size() != fancy_slot + 1 + others.size()) {
+            syntax_error(text_, start.column,
+                         "several index arrays must be the leading subscripts, side by side "
+                         "(pointwise, as a[i, j] or a[i, j, 2:5]); index one axis at a time "
+                         "otherwise, as a[idx][:, idx2]");
+          }
+          others.push_back({fancy_value_, start});
+        } else {
+          fancy = {fancy_value_, start};
+          fancy_slot = specs.size();
         }
-        fancy = {fancy_value_, start};
-        fancy_slot = specs.size();
         specs.push_back(all);
       }
       if (accept("]")) break;
@@ -1257,6 +1311,7 @@ class parser {
       if (accept("]")) break;
     }
     if (!fancy) return value{a(specs)};
+    if (!others.empty()) return pointwise(a, *fancy, fancy_slot, others, specs);
     // The axis the array indexes, after the subscripts before it.
     std::size_t consumed = 0;
     for (const index_spec& sp : specs) {

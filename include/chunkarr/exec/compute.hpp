@@ -113,6 +113,11 @@ array take(const array& a, const array& indices, int axis = 0, const compute_opt
 array compress(const array& condition, const array& a, int axis = 0,
                const compute_options& options = {});
 
+/// vindex with the index arrays as arrays (a Zarr array of coordinates, an expression),
+/// computed now: they broadcast together to the points' shape, which leads the result's.
+array vindex(const array& a, const std::vector<array>& indices,
+             const compute_options& options = {});
+
 /// NumPy's extract(condition, arr), which is arr[condition] for a mask of arr's shape: the
 /// elements of `arr` where `condition` (any array of arr's size; nonzero is true) holds, as a
 /// 1-D array in C order. The condition's count per chunk is computed now (streamed, holding

@@ -376,6 +376,12 @@ array pad(const array& a, std::vector<std::pair<index_t, index_t>> widths,
 /// repeated and in any order), as `a[:, [0, 2, 5]]`. Chunks follow the input's: a run of
 /// indices in one input chunk is one output chunk, so only the chunks touched are read.
 array take(const array& a, std::vector<index_t> indices, int axis = 0);
+/// Pointwise (vectorised) indexing, dask's a.vindex[i, j] and NumPy's a[i, j] with integer
+/// arrays: `indices[d]` holds the index along axis d of each point (all of one length K,
+/// negative counting from the end), for the leading indices.size() axes; the result is
+/// (K, trailing axes…). A run of points in one input chunk is one output chunk, so only the
+/// chunks touched are read.
+array vindex(const array& a, const std::vector<std::vector<index_t>>& indices);
 /// NumPy's compress: the positions along `axis` where `condition` is true (`condition` may be
 /// shorter than the axis, not longer), as `a[:, good]`.
 array compress(const std::vector<bool>& condition, const array& a, int axis = 0);
