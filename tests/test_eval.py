@@ -230,7 +230,9 @@ class Eval(TempDirCase):
                      "full(4, True)", "zeros_like(a)", "ones_like(i)", "full_like(a, 3)",
                      "zeros_like(t, dtype='i8')", "a + eye(37, 23, chunks=(5, 5))",
                      "(arange(23) * r).sum()", "indices((37, 23))[1] + a",
-                     "linspace(0, 1, 1000001, chunks=4096)[::100000]"]:
+                     "linspace(0, 1, 1000001, chunks=4096)[::100000]",
+                     "meshgrid(r, z[:5])[0]", "meshgrid(r, z[:5], indexing='ij')[1] * 2",
+                     "meshgrid(r, z[:4], idx)[-1]", "meshgrid(a[0])[0] + 1"]:
             numpy_expr = expr.replace(", chunks=4096", "").replace(", chunks=4", "").replace(
                 ", chunks=(5, 5)", "")
             self.check(expr, numpy_expr, exact=True)
@@ -246,6 +248,9 @@ class Eval(TempDirCase):
             (["ones((2, 3), dtype='f3')", "-i", t], "f3"),
             (["arange(nan)", "-i", t], "finite"),
             (["zeros((2, 3), order='F')", "-i", t], "unexpected keyword argument 'order'"),
+            (["meshgrid(t[0, 0], t[0, 1])[2]", "-i", t], "tuple index 2 out of range"),
+            (["meshgrid(t[0, 0], indexing='xx')[0]", "-i", t], "indexing must be 'xy' or 'ij'"),
+            (["meshgrid(t[0, 0], t[0, 1])", "-i", t], "tuple"),
         ]
         for args, needle in cases:
             with self.subTest(args=args):

@@ -164,7 +164,7 @@ constexpr std::string_view other_functions[] = {
     "ravel",        "flatten",     "repeat",     "arange",      "linspace",   "eye",
     "identity",     "tri",         "indices",    "zeros",       "ones",       "full",
     "empty",        "zeros_like",  "ones_like",  "full_like",   "empty_like", "random",
-    "default_rng",  "extract"};
+    "default_rng",  "extract",     "meshgrid"};
 
 template <class Op, std::size_t Count>
 constexpr std::optional<Op> table_entry(std::string_view name) {
@@ -709,6 +709,21 @@ class parser {
       const index_t seed = int_of(v, fn, t);
       if (seed < 0) bad_call(fn, at, "the seed must be a non-negative integer");
       return value{generator_t{static_cast<std::uint64_t>(seed)}};
+    }
+    if (fn == "meshgrid") {  // NumPy's: a tuple of arrays, 'xy' indexing unless 'ij'
+      std::vector<array> xs;
+      for (std::size_t i = 0; i < args.positional.size(); ++i) xs.push_back(arr(i, "x"));
+      bool matrix = false;
+      for (const auto& [key, item] : args.keywords) {
+        const auto* mode = std::get_if<std::string>(&item.first.v);
+        if (key != "indexing") bad_call(fn, at, "unexpected keyword argument '" + key + "'");
+        if (!mode || (*mode != "xy" && *mode != "ij"))
+          bad_call(fn, at, "indexing must be 'xy' or 'ij'");
+        matrix = *mode == "ij";
+      }
+      tuple_t grids;
+      for (array& g : meshgrid(xs, matrix)) grids.push_back(value{std::move(g)});
+      return value{grids};
     }
     if (fn == "where") {
       limit(3);
@@ -1282,6 +1297,20 @@ class parser {
   // After '[': subscripts up to ']'. One of them may be an integer or boolean array (a list,
   // an input, an expression): that axis is taken after the basic indexing of the others.
   value subscript(const value& v, const token& at) {
+    if (const auto* items = std::get_if<tuple_t>(&v.v)) {  // meshgrid(x, y)[0]: one item
+      const token where = peek();
+      const value index = expression();
+      expect("]");
+      const std::optional<index_t> i = integer_of(index);
+      const auto n = static_cast<index_t>(items->size());
+      if (!i) syntax_error(text_, where.column, "a tuple is indexed by one integer");
+      if (*i < -n || *i >= n) {
+        syntax_error(text_, where.column,
+                     "tuple index " + std::to_string(*i) + " out of range (" + std::to_string(n) +
+                         " items)");
+      }
+      return (*items)[static_cast<std::size_t>(*i < 0 ? *i + n : *i)];
+    }
     const array a = to_array(v, at);
     std::vector<index_spec> specs;
     std::optional<std::pair<value, token>> fancy;
