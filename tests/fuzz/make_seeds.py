@@ -90,6 +90,7 @@ EXPRESSIONS = [
     "random(1).normal(0, 1, (4, 3), chunks=(3, 1)) + x", "x[x > 2] * 2",
     "extract(b, x[:, :1]) + random(2).poisson(4, 3)[y > 100].sum()",
     "np.random.default_rng(5).integers(0, 9, size=(2, 3), dtype='u1')[x[:2] > 0]",
+    "meshgrid(y, x[0], indexing='ij')[1] + x[[0, 3], [2, 1]].sum()",
 ]
 
 
