@@ -402,7 +402,8 @@ TEST_CASE("vindex: pointwise indexing agrees with a loop over the points, readin
   // Runs of points in one input chunk are one output chunk each.
   CHECK(vindex(a, coords{i, j}).chunks()[0].lengths() == shape_t{1, 2, 1, 1, 1, 1});
   // Index arrays broadcast together, their shape leading the result's.
-  const array rows = from_xtensor(xt::xarray<std::int64_t>(xt::xtensor<std::int64_t, 2>{{1}, {7}, {-2}}));
+  const array rows =
+      from_xtensor(xt::xarray<std::int64_t>(xt::xtensor<std::int64_t, 2>{{1}, {7}, {-2}}));
   const array cols = from_xtensor(xt::xarray<std::int16_t>{0, 3, 9, 10});
   const xt::xarray<std::int32_t> grid =
       compute<std::int32_t>(vindex(a, std::vector<array>{rows, cols}));

@@ -89,17 +89,6 @@ const ziggurat& ziggurat_tables() {
   return tables;
 }
 
-template <class T>
-T uniform_value(element_stream& s, const random_payload& p) {
-  if constexpr (std::is_same_v<T, float>) {
-    const float u = static_cast<float>(s.next32() >> 8) * 0x1p-24f;
-    if (p.offset == 0 && p.scale == 1) return u;
-    return static_cast<float>(p.offset + p.scale * static_cast<double>(u));
-  } else {
-    return static_cast<T>(p.offset + p.scale * s.next_double());
-  }
-}
-
 double standard_normal(element_stream& s, const ziggurat& z) {
   while (true) {
     std::uint64_t bits = s.next64();
@@ -120,11 +109,6 @@ double standard_normal(element_stream& s, const ziggurat& z) {
     if ((z.f[layer - 1] - z.f[layer]) * s.next_double() + z.f[layer] < std::exp(-0.5 * x * x))
       return x;
   }
-}
-
-template <class T>
-T normal_value(element_stream& s, const random_payload& p) {
-  return static_cast<T>(p.offset + p.scale * standard_normal(s, ziggurat_tables()));
 }
 
 // Lemire's nearly divisionless bounded integers: exactly uniform over `range` values.

@@ -850,6 +850,21 @@ class parser {
     bad_call(fn, at, "expected a dtype such as 'f4' or float32");
   }
 
+  // Runs `build`, reporting the library's errors as this call's, at its column.
+  template <class F>
+  auto placed(const std::string& fn, const token& at, F&& build) -> decltype(build()) {
+    try {
+      return build();
+    } catch (const shape_error& e) {
+      bad_call(fn, at, e.what());
+    } catch (const type_error& e) {
+      bad_call(fn, at, e.what());
+    } catch (const value_error& e) {
+      if (std::string(e.what()).rfind("column ", 0) == 0) throw;  // already placed
+      bad_call(fn, at, e.what());
+    }
+  }
+
   // arange, linspace, eye, identity, tri, indices, zeros, ones, full, empty and the _like
   // forms, with NumPy's arguments and a `chunks` keyword (an int or a tuple).
   bool creation_function(const std::string& fn, arguments& args, const token& at, value& result) {
@@ -891,7 +906,7 @@ class parser {
       return int_of(a->first, fn, a->second);
     };
     const index_t chunk = chunks.empty() ? 0 : chunks.front();
-    try {
+    return placed(fn, at, [&] {
       if (fn == "arange") {
         only(4, {"start", "stop", "step"});
         const auto& first = require(0, "start");
@@ -972,15 +987,8 @@ class parser {
         if (!chunks.empty()) made = rechunk(made, chunks);
         result = value{made};
       }
-    } catch (const shape_error& e) {
-      bad_call(fn, at, e.what());
-    } catch (const type_error& e) {
-      bad_call(fn, at, e.what());
-    } catch (const value_error& e) {
-      if (std::string(e.what()).rfind("column ", 0) == 0) throw;  // already placed
-      bad_call(fn, at, e.what());
-    }
-    return true;
+      return true;
+    });
   }
 
   // concatenate, stack, hstack, vstack, dstack, block, expand_dims, atleast_Nd.
@@ -1011,7 +1019,7 @@ class parser {
       if (!a || std::holds_alternative<none_t>(a->first.v)) return make_dtype(otherwise);
       return dtype_of(a->first, fn, a->second);
     };
-    try {
+    return placed(fn, at, [&]() -> value {
       if (method == "random" || method == "standard_normal") {
         accept_only(args, 2, {"size", "dtype", "chunks"}, fn, at);
         const shape_t shape = size(0);
@@ -1046,14 +1054,7 @@ class parser {
       }
       accept_only(args, 2, {"lam", "size", "chunks"}, fn, at);  // poisson
       return value{g.poisson(number(0, "lam", 1.0), size(1), chunks)};
-    } catch (const shape_error& e) {
-      bad_call(fn, at, e.what());
-    } catch (const type_error& e) {
-      bad_call(fn, at, e.what());
-    } catch (const value_error& e) {
-      if (std::string(e.what()).rfind("column ", 0) == 0) throw;  // already placed
-      bad_call(fn, at, e.what());
-    }
+    });
   }
 
   bool join_function(const std::string& fn, arguments& args, const token& at, value& result) {
@@ -1072,7 +1073,7 @@ class parser {
       }
       return small_int_of(a->first, fn, a->second);
     };
-    try {
+    return placed(fn, at, [&] {
       if (fn == "concatenate" || fn == "stack") {
         only(2, {"arrays", "axis"});
         const auto& [v, t] = require(0, "arrays");
@@ -1235,15 +1236,8 @@ class parser {
       } else {
         return false;
       }
-    } catch (const shape_error& e) {
-      bad_call(fn, at, e.what());
-    } catch (const type_error& e) {
-      bad_call(fn, at, e.what());
-    } catch (const value_error& e) {
-      if (std::string(e.what()).rfind("column ", 0) == 0) throw;  // already placed
-      bad_call(fn, at, e.what());
-    }
-    return true;
+      return true;
+    });
   }
 
   // a[i, j, …]: several integer arrays (lists, inputs, expressions) as the leading subscripts
