@@ -13,6 +13,7 @@
 #include "chunkarr/exec/compute.hpp"
 #include "chunkarr/expr/array.hpp"
 #include "chunkarr/expr/random.hpp"
+#include "chunkarr/expr/signal.hpp"
 #include "chunkarr/io/hdf5.hpp"
 #include "chunkarr/store/location.hpp"
 #include "chunkarr/store/store.hpp"

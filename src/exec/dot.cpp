@@ -41,6 +41,8 @@ const char* task_label(stage_kind k) {
       return "partial";
     case stage_kind::reduce_strips:
       return "strip";
+    case stage_kind::scan:
+      return "scan strip";
     case stage_kind::materialise:
       return "write";
     case stage_kind::output:
@@ -85,11 +87,13 @@ std::string to_dot(const array& a, const compute_options& options) {
           << " more tasks\", shape=note];\n";
     }
     if (!is_output) {
-      const std::string what = s.kind == stage_kind::materialise
-                                   ? std::string("written to a temporary array")
-                                   : std::string("combine ") + name_of(s.target->reduction.op) +
-                                         "\\n(fixed order)" +
-                                         (s.result->result->spill ? "\\nspilled to disk" : "");
+      const std::string spilled = s.result->result->spill ? "\\nspilled to disk" : "";
+      const std::string what =
+          s.kind == stage_kind::materialise ? std::string("written to a temporary array")
+          : s.kind == stage_kind::scan ? "state carried chunk to chunk\\n(in order along axis " +
+                                             std::to_string(s.target->axis) + ")" + spilled
+                                       : std::string("combine ") + name_of(s.target->reduction.op) +
+                                             "\\n(fixed order)" + spilled;
       dot << "    " << prefix << "result [label=\"" << what << "\", shape=ellipse];\n";
     }
     dot << "  }\n";

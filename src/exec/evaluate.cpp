@@ -781,6 +781,8 @@ void evaluate_into(const program_table& programs, const node& n, const box& regi
       return;
     case node_kind::reduction:
       throw std::logic_error("a reduction reached evaluation unmaterialised");
+    case node_kind::scan:
+      throw std::logic_error("a scan reached evaluation unmaterialised");
   }
 }
 
@@ -844,6 +846,7 @@ index_t estimate_bytes(const program_table& programs, const node& n, const box& 
     case node_kind::arange:
     case node_kind::random:
     case node_kind::reduction:
+    case node_kind::scan:
       return out;
     case node_kind::slice: {
       const slice_plan sp = plan_slice(n, region);

@@ -15,6 +15,7 @@
 #include "exec/evaluate.hpp"
 #include "exec/executor.hpp"
 #include "exec/reduce.hpp"
+#include "exec/scan.hpp"
 
 namespace chunkarr::detail {
 namespace {
@@ -119,6 +120,9 @@ class plan_runner {
           break;
         case stage_kind::reduce_strips:
           run_strips(s, sink);
+          break;
+        case stage_kind::scan:
+          run_scan(s, sink);
           break;
         case stage_kind::materialise:
           run_blocks(s, spill_sink(s));
@@ -262,7 +266,6 @@ class plan_runner {
     for (const node_ptr& ri : ps.inner) inner_reducers.push_back(std::make_unique<reducer>(*ri));
     const shape_t kept_shape = select_axes(input.shape, reduced, false);
     stage_result& out = *ps.result->result;
-    const bytes zero(r.dtype.itemsize(), std::byte{0});
 
     buffer_pool strip_buffers;  // the tasks' buffers when they have no cache
     // Folds `what` over strip `i` with `red_of` into a fresh buffer of finished values.
@@ -352,29 +355,86 @@ class plan_runner {
           region.stop.push_back(1);
         }
       }
-      const bytes* pad = ps.to_output ? sink.pad : &zero;
-      const shape_t& full = ps.to_output ? sink.full_chunk : out.spill_chunks;
-      auto emit = [&](std::span<const std::byte> values) {
-        if (ps.to_output)
-          sink.consume(index, region, values);
-        else
-          out.spilled->write_chunk(index, values);
-      };
-      const shape_t shape = region.shape();
-      if (!pad || shape == full) {
-        emit(finished);
-        return {};
-      }
-      const std::size_t itemsize = r.dtype.itemsize();
-      bytes padded(static_cast<std::size_t>(element_count(full)) * itemsize);
-      fill_elements(padded.data(), element_count(full), pad->data(), itemsize);
-      copy_region(finished.data(), shape, shape_t(shape.size(), 0), padded.data(), full,
-                  shape_t(shape.size(), 0), shape, itemsize);
-      emit(padded);
+      emit_chunk(ps, sink, index, region, finished);
       return {};
     };
     s.consume = [](index_t, std::any&) {};
     execute(ps, s);
+  }
+
+  // One chunk of a stage's result (`values` over `region`) to the output's sink (to_output)
+  // or to the stage's spilled array, padded to the full chunk shape at an edge.
+  static void emit_chunk(const plan_stage& ps, const output_sink& sink, const shape_t& index,
+                         const box& region, std::span<const std::byte> values) {
+    static const bytes zero(16, std::byte{0});
+    const stage_result& out = *ps.result->result;
+    const bytes* pad = ps.to_output ? sink.pad : &zero;
+    const shape_t& full = ps.to_output ? sink.full_chunk : out.spill_chunks;
+    auto emit = [&](std::span<const std::byte> chunk) {
+      if (ps.to_output)
+        sink.consume(index, region, chunk);
+      else
+        out.spilled->write_chunk(index, chunk);
+    };
+    const shape_t shape = region.shape();
+    if (!pad || shape == full) {
+      emit(values);
+      return;
+    }
+    const std::size_t itemsize = ps.target->dtype.itemsize();
+    bytes padded(static_cast<std::size_t>(element_count(full)) * itemsize);
+    fill_elements(padded.data(), element_count(full), pad->data(), itemsize);
+    copy_region(values.data(), shape, shape_t(shape.size(), 0), padded.data(), full,
+                shape_t(shape.size(), 0), shape, itemsize);
+    emit(padded);
+  }
+
+  // One task per strip of chunks along the scanned axis, walking it in order: each step's
+  // input values, then the scan over them from the state the previous step left, then the
+  // step's values into the result (in memory), or as one chunk (spilled, or the output's).
+  void run_scan(const plan_stage& ps, const output_sink& sink) {
+    const node& sc = *ps.target;
+    const node& input = *ps.input;
+    const strip_layout& strips = ps.strips;
+    const scanner scan(sc);
+    const auto axis = static_cast<std::size_t>(sc.axis);
+    stage_result& out = *ps.result->result;
+    const std::size_t itemsize = sc.dtype.itemsize();
+    buffer_pool buffers;
+    stage s;
+    s.run = [&](index_t i) -> std::any {
+      buffer_pool_scope scope(&buffers);
+      const box kept = strips.kept_box(i);
+      bytes state(static_cast<std::size_t>(kept.size()) * scan.state_bytes());
+      const shape_t kept_index = strips.kept.chunk_range(i).start;
+      const index_t steps = strips.steps.tasks();
+      for (index_t k = 0; k < steps; ++k) {
+        if (cancel_ && cancel_->load(std::memory_order_relaxed)) return {};
+        const index_t o = sc.scan.reverse ? steps - 1 - k : k;  // the step's chunk
+        const box b = strips.step_box(i, o);
+        const shape_t shape = b.shape();
+        index_t outer = 1, inner = 1;
+        for (std::size_t d = 0; d < axis; ++d) outer *= shape[d];
+        for (std::size_t d = axis + 1; d < shape.size(); ++d) inner *= shape[d];
+        bytes values = buffers.acquire(static_cast<std::size_t>(b.size()) * input.dtype.itemsize());
+        evaluate_into(p_.programs, input, b, values);
+        bytes result = buffers.acquire(static_cast<std::size_t>(b.size()) * itemsize);
+        scan.step(state.data(), outer, shape[axis], inner, values.data(), result.data(), k == 0);
+        buffers.recycle(std::move(values));
+        if (!out.spill && !ps.to_output) {
+          copy_region(result.data(), shape, shape_t(shape.size(), 0), out.values.data(), sc.shape,
+                      b.start, shape, itemsize);
+        } else {
+          shape_t index = kept_index;
+          index.insert(index.begin() + static_cast<std::ptrdiff_t>(axis), o);
+          emit_chunk(ps, sink, index, b, result);
+        }
+        buffers.recycle(std::move(result));
+      }
+      return {};
+    };
+    s.consume = [](index_t, std::any&) {};
+    if (ps.tasks > 0) execute(ps, s);
   }
 
   // The sink of a materialise stage: each chunk into the stage's spilled result.

@@ -144,6 +144,13 @@ std::string describe(const node& n) {
     case node_kind::rechunk:
       what = "rechunk";
       break;
+    case node_kind::scan: {
+      static const char* names[] = {"cumsum",     "cumprod", "nancumsum",
+                                    "nancumprod", "lfilter", "sosfilt"};
+      what = names[static_cast<int>(n.scan.op)];
+      if (n.scan.reverse) what += " backward";
+      break;
+    }
     case node_kind::materialised:
       what = n.result && n.result->spill ? "spilled result" : "result";
       break;

@@ -36,6 +36,7 @@ enum class node_kind {
   points,         // pointwise indexing: rows at `axis` leading coordinates each (`taken`)
   reshape,        // the input's elements in C order, in another shape (reshape_groups)
   rechunk,        // the same values in other chunks
+  scan,           // a running operation along `axis` with state carried across chunks
   materialised,   // a stage's result (a reduction, an intermediate), filled when the plan runs
 };
 
@@ -82,6 +83,21 @@ struct random_payload {
   std::uint64_t range = 0;       // integers: how many values (0: all 2^64)
 };
 
+/// What a scan node carries along its axis (src/exec/scan.cpp).
+enum class scan_op { cumsum, cumprod, nancumsum, nancumprod, lfilter, sosfilt };
+
+struct scan_payload {
+  scan_op op = scan_op::cumsum;
+  // lfilter: b then a, each `order + 1` long, normalised so that a[0] = 1.
+  // sosfilt: 6 per section (b0 b1 b2 1 a1 a2).
+  std::vector<double> coef;
+  std::size_t order = 0;  // lfilter: state per lane; sosfilt: sections
+  // The initial state per lane is `zi` times the lane's first input value when set (SciPy's
+  // filtfilt and sosfiltfilt: lfilter_zi / sosfilt_zi scaled by x[0]); zeros when empty.
+  std::vector<double> zi;
+  bool reverse = false;  // lfilter, sosfilt: from the last element to the first
+};
+
 /// Where a planned stage puts its result: values in memory, or a temporary Zarr array when
 /// they would not fit (spilled). Written by the stage's tasks, read by later stages; released
 /// after the last stage that reads it.
@@ -111,8 +127,9 @@ struct node {
   reduction_payload reduction;
   slice_payload slicing;
   random_payload random;
+  scan_payload scan;
   std::vector<int> permutation;  // transpose: output axis d = input axis perm[d]
-  int axis = 0;                  // concatenate, take: the axis they work along
+  int axis = 0;                  // concatenate, take, scan: the axis they work along
   // take: the indices, each in bounds; points: `axis` coordinates per point, in bounds
   std::shared_ptr<const std::vector<index_t>> taken;
   // extract: where each input chunk's selected elements start in the output, and the total

@@ -12,6 +12,7 @@
 #include "exec/evaluate.hpp"
 #include "exec/executor.hpp"
 #include "exec/reduce.hpp"
+#include "exec/scan.hpp"
 
 namespace chunkarr::detail {
 
@@ -87,6 +88,7 @@ box strip_layout::step_box(index_t i, index_t o) const {
 std::string plan_stage::describe_task(index_t task) const {
   switch (kind) {
     case stage_kind::reduce_strips:
+    case stage_kind::scan:
       return "strip " + to_string(strips.kept.chunk_range(task).start);
     case stage_kind::reduce:
       return "chunk " + to_string(blocks.chunk_range(task).start);
@@ -254,6 +256,7 @@ class planner {
       }
       if (out->kind == node_kind::reduction) out = lower_reduction(out);
       if (out->kind == node_kind::rechunk) out = lower_rechunk(out, false);
+      if (out->kind == node_kind::scan) out = lower_scan(out);
       lowered_.emplace(f.n.get(), out);
       stack.pop_back();
       done = out;
@@ -279,10 +282,12 @@ class planner {
     }
     if (root->kind == node_kind::materialised && root->result->spill && out_.blocks &&
         !p_.stages.empty() && p_.stages.back().result == root &&
-        p_.stages.back().kind == stage_kind::reduce_strips &&
+        (p_.stages.back().kind == stage_kind::reduce_strips ||
+         p_.stages.back().kind == stage_kind::scan) &&
         (out_.chunks.empty() || out_.chunks == root->chunks)) {
-      // A spilled reduction at the root of a store: its strips are the output's chunks, so
-      // they go to the sink directly instead of through a temporary array and a copy.
+      // A spilled reduction or scan at the root of a store: its strips (steps) are the
+      // output's chunks, so they go to the sink directly instead of through a temporary
+      // array and a copy.
       plan_stage& last = p_.stages.back();
       last.to_output = true;
       last.result->result->spill = false;  // nothing reads it: no temporary array
@@ -405,6 +410,51 @@ class planner {
       // The strip's states and finished values, and the encoded chunk.
       s.task_bytes[static_cast<std::size_t>(i)] = eval + kept * (state + 3 * itemsize_of(*r));
     }
+    p_.stages.push_back(std::move(s));
+    return p_.stages.back().result;
+  }
+
+  // A scan over its lowered input: strips of the scan's chunks along the other axes, each
+  // walking the scanned axis in order. Its result stays in memory when it fits beside what
+  // is held, else it spills.
+  node_ptr lower_scan(const node_ptr& sc) {
+    const node& input = *sc->inputs[0];
+    p_.programs.add(input);
+    const scanner scan(*sc);
+    std::vector<bool> along(sc->shape.size(), false);
+    along[static_cast<std::size_t>(sc->axis)] = true;
+    plan_stage s;
+    s.kind = stage_kind::scan;
+    s.name = describe(*sc);
+    s.target = sc;
+    s.input = sc->inputs[0];
+    s.strips.reduced = along;
+    s.strips.kept = block_layout(select_axes(sc->chunks, along, false));
+    s.strips.steps = block_layout(select_axes(sc->chunks, along, true));
+    s.tasks = element_count(sc->shape) == 0 ? 0 : s.strips.tasks();
+    s.task_bytes.assign(static_cast<std::size_t>(std::max<index_t>(s.tasks, 1)), 0);
+    const index_t item = itemsize_of(*sc);
+    const index_t chunk = element_count(block_layout(sc->chunks).chunk_shape()) * item;
+    index_t largest = 0;
+    for (index_t i = 0; i < s.tasks; ++i) {
+      index_t eval = 0;
+      for (index_t o = 0; o < s.strips.steps.tasks(); ++o) {
+        const box b = s.strips.step_box(i, o);
+        eval = std::max(eval, estimate_bytes(p_.programs, input, b) + b.size() * item);
+      }
+      // The lanes' states, a step's values, and a padded chunk and its encoding.
+      const index_t bytes =
+          eval + s.strips.kept_box(i).size() * static_cast<index_t>(scan.state_bytes()) + 3 * chunk;
+      s.task_bytes[static_cast<std::size_t>(i)] = bytes;
+      largest = std::max(largest, bytes);
+    }
+    const index_t in_memory = checked_mul(element_count(sc->shape), item, "scan result");
+    const bool fits = running_held_ + in_memory + largest <= p_.memory_limit;
+    s.result = materialised_node(*sc, sc->chunks, !fits);
+    if (fits)
+      running_held_ += in_memory;
+    else
+      s.name += " (spilled to disk)";
     p_.stages.push_back(std::move(s));
     return p_.stages.back().result;
   }

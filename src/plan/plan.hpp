@@ -12,6 +12,10 @@
 //   in memory: each strip's finished values go to a temporary Zarr array.
 // - `materialise`: a node's values written to a temporary Zarr array in other chunks (the
 //   intermediate of a rechunk whose direct copy would decode each chunk many times).
+// - `scan`: a scan (cumsum, an IIR filter), one task per strip of chunks that share a
+//   position on the other axes, walking the scanned axis in order with the state carried
+//   from chunk to chunk; each step's values go to the result (in memory, spilled, or
+//   straight to the output when the scan is the root of a store).
 // - `output`: the root, in blocks of the sink's chunks.
 //
 // Every later stage reads an earlier one's result through a `materialised` node that stands
@@ -74,7 +78,7 @@ struct strip_layout {
   box step_box(index_t i, index_t o) const;
 };
 
-enum class stage_kind { reduce, reduce_strips, materialise, output };
+enum class stage_kind { reduce, reduce_strips, scan, materialise, output };
 
 struct plan_stage {
   stage_kind kind = stage_kind::output;
@@ -91,14 +95,14 @@ struct plan_stage {
   std::vector<node_ptr> inner_results;
 
   block_layout blocks;  // reduce: the input's chunks; materialise, output: the written chunks
-  strip_layout strips;  // reduce_strips
+  strip_layout strips;  // reduce_strips, scan (`reduced`: the scanned axis)
   index_t tasks = 0;
   // output: when set, the tasks are only these blocks (in order); the others hold nothing but
   // the fill value, which the sink would not write.
   std::optional<std::vector<index_t>> only_blocks;
-  std::vector<index_t> task_bytes;   // per task, or one value shared by every task
-  index_t budget = 0;                // bytes left for tasks: the memory limit less `held`
-  bool to_output = false;            // reduce_strips at the root of a store: strips go to the sink
+  std::vector<index_t> task_bytes;  // per task, or one value shared by every task
+  index_t budget = 0;               // bytes left for tasks: the memory limit less `held`
+  bool to_output = false;  // reduce_strips, scan at the root of a store: chunks go to the sink
   std::vector<std::size_t> reads;    // earlier stages whose results its tasks read
   std::vector<std::size_t> release;  // stages whose results are freed after this one
 

@@ -164,7 +164,9 @@ constexpr std::string_view other_functions[] = {
     "ravel",        "flatten",     "repeat",     "arange",      "linspace",   "eye",
     "identity",     "tri",         "indices",    "zeros",       "ones",       "full",
     "empty",        "zeros_like",  "ones_like",  "full_like",   "empty_like", "random",
-    "default_rng",  "extract",     "meshgrid"};
+    "default_rng",  "extract",     "meshgrid",   "cumsum",      "cumprod",    "nancumsum",
+    "nancumprod",   "diff",        "gradient",   "lfilter",     "sosfilt",    "filtfilt",
+    "sosfiltfilt",  "butter",      "lfilter_zi", "sosfilt_zi"};
 
 template <class Op, std::size_t Count>
 constexpr std::optional<Op> table_entry(std::string_view name) {
@@ -480,7 +482,9 @@ class parser {
     if (t.text == "inf") return value{scalar(std::numeric_limits<double>::infinity())};
     if (t.text == "pi") return value{scalar(3.141592653589793)};
     if (t.text == "e") return value{scalar(2.718281828459045)};
-    if (t.text == "np" || t.text == "numpy") return value{namespace_t{}};
+    if (t.text == "np" || t.text == "numpy" || t.text == "scipy" || t.text == "signal" ||
+        t.text == "ndimage")
+      return value{namespace_t{}};
     if (is_function(t.text)) return value{function_t{t.text, std::nullopt, std::nullopt}};
     try {
       return value{parse_dtype(t.text)};
@@ -777,7 +781,207 @@ class parser {
     }
     if (value made; creation_function(fn, args, at, made)) return made;
     if (value joined; join_function(fn, args, at, joined)) return joined;
+    if (value scanned; signal_function(fn, args, at, scanned)) return scanned;
     bad_call(fn, at, "unknown function");
+  }
+
+  // Numbers from a list or a small array (filter coefficients), in C order.
+  std::vector<double> doubles_of(const value& v, const std::string& fn, const token& at,
+                                 shape_t* shape = nullptr) {
+    if (const auto* items = std::get_if<tuple_t>(&v.v)) {
+      std::vector<double> out;
+      shape_t inner;
+      for (const value& item : *items) {
+        if (std::holds_alternative<tuple_t>(item.v)) {
+          shape_t row;
+          const std::vector<double> part = doubles_of(item, fn, at, &row);
+          if (!inner.empty() && row != inner) bad_call(fn, at, "the rows differ in length");
+          inner = row;
+          out.insert(out.end(), part.begin(), part.end());
+        } else {
+          out.push_back(number_of(item, fn, at));
+        }
+      }
+      if (shape) {
+        *shape = {static_cast<index_t>(items->size())};
+        shape->insert(shape->end(), inner.begin(), inner.end());
+      }
+      return out;
+    }
+    const array a = to_array(v, at);
+    if (a.size() > (1 << 20)) bad_call(fn, at, "coefficients of more than 2^20 values");
+    std::vector<double> out(static_cast<std::size_t>(a.size()));
+    compute_options o;
+    o.threads = 1;
+    compute_into(a.astype(make_dtype(scalar_kind::float64)),
+                 std::as_writable_bytes(std::span<double>(out)), o);
+    if (shape) *shape = a.shape();
+    return out;
+  }
+
+  sos_t sos_of(const value& v, const std::string& fn, const token& at) {
+    shape_t shape;
+    const std::vector<double> flat = doubles_of(v, fn, at, &shape);
+    if (shape.size() != 2 || shape[1] != 6)
+      bad_call(fn, at, "sos must be an array of shape (n_sections, 6)");
+    sos_t sos(static_cast<std::size_t>(shape[0]));
+    for (std::size_t i = 0; i < flat.size(); ++i) sos[i / 6][i % 6] = flat[i];
+    return sos;
+  }
+
+  static array float64_array(const std::vector<double>& values, shape_t shape) {
+    return from_buffer(std::as_bytes(std::span<const double>(values)), std::move(shape),
+                       make_dtype(scalar_kind::float64));
+  }
+
+  // Scans and scipy.signal's filters.
+  bool signal_function(const std::string& fn, arguments& args, const token& at, value& result) {
+    auto get = [&](std::size_t i, const char* keyword) { return args.get(i, keyword); };
+    auto require = [&](std::size_t i, const char* keyword) -> const std::pair<value, token>& {
+      return required(args, i, keyword, fn, at);
+    };
+    auto axis_or = [&](std::size_t i, std::optional<int> otherwise) -> std::optional<int> {
+      const auto* a = get(i, "axis");
+      if (!a || std::holds_alternative<none_t>(a->first.v)) return otherwise;
+      return small_int_of(a->first, fn, a->second);
+    };
+    auto pad_of = [&](std::size_t i) {
+      const auto* a = get(i, "padtype");
+      if (!a) return pad_type::odd;
+      if (std::holds_alternative<none_t>(a->first.v)) return pad_type::none;
+      const auto* name = std::get_if<std::string>(&a->first.v);
+      if (name && *name == "odd") return pad_type::odd;
+      if (name && *name == "even") return pad_type::even;
+      if (name && *name == "constant") return pad_type::constant;
+      bad_call(fn, at, "padtype must be 'odd', 'even', 'constant' or None");
+    };
+    auto padlen_of = [&](std::size_t i) -> std::optional<index_t> {
+      const auto* a = get(i, "padlen");
+      if (!a || std::holds_alternative<none_t>(a->first.v)) return std::nullopt;
+      return int_of(a->first, fn, a->second);
+    };
+    return placed(fn, at, [&] {
+      if (fn == "cumsum" || fn == "cumprod" || fn == "nancumsum" || fn == "nancumprod") {
+        accept_only(args, 2, {"a", "axis"}, fn, at);
+        const auto& [v, t] = require(0, "a");
+        const array a = to_array(v, t);
+        const std::optional<int> d = axis_or(1, std::nullopt);
+        result = value{fn == "cumsum"      ? cumsum(a, d)
+                       : fn == "cumprod"   ? cumprod(a, d)
+                       : fn == "nancumsum" ? nancumsum(a, d)
+                                           : nancumprod(a, d)};
+      } else if (fn == "diff") {
+        accept_only(args, 3, {"a", "n", "axis"}, fn, at);
+        const auto& [v, t] = require(0, "a");
+        const auto* n = get(1, "n");
+        result = value{
+            diff(to_array(v, t), n ? small_int_of(n->first, fn, n->second) : 1, *axis_or(2, -1))};
+      } else if (fn == "gradient") {  // gradient(f, spacing=1, axis=None)
+        accept_only(args, 2, {"f", "axis"}, fn, at);
+        const auto& [v, t] = require(0, "f");
+        const array f = to_array(v, t);
+        const auto* h = get(1, "varargs");
+        const double spacing = h ? number_of(h->first, fn, h->second) : 1.0;
+        std::vector<int> axes;
+        if (const auto* a = get(99, "axis"); a && !std::holds_alternative<none_t>(a->first.v)) {
+          axes = ints_of(a->first, fn, a->second);
+        } else {
+          for (std::size_t d = 0; d < f.ndim(); ++d) axes.push_back(static_cast<int>(d));
+        }
+        if (axes.empty()) bad_call(fn, at, "gradient of a 0-d array");
+        tuple_t grads;
+        for (int d : axes) grads.push_back(value{gradient(f, d, spacing)});
+        result = grads.size() == 1 ? grads.front() : value{grads};
+      } else if (fn == "lfilter" || fn == "filtfilt") {
+        const bool twice = fn == "filtfilt";
+        if (twice)
+          accept_only(args, 6, {"b", "a", "x", "axis", "padtype", "padlen"}, fn, at);
+        else
+          accept_only(args, 4, {"b", "a", "x", "axis"}, fn, at);
+        const auto& [bv, bt] = require(0, "b");
+        const auto& [av, atok] = require(1, "a");
+        const auto& [xv, xt] = require(2, "x");
+        std::vector<double> b = doubles_of(bv, fn, bt), a = doubles_of(av, fn, atok);
+        const array x = to_array(xv, xt);
+        const int d = *axis_or(3, -1);
+        result = value{twice ? filtfilt(b, a, x, d, pad_of(4), padlen_of(5)) : lfilter(b, a, x, d)};
+      } else if (fn == "sosfilt" || fn == "sosfiltfilt") {
+        const bool twice = fn == "sosfiltfilt";
+        if (twice)
+          accept_only(args, 5, {"sos", "x", "axis", "padtype", "padlen"}, fn, at);
+        else
+          accept_only(args, 3, {"sos", "x", "axis"}, fn, at);
+        const auto& [sv, st] = require(0, "sos");
+        const auto& [xv, xt] = require(1, "x");
+        const sos_t sos = sos_of(sv, fn, st);
+        const array x = to_array(xv, xt);
+        const int d = *axis_or(2, -1);
+        result =
+            value{twice ? sosfiltfilt(sos, x, d, pad_of(3), padlen_of(4)) : sosfilt(sos, x, d)};
+      } else if (fn == "lfilter_zi") {
+        accept_only(args, 2, {"b", "a"}, fn, at);
+        const auto& [bv, bt] = require(0, "b");
+        const auto& [av, atok] = require(1, "a");
+        const std::vector<double> zi = lfilter_zi(doubles_of(bv, fn, bt), doubles_of(av, fn, atok));
+        result = value{float64_array(zi, {static_cast<index_t>(zi.size())})};
+      } else if (fn == "sosfilt_zi") {
+        accept_only(args, 1, {"sos"}, fn, at);
+        const auto& [sv, st] = require(0, "sos");
+        std::vector<double> flat;
+        for (const auto& pair : sosfilt_zi(sos_of(sv, fn, st)))
+          flat.insert(flat.end(), pair.begin(), pair.end());
+        result = value{float64_array(flat, {static_cast<index_t>(flat.size() / 2), 2})};
+      } else if (fn ==
+                 "butter") {  // butter(N, Wn, btype='low', analog=False, output='ba', fs=None)
+        accept_only(args, 6, {"N", "Wn", "btype", "analog", "output", "fs"}, fn, at);
+        const auto& [nv, nt] = require(0, "N");
+        const auto& [wv, wt] = require(1, "Wn");
+        std::vector<double> wn;
+        for (const value& item : tuple_or_one(wv)) wn.push_back(number_of(item, fn, wt));
+        static const std::map<std::string, filter_band> bands = {
+            {"lowpass", filter_band::lowpass},   {"low", filter_band::lowpass},
+            {"lp", filter_band::lowpass},        {"l", filter_band::lowpass},
+            {"highpass", filter_band::highpass}, {"high", filter_band::highpass},
+            {"hp", filter_band::highpass},       {"h", filter_band::highpass},
+            {"bandpass", filter_band::bandpass}, {"band", filter_band::bandpass},
+            {"pass", filter_band::bandpass},     {"bp", filter_band::bandpass},
+            {"bandstop", filter_band::bandstop}, {"stop", filter_band::bandstop},
+            {"bands", filter_band::bandstop},    {"bs", filter_band::bandstop}};
+        filter_band band = filter_band::lowpass;
+        if (const auto* b = get(2, "btype")) {
+          const auto* name = std::get_if<std::string>(&b->first.v);
+          if (!name || !bands.count(*name))
+            bad_call(fn, at, "btype must be 'lowpass', 'highpass', 'bandpass' or 'bandstop'");
+          band = bands.at(*name);
+        }
+        if (const auto* an = get(3, "analog"); an && bool_of(an->first, fn, an->second))
+          bad_call(fn, at, "analog filters are not supported (digital only)");
+        std::string output = "ba";
+        if (const auto* o = get(4, "output")) {
+          const auto* name = std::get_if<std::string>(&o->first.v);
+          if (!name || (*name != "ba" && *name != "sos"))
+            bad_call(fn, at, "output must be 'ba' or 'sos' ('zpk' is not supported)");
+          output = *name;
+        }
+        std::optional<double> fs;
+        if (const auto* f = get(5, "fs"); f && !std::holds_alternative<none_t>(f->first.v))
+          fs = number_of(f->first, fn, f->second);
+        const int order = small_int_of(nv, fn, nt);
+        if (output == "sos") {
+          const sos_t sos = butter(order, wn, band, fs);
+          std::vector<double> flat;
+          for (const auto& row : sos) flat.insert(flat.end(), row.begin(), row.end());
+          result = value{float64_array(flat, {static_cast<index_t>(sos.size()), 6})};
+        } else {
+          const auto [b, a] = butter_ba(order, wn, band, fs);
+          result = value{tuple_t{value{float64_array(b, {static_cast<index_t>(b.size())})},
+                                 value{float64_array(a, {static_cast<index_t>(a.size())})}}};
+        }
+      } else {
+        return false;
+      }
+      return true;
+    });
   }
 
   // A tuple's items, or the value itself as the one item.
