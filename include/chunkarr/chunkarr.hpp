@@ -12,6 +12,8 @@
 #include "chunkarr/core/slice.hpp"
 #include "chunkarr/exec/compute.hpp"
 #include "chunkarr/expr/array.hpp"
+#include "chunkarr/expr/blocks.hpp"
+#include "chunkarr/expr/filters.hpp"
 #include "chunkarr/expr/random.hpp"
 #include "chunkarr/expr/signal.hpp"
 #include "chunkarr/io/hdf5.hpp"

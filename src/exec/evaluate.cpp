@@ -783,6 +783,9 @@ void evaluate_into(const program_table& programs, const node& n, const box& regi
       throw std::logic_error("a reduction reached evaluation unmaterialised");
     case node_kind::scan:
       throw std::logic_error("a scan reached evaluation unmaterialised");
+    case node_kind::blocks:
+      blocks_into(programs, n, region, out);
+      return;
   }
 }
 
@@ -848,6 +851,8 @@ index_t estimate_bytes(const program_table& programs, const node& n, const box& 
     case node_kind::reduction:
     case node_kind::scan:
       return out;
+    case node_kind::blocks:
+      return blocks_estimate(programs, n, region);
     case node_kind::slice: {
       const slice_plan sp = plan_slice(n, region);
       return out + estimate_bytes(programs, *n.inputs[0], sp.input);

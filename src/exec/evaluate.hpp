@@ -91,6 +91,12 @@ void evaluate_into(const program_table& programs, const node& n, const box& regi
 /// The values of a random node over `region` (src/exec/random.cpp).
 void random_into(const node& n, const box& region, std::span<std::byte> out);
 
+/// The values of a blocks node (map_blocks, map_overlap, window filters) over `region`, and
+/// the bytes that takes (src/exec/blocks.cpp).
+void blocks_into(const program_table& programs, const node& n, const box& region,
+                 std::span<std::byte> out);
+index_t blocks_estimate(const program_table& programs, const node& n, const box& region);
+
 /// An upper bound on the bytes evaluate_into(programs, n, region, …) holds at once, output
 /// included.
 index_t estimate_bytes(const program_table& programs, const node& n, const box& region);

@@ -151,6 +151,9 @@ std::string describe(const node& n) {
       if (n.scan.reverse) what += " backward";
       break;
     }
+    case node_kind::blocks:
+      what = n.blocks->name;
+      break;
     case node_kind::materialised:
       what = n.result && n.result->spill ? "spilled result" : "result";
       break;

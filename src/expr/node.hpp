@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "chunkarr/expr/array.hpp"
+#include "chunkarr/expr/block_function.hpp"
 #include "chunkarr/store/store.hpp"
 #include "chunkarr/zarr/zarr_array.hpp"
 
@@ -37,6 +38,7 @@ enum class node_kind {
   reshape,        // the input's elements in C order, in another shape (reshape_groups)
   rechunk,        // the same values in other chunks
   scan,           // a running operation along `axis` with state carried across chunks
+  blocks,         // a function per chunk of input 0's blocks, with a halo (blocks_payload)
   materialised,   // a stage's result (a reduction, an intermediate), filled when the plan runs
 };
 
@@ -98,6 +100,28 @@ struct scan_payload {
   bool reverse = false;  // lfilter, sosfilt: from the last element to the first
 };
 
+/// The window filters built on map_overlap (scipy.ndimage's; src/exec/blocks.cpp).
+enum class window_op { none, correlate, uniform, minimum, maximum, median };
+
+/// map_blocks and map_overlap: output chunk c is computed from each input's block c (input
+/// chunk index: c without the new axes, 0 at the dropped ones), extended by a halo of
+/// `before`/`after` elements per axis. Input 0 is padded by the halo at the array's edges
+/// (its coordinates are the output's plus `before`) unless `clip`: then the halo stops there.
+struct blocks_payload {
+  std::shared_ptr<const block_function> f;  // the user's; null for a window filter
+  std::string name;
+  std::vector<index_t> before, after;  // empty: no halo
+  bool clip = false;
+  std::vector<int> drop_axis, new_axis;
+  index_t scratch = 0;
+  // A window filter along `window_axis`: correlate's weights (before + after + 1 of them),
+  // the window's size for the others, the median's rank in the window.
+  window_op window = window_op::none;
+  int window_axis = 0;
+  std::vector<double> weights;
+  index_t rank = 0;
+};
+
 /// Where a planned stage puts its result: values in memory, or a temporary Zarr array when
 /// they would not fit (spilled). Written by the stage's tasks, read by later stages; released
 /// after the last stage that reads it.
@@ -128,6 +152,7 @@ struct node {
   slice_payload slicing;
   random_payload random;
   scan_payload scan;
+  std::shared_ptr<const blocks_payload> blocks;
   std::vector<int> permutation;  // transpose: output axis d = input axis perm[d]
   int axis = 0;                  // concatenate, take, scan: the axis they work along
   // take: the indices, each in bounds; points: `axis` coordinates per point, in bounds

@@ -155,18 +155,79 @@ constexpr std::pair<std::string_view, std::string_view> numpy_aliases[] = {
     {"amin", "min"},
     {"amax", "max"}};
 // The functions that are not one table entry: bool casts around one (logical_*) and the rest.
-constexpr std::string_view other_functions[] = {
-    "logical_not",  "logical_and", "logical_or", "logical_xor", "where",      "clip",
-    "transpose",    "astype",      "rechunk",    "concatenate", "stack",      "hstack",
-    "vstack",       "dstack",      "block",      "expand_dims", "atleast_1d", "atleast_2d",
-    "atleast_3d",   "squeeze",     "swapaxes",   "moveaxis",    "flip",       "roll",
-    "broadcast_to", "tile",        "pad",        "take",        "compress",   "reshape",
-    "ravel",        "flatten",     "repeat",     "arange",      "linspace",   "eye",
-    "identity",     "tri",         "indices",    "zeros",       "ones",       "full",
-    "empty",        "zeros_like",  "ones_like",  "full_like",   "empty_like", "random",
-    "default_rng",  "extract",     "meshgrid",   "cumsum",      "cumprod",    "nancumsum",
-    "nancumprod",   "diff",        "gradient",   "lfilter",     "sosfilt",    "filtfilt",
-    "sosfiltfilt",  "butter",      "lfilter_zi", "sosfilt_zi"};
+constexpr std::string_view other_functions[] = {"logical_not",
+                                                "logical_and",
+                                                "logical_or",
+                                                "logical_xor",
+                                                "where",
+                                                "clip",
+                                                "transpose",
+                                                "astype",
+                                                "rechunk",
+                                                "concatenate",
+                                                "stack",
+                                                "hstack",
+                                                "vstack",
+                                                "dstack",
+                                                "block",
+                                                "expand_dims",
+                                                "atleast_1d",
+                                                "atleast_2d",
+                                                "atleast_3d",
+                                                "squeeze",
+                                                "swapaxes",
+                                                "moveaxis",
+                                                "flip",
+                                                "roll",
+                                                "broadcast_to",
+                                                "tile",
+                                                "pad",
+                                                "take",
+                                                "compress",
+                                                "reshape",
+                                                "ravel",
+                                                "flatten",
+                                                "repeat",
+                                                "arange",
+                                                "linspace",
+                                                "eye",
+                                                "identity",
+                                                "tri",
+                                                "indices",
+                                                "zeros",
+                                                "ones",
+                                                "full",
+                                                "empty",
+                                                "zeros_like",
+                                                "ones_like",
+                                                "full_like",
+                                                "empty_like",
+                                                "random",
+                                                "default_rng",
+                                                "extract",
+                                                "meshgrid",
+                                                "cumsum",
+                                                "cumprod",
+                                                "nancumsum",
+                                                "nancumprod",
+                                                "diff",
+                                                "gradient",
+                                                "lfilter",
+                                                "sosfilt",
+                                                "filtfilt",
+                                                "sosfiltfilt",
+                                                "butter",
+                                                "lfilter_zi",
+                                                "sosfilt_zi",
+                                                "correlate1d",
+                                                "convolve1d",
+                                                "uniform_filter1d",
+                                                "gaussian_filter1d",
+                                                "minimum_filter1d",
+                                                "maximum_filter1d",
+                                                "median_filter1d",
+                                                "uniform_filter",
+                                                "gaussian_filter"};
 
 template <class Op, std::size_t Count>
 constexpr std::optional<Op> table_entry(std::string_view name) {
@@ -782,6 +843,7 @@ class parser {
     if (value made; creation_function(fn, args, at, made)) return made;
     if (value joined; join_function(fn, args, at, joined)) return joined;
     if (value scanned; signal_function(fn, args, at, scanned)) return scanned;
+    if (value filtered; filter_function(fn, args, at, filtered)) return filtered;
     bad_call(fn, at, "unknown function");
   }
 
@@ -832,6 +894,101 @@ class parser {
   static array float64_array(const std::vector<double>& values, shape_t shape) {
     return from_buffer(std::as_bytes(std::span<const double>(values)), std::move(shape),
                        make_dtype(scalar_kind::float64));
+  }
+
+  // scipy.ndimage's filters: f(input, <weights, size or sigma>, axis, …, mode, cval, …).
+  bool filter_function(const std::string& fn, arguments& args, const token& at, value& result) {
+    static const std::set<std::string> names = {
+        "correlate1d",       "convolve1d",       "uniform_filter1d",
+        "gaussian_filter1d", "minimum_filter1d", "maximum_filter1d",
+        "median_filter1d",   "uniform_filter",   "gaussian_filter"};
+    if (!names.count(fn)) return false;
+    const bool nd = fn == "uniform_filter" || fn == "gaussian_filter";
+    const bool gaussian = fn == "gaussian_filter1d" || fn == "gaussian_filter";
+    const bool weighted = fn == "correlate1d" || fn == "convolve1d";
+    const char* second = weighted ? "weights" : gaussian ? "sigma" : "size";
+    // scipy's positional order after (input, second): axis (1-d forms), order (Gaussians),
+    // output, mode, cval, then origin or truncate.
+    std::vector<std::string> order = {"input", second};
+    if (!nd) order.push_back("axis");
+    if (gaussian) order.push_back("order");
+    order.insert(order.end(), {"output", "mode", "cval"});
+    order.push_back(gaussian ? "truncate" : "origin");
+    std::vector<std::string_view> keywords(order.begin(), order.end());
+    if (fn == "gaussian_filter1d") keywords.push_back("radius");
+    if (args.positional.size() > order.size()) bad_call(fn, at, "too many arguments");
+    for (const auto& entry : args.keywords) {
+      if (std::find(keywords.begin(), keywords.end(), entry.first) == keywords.end())
+        bad_call(fn, at, "unexpected keyword argument '" + entry.first + "'");
+    }
+    auto get = [&](const std::string& key) -> const std::pair<value, token>* {
+      const auto at_pos = std::find(order.begin(), order.end(), key) - order.begin();
+      return args.get(static_cast<std::size_t>(at_pos), key);
+    };
+    auto given = [&](const std::string& key) {
+      const auto* a = get(key);
+      return a && !std::holds_alternative<none_t>(a->first.v) ? a : nullptr;
+    };
+    if (given("output")) bad_call(fn, at, "output= is not supported (use astype)");
+    filter_mode mode = filter_mode::reflect;
+    if (const auto* m = given("mode")) {
+      static const std::map<std::string, filter_mode> modes = {
+          {"reflect", filter_mode::reflect},   {"grid-mirror", filter_mode::reflect},
+          {"mirror", filter_mode::mirror},     {"nearest", filter_mode::nearest},
+          {"wrap", filter_mode::wrap},         {"grid-wrap", filter_mode::wrap},
+          {"constant", filter_mode::constant}, {"grid-constant", filter_mode::constant}};
+      const auto* name = std::get_if<std::string>(&m->first.v);
+      if (!name || !modes.count(*name))
+        bad_call(fn, at, "mode must be 'reflect', 'mirror', 'nearest', 'wrap' or 'constant'");
+      mode = modes.at(*name);
+    }
+    const auto* c = given("cval");
+    const double cval = c ? number_of(c->first, fn, c->second) : 0.0;
+    const auto* in = get("input");
+    if (!in) bad_call(fn, at, "missing argument 'input'");
+    const array a = to_array(in->first, in->second);
+    const auto* sec = get(second);
+    if (!sec) bad_call(fn, at, std::string("missing argument '") + second + "'");
+    const auto* ax = given("axis");
+    const int axis = ax ? small_int_of(ax->first, fn, ax->second) : -1;
+    const auto* og = given("origin");
+    const index_t origin = og ? int_of(og->first, fn, og->second) : 0;
+    const auto* od = given("order");
+    const int deriv = od ? small_int_of(od->first, fn, od->second) : 0;
+    const auto* tr = given("truncate");
+    const double truncate = tr ? number_of(tr->first, fn, tr->second) : 4.0;
+    return placed(fn, at, [&] {
+      if (weighted) {
+        std::vector<double> w = doubles_of(sec->first, fn, sec->second);
+        result = value{fn == "correlate1d" ? correlate1d(a, w, axis, mode, cval, origin)
+                                           : convolve1d(a, w, axis, mode, cval, origin)};
+      } else if (fn == "gaussian_filter1d") {
+        std::optional<index_t> radius;
+        if (const auto* r = given("radius")) radius = int_of(r->first, fn, r->second);
+        result = value{gaussian_filter1d(a, number_of(sec->first, fn, sec->second), axis, deriv,
+                                         mode, cval, truncate, radius)};
+      } else if (fn == "gaussian_filter") {
+        if (origin != 0) bad_call(fn, at, "origin is not supported");
+        std::vector<double> sigmas;
+        for (const value& item : tuple_or_one(sec->first))
+          sigmas.push_back(number_of(item, fn, sec->second));
+        result = value{gaussian_filter(a, sigmas, deriv, mode, cval, truncate)};
+      } else if (fn == "uniform_filter") {
+        if (origin != 0) bad_call(fn, at, "origin is not supported");
+        std::vector<index_t> sizes;
+        for (const value& item : tuple_or_one(sec->first))
+          sizes.push_back(int_of(item, fn, sec->second));
+        result = value{uniform_filter(a, sizes, mode, cval)};
+      } else {
+        const index_t size = int_of(sec->first, fn, sec->second);
+        result =
+            value{fn == "uniform_filter1d"   ? uniform_filter1d(a, size, axis, mode, cval, origin)
+                  : fn == "minimum_filter1d" ? minimum_filter1d(a, size, axis, mode, cval, origin)
+                  : fn == "maximum_filter1d" ? maximum_filter1d(a, size, axis, mode, cval, origin)
+                                             : median_filter1d(a, size, axis, mode, cval, origin)};
+      }
+      return true;
+    });
   }
 
   // Scans and scipy.signal's filters.
