@@ -68,93 +68,135 @@ input_block input_block_of(const node& n, std::size_t k, const shape_t& c) {
 
 // ---- window filters ----------------------------------------------------------------------
 
-// scipy's correlate1d over one line: `x` holds the window's halo before and after the
-// `length` outputs.
-void correlate_line(const double* x, double* y, index_t length, const std::vector<double>& w,
-                    index_t before) {
+// scipy's test for a symmetric (1) or antisymmetric (-1) odd window, which it then sums in
+// pairs; 0 for any other.
+int symmetry(const std::vector<double>& w) {
   const auto size = static_cast<index_t>(w.size());
-  const index_t size1 = size / 2, size2 = size - size1 - 1;
-  const double* fw = w.data() + size1;
-  // The window's centre for output i is at x[i + before - origin] = x[i + size1].
-  (void)before;
-  int symmetric = 0;
-  if (size & 1) {
-    symmetric = 1;
-    for (index_t i = 1; i <= size / 2; ++i) {
-      if (std::abs(fw[i] - fw[-i]) > std::numeric_limits<double>::epsilon()) {
-        symmetric = 0;
-        break;
-      }
-    }
-    if (symmetric == 0) {
-      symmetric = -1;
-      for (index_t i = 1; i <= size / 2; ++i) {
-        if (std::abs(fw[i] + fw[-i]) > std::numeric_limits<double>::epsilon()) {
-          symmetric = 0;
-          break;
-        }
-      }
-    }
+  if (size % 2 == 0) return 0;
+  const double* fw = w.data() + size / 2;
+  const double eps = std::numeric_limits<double>::epsilon();
+  bool even = true, odd = true;
+  for (index_t i = 1; i <= size / 2; ++i) {
+    even = even && std::abs(fw[i] - fw[-i]) <= eps;
+    odd = odd && std::abs(fw[i] + fw[-i]) <= eps;
   }
-  for (index_t i = 0; i < length; ++i) {
-    const double* c = x + i + size1;
-    double s;
-    if (symmetric > 0) {
-      s = c[0] * fw[0];
-      for (index_t j = -size1; j < 0; ++j) s += (c[j] + c[-j]) * fw[j];
-    } else if (symmetric < 0) {
-      s = c[0] * fw[0];
-      for (index_t j = -size1; j < 0; ++j) s += (c[j] - c[-j]) * fw[j];
-    } else {
-      s = c[size2] * fw[size2];
-      for (index_t j = -size1; j < size2; ++j) s += c[j] * fw[j];
+  return even ? 1 : odd ? -1 : 0;
+}
+
+// Window sums over `rows` planes of `inner` lanes (lanes are independent lines; a line filter
+// has one lane): y[i][j] from x[i + k][j], k over the window. Each output is summed in scipy's
+// order — the loops run across outputs, never across one output's terms — so the bits are
+// scipy's; sixteen outputs at a time stay in vector registers through all the terms.
+using v4 = double __attribute__((vector_size(32)));  // four outputs side by side
+[[gnu::always_inline]] inline v4 load4(const double* p) {
+  v4 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+[[gnu::always_inline]] inline v4 splat(double f) {
+  return v4{f, f, f, f};
+}
+
+// One output's window sum in scipy's order (Form: 1 symmetric pairs, -1 antisymmetric, 0
+// plain), for sixteen outputs at once (V = v4) or one (V = double).
+template <int Form, class V, class L>
+[[gnu::always_inline]] inline V window_sum(L load, const double* c, index_t e, index_t inner,
+                                           const double* fw, index_t size1, index_t size2) {
+  const auto times = [](const V& v, double f) {
+    if constexpr (std::is_same_v<V, double>)
+      return v * f;
+    else
+      return v * splat(f);
+  };
+  if constexpr (Form != 0) {
+    V acc = times(load(c + e), fw[0]);
+    for (index_t k = -size1; k < 0; ++k) {
+      const V lo = load(c + k * inner + e), hi = load(c - k * inner + e);
+      acc += times(Form > 0 ? lo + hi : lo - hi, fw[k]);
     }
-    y[i] = s;
+    return acc;
+  } else {
+    V acc = times(load(c + size2 * inner + e), fw[size2]);
+    for (index_t k = -size1; k < size2; ++k) acc += times(load(c + k * inner + e), fw[k]);
+    return acc;
   }
 }
 
-void window_line(const blocks_payload& p, const double* x, double* y, index_t length,
-                 index_t before, std::vector<double>& scratch) {
-  const index_t size = p.window == window_op::correlate
-                           ? static_cast<index_t>(p.weights.size())
-                           : p.before[static_cast<std::size_t>(p.window_axis)] +
-                                 p.after[static_cast<std::size_t>(p.window_axis)] + 1;
-  switch (p.window) {
-    case window_op::none:
-      return;
-    case window_op::correlate:
-      correlate_line(x, y, length, p.weights, before);
-      return;
-    case window_op::uniform:
-      // Each output's own window sum (scipy runs one sum along the whole line, whose
-      // rounding would make values depend on where chunks start).
-      for (index_t i = 0; i < length; ++i) {
-        double s = 0;
-        for (index_t k = 0; k < size; ++k) s += x[i + k];
-        y[i] = s / static_cast<double>(size);
-      }
-      return;
-    case window_op::minimum:
-    case window_op::maximum: {  // a monotonic queue of candidates: O(1) per output
-      const bool is_min = p.window == window_op::minimum;
-      std::deque<index_t> q;
-      const auto better = [&](double a, double b) { return is_min ? a <= b : a >= b; };
-      for (index_t k = 0; k < length + size - 1; ++k) {
-        while (!q.empty() && better(x[k], x[q.back()])) q.pop_back();
-        q.push_back(k);
-        if (q.front() <= k - size) q.pop_front();
-        if (k >= size - 1) y[k - size + 1] = x[q.front()];
-      }
-      return;
+template <int Form>
+[[gnu::always_inline]] inline void correlate_range(const double* c, double* __restrict y, index_t n,
+                                                   index_t inner, const double* fw, index_t size1,
+                                                   index_t size2) {
+  index_t e = 0;
+  for (; e + 4 <= n; e += 4) {
+    const v4 acc = window_sum<Form, v4>(load4, c, e, inner, fw, size1, size2);
+    std::memcpy(y + e, &acc, sizeof acc);
+  }
+  const auto scalar = [](const double* p) { return *p; };
+  for (; e < n; ++e) y[e] = window_sum<Form, double>(scalar, c, e, inner, fw, size1, size2);
+}
+
+__attribute__((target_clones("avx2", "default"))) void correlate_planes(
+    const double* x, double* __restrict y, index_t rows, index_t inner,
+    const std::vector<double>& w) {
+  const auto size = static_cast<index_t>(w.size());
+  const index_t size1 = size / 2, size2 = size - size1 - 1;
+  const double* fw = w.data() + size1;
+  const double* c = x + size1 * inner;  // output i's centre: row i + size1 of x
+  const index_t n = rows * inner;
+  switch (symmetry(w)) {
+    case 1:
+      return correlate_range<1>(c, y, n, inner, fw, size1, size2);
+    case -1:
+      return correlate_range<-1>(c, y, n, inner, fw, size1, size2);
+    default:
+      return correlate_range<0>(c, y, n, inner, fw, size1, size2);
+  }
+}
+
+// The mean of each window of `size` rows: its own sum (scipy runs one sum along the whole
+// line, whose rounding would make values depend on where chunks start).
+__attribute__((target_clones("avx2", "default"))) void uniform_planes(const double* x,
+                                                                      double* __restrict y,
+                                                                      index_t rows, index_t inner,
+                                                                      index_t size) {
+  constexpr index_t T = 16;
+  const index_t n = rows * inner;
+  const auto d = static_cast<double>(size);
+  index_t e = 0;
+  for (; e + T <= n; e += T) {
+    double acc[T] = {};
+    for (index_t k = 0; k < size; ++k)
+      for (index_t t = 0; t < T; ++t) acc[t] += x[k * inner + e + t];
+    for (index_t t = 0; t < T; ++t) y[e + t] = acc[t] / d;
+  }
+  for (; e < n; ++e) {
+    double acc = 0;
+    for (index_t k = 0; k < size; ++k) acc += x[k * inner + e];
+    y[e] = acc / d;
+  }
+}
+
+// The min, max or median of each window of one line.
+void rank_line(const blocks_payload& p, const double* x, double* y, index_t length, index_t size,
+               std::vector<double>& scratch) {
+  if (p.window == window_op::median) {
+    scratch.resize(static_cast<std::size_t>(size));
+    for (index_t i = 0; i < length; ++i) {
+      std::copy(x + i, x + i + size, scratch.begin());
+      std::nth_element(scratch.begin(), scratch.begin() + p.rank, scratch.end());
+      y[i] = scratch[static_cast<std::size_t>(p.rank)];
     }
-    case window_op::median:
-      scratch.resize(static_cast<std::size_t>(size));
-      for (index_t i = 0; i < length; ++i) {
-        std::copy(x + i, x + i + size, scratch.begin());
-        std::nth_element(scratch.begin(), scratch.begin() + p.rank, scratch.end());
-        y[i] = scratch[static_cast<std::size_t>(p.rank)];
-      }
-      return;
+    return;
+  }
+  // A monotonic queue of candidates: O(1) per output.
+  const bool is_min = p.window == window_op::minimum;
+  std::deque<index_t> q;
+  const auto better = [&](double a, double b) { return is_min ? a <= b : a >= b; };
+  for (index_t k = 0; k < length + size - 1; ++k) {
+    while (!q.empty() && better(x[k], x[q.back()])) q.pop_back();
+    q.push_back(k);
+    if (q.front() <= k - size) q.pop_front();
+    if (k >= size - 1) y[k - size + 1] = x[q.front()];
   }
 }
 
@@ -166,7 +208,9 @@ T from_double(double v) {
     return static_cast<T>(v);
 }
 
-// The window filter of block `in` (shape `in_shape`, the halo along the axis) into `out`.
+// The window filter of block `in` (shape `in_shape`: the output's, plus the halo along the
+// axis) into `out`, through float64 as scipy's line buffers: tiles of lanes small enough to
+// stay in cache, converted in, filtered, converted out.
 void window_block(const node& n, const std::byte* in, const shape_t& in_shape, std::byte* out,
                   const shape_t& out_shape) {
   const blocks_payload& p = *n.blocks;
@@ -175,27 +219,60 @@ void window_block(const node& n, const std::byte* in, const shape_t& in_shape, s
   for (std::size_t d = 0; d < axis; ++d) outer *= out_shape[d];
   for (std::size_t d = axis + 1; d < out_shape.size(); ++d) inner *= out_shape[d];
   const index_t length = out_shape[axis], in_length = in_shape[axis];
-  std::vector<double> line(static_cast<std::size_t>(in_length)),
-      result(static_cast<std::size_t>(length)), scratch;
+  const index_t size = in_length - length + 1;
+  // Lanes per tile: about 256 KiB of float64 input.
+  const index_t tile = std::clamp<index_t>((32 << 10) / std::max<index_t>(in_length, 1), 1, inner);
+  bytes x_buffer = scratch_buffer(static_cast<std::size_t>(in_length * tile) * sizeof(double));
+  bytes y_buffer = scratch_buffer(static_cast<std::size_t>(length * tile) * sizeof(double));
+  auto* x = reinterpret_cast<double*>(x_buffer.data());
+  auto* y = reinterpret_cast<double*>(y_buffer.data());
+  std::vector<double> line, result, scratch;
   visit_kind(n.inputs[0]->dtype.kind, [&](auto in_sample) {
     using I = decltype(in_sample);
-    const I* x = reinterpret_cast<const I*>(in);
     visit_kind(n.dtype.kind, [&](auto out_sample) {
       using O = decltype(out_sample);
-      O* y = reinterpret_cast<O*>(out);
       for (index_t o = 0; o < outer; ++o) {
-        for (index_t j = 0; j < inner; ++j) {
-          const I* from = x + o * in_length * inner + j;
-          for (index_t k = 0; k < in_length; ++k)
-            line[static_cast<std::size_t>(k)] = static_cast<double>(from[k * inner]);
-          window_line(p, line.data(), result.data(), length, p.before[axis], scratch);
-          O* to = y + o * length * inner + j;
-          for (index_t k = 0; k < length; ++k)
-            to[k * inner] = from_double<O>(result[static_cast<std::size_t>(k)]);
+        for (index_t j0 = 0; j0 < inner; j0 += tile) {
+          const index_t w = std::min(tile, inner - j0);
+          const I* from = reinterpret_cast<const I*>(in) + o * in_length * inner + j0;
+          if (inner == 1) {  // one contiguous line
+            for (index_t k = 0; k < in_length; ++k) x[k] = static_cast<double>(from[k]);
+          } else {
+            for (index_t k = 0; k < in_length; ++k)
+              for (index_t t = 0; t < w; ++t)
+                x[k * w + t] = static_cast<double>(from[k * inner + t]);
+          }
+          switch (p.window) {
+            case window_op::correlate:
+              correlate_planes(x, y, length, w, p.weights);
+              break;
+            case window_op::uniform:
+              uniform_planes(x, y, length, w, size);
+              break;
+            default:  // min, max, median: line by line
+              line.resize(static_cast<std::size_t>(in_length));
+              result.resize(static_cast<std::size_t>(length));
+              for (index_t t = 0; t < w; ++t) {
+                for (index_t k = 0; k < in_length; ++k)
+                  line[static_cast<std::size_t>(k)] = x[k * w + t];
+                rank_line(p, line.data(), result.data(), length, size, scratch);
+                for (index_t k = 0; k < length; ++k)
+                  y[k * w + t] = result[static_cast<std::size_t>(k)];
+              }
+          }
+          O* to = reinterpret_cast<O*>(out) + o * length * inner + j0;
+          if (inner == 1) {
+            for (index_t k = 0; k < length; ++k) to[k] = from_double<O>(y[k]);
+          } else {
+            for (index_t k = 0; k < length; ++k)
+              for (index_t t = 0; t < w; ++t) to[k * inner + t] = from_double<O>(y[k * w + t]);
+          }
         }
       }
     });
   });
+  release(x_buffer);
+  release(y_buffer);
 }
 
 // Computes output chunk `c` (box `own`) into `out` (the chunk's shape).
@@ -208,11 +285,17 @@ void compute_block(const program_table& programs, const node& n, const shape_t& 
   for (std::size_t k = 0; k < n.inputs.size(); ++k) {
     const node& in = *n.inputs[k];
     const input_block ib = input_block_of(n, k, c);
-    values[k].resize(static_cast<std::size_t>(ib.read.size()) * in.dtype.itemsize());
+    values[k] = scratch_buffer(static_cast<std::size_t>(ib.read.size()) * in.dtype.itemsize());
     evaluate_into(programs, in, ib.read, values[k]);
     views.push_back({values[k].data(), ib.read.shape(), in.dtype});
     if (k == 0) core = ib.core;
   }
+  struct give_back {
+    std::vector<bytes>& values;
+    ~give_back() {
+      for (bytes& v : values) release(v);
+    }
+  } returner{values};
   if (p.window != window_op::none) {
     window_block(n, values[0].data(), views[0].shape, out.data(), own.shape());
     return;
@@ -243,18 +326,18 @@ void blocks_into(const program_table& programs, const node& n, const box& region
                  std::span<std::byte> out) {
   if (region.size() == 0) return;
   const std::size_t itemsize = n.dtype.itemsize();
-  bytes block;
   for_each_index(touched_chunks(n, region), [&](const shape_t& c) {
     const box own = chunk_box_of(n.chunks, c);
     if (own == region) {
       compute_block(programs, n, c, own, out);
       return;
     }
-    block.resize(static_cast<std::size_t>(own.size()) * itemsize);
+    bytes block = scratch_buffer(static_cast<std::size_t>(own.size()) * itemsize);
     compute_block(programs, n, c, own, block);
     const box part = own.intersect(region);
     copy_region(block.data(), own.shape(), part.relative_to(own.start).start, out.data(),
                 region.shape(), part.relative_to(region.start).start, part.shape(), itemsize);
+    release(block);
   });
 }
 
@@ -269,10 +352,10 @@ index_t blocks_estimate(const program_table& programs, const node& n, const box&
       const input_block ib = input_block_of(n, k, c);
       bytes += estimate_bytes(programs, *n.inputs[k], ib.read);
     }
-    // A window filter's line buffers (three lines at most as long as the read box's longest
-    // axis), a user function's own scratch.
-    const shape_t read = input_block_of(n, 0, c).read.shape();
-    bytes += n.blocks->scratch + 24 * *std::max_element(read.begin(), read.end());
+    // A window filter's float64 copies of its input and output blocks; a user function's
+    // own scratch.
+    if (n.blocks->window != window_op::none) bytes += 1 << 20;  // tiles of ~256 KiB
+    bytes += n.blocks->scratch;
     most = std::max(most, bytes);
   });
   return out + most;

@@ -139,16 +139,6 @@ void read_source(const node& n, const box& region, std::span<std::byte> out) {
     n.result->spilled->read(region, out);
 }
 
-// A scratch buffer of `size` bytes from the current pool (a fresh one costs its page faults).
-bytes scratch_buffer(std::size_t size) {
-  return current_pool ? current_pool->acquire(size) : bytes(size);
-}
-
-// Gives `scratch` back to the current pool.
-void release(bytes& scratch) {
-  if (current_pool && !scratch.empty()) current_pool->recycle(std::move(scratch));
-}
-
 // Values held in memory for the whole node (C order), or nullptr.
 const bytes* memory_values(const node& n) {
   if (n.kind == node_kind::memory_source) return n.values.get();
@@ -321,6 +311,14 @@ const bytes* source_cache::find(const node* n, const box& b) const {
 const bytes& source_cache::insert(const node* n, const box& b, bytes values) {
   entries_.push_back({n, b, std::move(values)});
   return entries_.back().values;
+}
+
+bytes scratch_buffer(std::size_t size) {
+  return current_pool ? current_pool->acquire(size) : bytes(size);
+}
+
+void release(bytes& scratch) {
+  if (current_pool && !scratch.empty()) current_pool->recycle(std::move(scratch));
 }
 
 bytes buffer_pool::acquire(std::size_t size) {

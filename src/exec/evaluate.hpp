@@ -83,6 +83,11 @@ class source_cache_scope {
   buffer_pool_scope pool_;
 };
 
+/// A scratch buffer of `size` bytes from the current thread's pool (see buffer_pool_scope),
+/// else a fresh one (which costs its page faults); `release` gives it back.
+bytes scratch_buffer(std::size_t size);
+void release(bytes& scratch);
+
 /// Writes the values of `n` over `region` (C order, native) into `out`, running the programs
 /// `programs` compiled for it. Safe for concurrent use.
 void evaluate_into(const program_table& programs, const node& n, const box& region,
