@@ -328,12 +328,14 @@ bytes buffer_pool::acquire(std::size_t size) {
     std::lock_guard lock(mutex_);
     std::size_t best = spare_.size();
     for (std::size_t i = 0; i < spare_.size(); ++i) {
-      if (spare_[i].capacity() >= size &&
+      // Not one more than twice as large: a small request would strand a large buffer.
+      if (spare_[i].capacity() >= size && spare_[i].capacity() <= 2 * size + 4096 &&
           (best == spare_.size() || spare_[i].capacity() < spare_[best].capacity()))
         best = i;
     }
     if (best < spare_.size()) {
       bytes out = std::move(spare_[best]);
+      idle_ -= out.capacity();
       spare_.erase(spare_.begin() + static_cast<std::ptrdiff_t>(best));
       out.resize(size);  // within its capacity: no allocation, no initialisation
       return out;
@@ -344,7 +346,9 @@ bytes buffer_pool::acquire(std::size_t size) {
 
 void buffer_pool::recycle(bytes buffer) {
   std::lock_guard lock(mutex_);
-  if (spare_.size() < 16) spare_.push_back(std::move(buffer));
+  if (spare_.size() >= max_spares || idle_ + buffer.capacity() > max_idle_bytes) return;
+  idle_ += buffer.capacity();
+  spare_.push_back(std::move(buffer));
 }
 
 void source_cache::reset() {
@@ -885,10 +889,11 @@ index_t estimate_bytes(const program_table& programs, const node& n, const box& 
       const auto pieces = concatenate_pieces(n, region);
       if (pieces.size() == 1 && pieces.front().part.shape() == region.shape())
         return estimate_bytes(programs, *n.inputs[pieces.front().input], pieces.front().part);
-      index_t total = out;
+      // The parts are evaluated one after another, each into scratch copied into the output.
+      index_t most = 0;
       for (const concat_piece& p : pieces)
-        total += estimate_bytes(programs, *n.inputs[p.input], p.part);
-      return total;
+        most = std::max(most, estimate_bytes(programs, *n.inputs[p.input], p.part));
+      return out + most;
     }
     case node_kind::elementwise: {
       const block_program& program = programs.at(n);

@@ -18,17 +18,21 @@
 
 namespace chunkarr::detail {
 
-/// Buffers recycled by exact size: every task of a stage needs buffers of the same few sizes,
-/// and a fresh multi-MiB block costs a page fault per page on first touch. Thread-safe; keeps
-/// at most 16 idle buffers, freed with the pool.
+/// Buffers recycled by size: every task of a stage needs buffers of the same few sizes, and a
+/// fresh multi-MiB block costs a page fault per page on first touch. Thread-safe; keeps at
+/// most 16 idle buffers and 64 MiB of them (memory the budget does not see), freed with the
+/// pool.
 class buffer_pool {
  public:
   bytes acquire(std::size_t size);
   void recycle(bytes buffer);
 
  private:
+  static constexpr std::size_t max_spares = 16;
+  static constexpr std::size_t max_idle_bytes = std::size_t{64} << 20;
   std::mutex mutex_;
   std::vector<bytes> spare_;
+  std::size_t idle_ = 0;  // their capacities
 };
 
 /// Makes `pool` the one the current thread's evaluation takes its scratch buffers from (the

@@ -401,34 +401,89 @@ class plan_runner {
     stage_result& out = *ps.result->result;
     const std::size_t itemsize = sc.dtype.itemsize();
     buffer_pool buffers;
+    // A step's values into the result (in memory), or as one chunk (spilled, or the output's).
+    const auto deliver = [&](const shape_t& kept_index, index_t o, const box& b,
+                             const bytes& result) {
+      const shape_t shape = b.shape();
+      if (!out.spill && !ps.to_output) {
+        copy_region(result.data(), shape, shape_t(shape.size(), 0), out.values.data(), sc.shape,
+                    b.start, shape, itemsize);
+        return;
+      }
+      shape_t index = kept_index;
+      index.insert(index.begin() + static_cast<std::ptrdiff_t>(axis), o);
+      emit_chunk(ps, sink, index, b, result);
+    };
+    // (outer, length, inner) of a box around the axis.
+    const auto split = [&](const shape_t& shape) {
+      index_t outer = 1, inner = 1;
+      for (std::size_t d = 0; d < axis; ++d) outer *= shape[d];
+      for (std::size_t d = axis + 1; d < shape.size(); ++d) inner *= shape[d];
+      return std::array<index_t, 3>{outer, shape[axis], inner};
+    };
+    const auto cancelled = [&] { return cancel_ && cancel_->load(std::memory_order_relaxed); };
     stage s;
     s.run = [&](index_t i) -> std::any {
       buffer_pool_scope scope(&buffers);
       const box kept = strips.kept_box(i);
-      bytes state(static_cast<std::size_t>(kept.size()) * scan.state_bytes());
+      const auto lane_state = static_cast<std::size_t>(kept.size()) * scan.state_bytes();
+      bytes state(lane_state);
       const shape_t kept_index = strips.kept.chunk_range(i).start;
       const index_t steps = strips.steps.tasks();
-      for (index_t k = 0; k < steps; ++k) {
-        if (cancel_ && cancel_->load(std::memory_order_relaxed)) return {};
-        const index_t o = sc.scan.reverse ? steps - 1 - k : k;  // the step's chunk
-        const box b = strips.step_box(i, o);
-        const shape_t shape = b.shape();
-        index_t outer = 1, inner = 1;
-        for (std::size_t d = 0; d < axis; ++d) outer *= shape[d];
-        for (std::size_t d = axis + 1; d < shape.size(); ++d) inner *= shape[d];
-        bytes values = buffers.acquire(static_cast<std::size_t>(b.size()) * input.dtype.itemsize());
-        evaluate_into(p_.programs, input, b, values);
-        bytes result = buffers.acquire(static_cast<std::size_t>(b.size()) * itemsize);
-        scan.step(state.data(), outer, shape[axis], inner, values.data(), result.data(), k == 0);
-        buffers.recycle(std::move(values));
-        if (!out.spill && !ps.to_output) {
-          copy_region(result.data(), shape, shape_t(shape.size(), 0), out.values.data(), sc.shape,
-                      b.start, shape, itemsize);
-        } else {
-          shape_t index = kept_index;
-          index.insert(index.begin() + static_cast<std::ptrdiff_t>(axis), o);
-          emit_chunk(ps, sink, index, b, result);
+      if (!sc.scan.both_ways) {
+        for (index_t k = 0; k < steps && !cancelled(); ++k) {
+          const index_t o = sc.scan.reverse ? steps - 1 - k : k;  // the step's chunk
+          const box b = strips.step_box(i, o);
+          const auto [outer, length, inner] = split(b.shape());
+          bytes values =
+              buffers.acquire(static_cast<std::size_t>(b.size()) * input.dtype.itemsize());
+          evaluate_into(p_.programs, input, b, values);
+          bytes result = buffers.acquire(static_cast<std::size_t>(b.size()) * itemsize);
+          scan.step(state.data(), outer, length, inner, values.data(), result.data(), k == 0);
+          buffers.recycle(std::move(values));
+          deliver(kept_index, o, b, result);
+          buffers.recycle(std::move(result));
         }
+        return {};
+      }
+      // filtfilt: forward through the steps keeping the state each starts from, then back:
+      // each step's forward values again from its saved state, then the backward filter.
+      std::vector<bytes> saved(static_cast<std::size_t>(steps));
+      const auto forward_values = [&](index_t o, bool first) {
+        const box in = scan_input_box(sc, strips.step_box(i, o));
+        bytes values =
+            buffers.acquire(static_cast<std::size_t>(in.size()) * input.dtype.itemsize());
+        evaluate_into(p_.programs, input, in, values);
+        bytes doubles = buffers.acquire(static_cast<std::size_t>(in.size()) * sizeof(double));
+        auto* y = reinterpret_cast<double*>(doubles.data());
+        scan.to_double(values.data(), in.size(), y);
+        buffers.recycle(std::move(values));
+        const auto [outer, length, inner] = split(in.shape());
+        scan.forward(state.data(), outer, length, inner, y, first);
+        return std::pair{in, std::move(doubles)};
+      };
+      for (index_t o = 0; o < steps && !cancelled(); ++o) {
+        saved[static_cast<std::size_t>(o)] = state;
+        auto [in, doubles] = forward_values(o, o == 0);
+        buffers.recycle(std::move(doubles));
+      }
+      bytes back(lane_state);
+      for (index_t o = steps; o-- > 0 && !cancelled();) {
+        state = saved[static_cast<std::size_t>(o)];
+        auto [in, doubles] = forward_values(o, o == 0);
+        const auto [outer, length, inner] = split(in.shape());
+        scan.backward(back.data(), outer, length, inner, reinterpret_cast<double*>(doubles.data()),
+                      o == steps - 1);
+        // The step's own part of the input's box (without the padding).
+        const box b = strips.step_box(i, o);
+        box part = b.relative_to(b.start);
+        part.start[axis] = b.start[axis] + sc.scan.edge - in.start[axis];
+        part.stop[axis] = part.start[axis] + (b.stop[axis] - b.start[axis]);
+        bytes result = buffers.acquire(static_cast<std::size_t>(b.size()) * itemsize);
+        copy_region(doubles.data(), in.shape(), part.start, result.data(), b.shape(),
+                    shape_t(b.ndim(), 0), b.shape(), itemsize);
+        buffers.recycle(std::move(doubles));
+        deliver(kept_index, o, b, result);
         buffers.recycle(std::move(result));
       }
       return {};

@@ -222,6 +222,39 @@ void filter_step(const scan_payload& p, double* z, index_t outer, index_t length
 
 }  // namespace
 
+void scanner::to_double(const std::byte* in, index_t count, double* out) const {
+  visit_kind(n_.inputs[0]->dtype.kind, [&](auto sample) {
+    using T = decltype(sample);
+    const T* x = reinterpret_cast<const T*>(in);
+    for (index_t i = 0; i < count; ++i) out[i] = static_cast<double>(x[i]);
+  });
+}
+
+void scanner::forward(std::byte* state, index_t outer, index_t length, index_t inner,
+                      double* values, bool first) const {
+  scan_payload p = n_.scan;
+  p.reverse = false;
+  filter_step(p, reinterpret_cast<double*>(state), outer, length, inner, values, first);
+}
+
+void scanner::backward(std::byte* state, index_t outer, index_t length, index_t inner,
+                       double* values, bool first) const {
+  scan_payload p = n_.scan;
+  p.reverse = true;
+  filter_step(p, reinterpret_cast<double*>(state), outer, length, inner, values, first);
+}
+
+box scan_input_box(const node& scan, const box& step) {
+  if (!scan.scan.both_ways) return step;
+  const auto axis = static_cast<std::size_t>(scan.axis);
+  const index_t edge = scan.scan.edge;
+  box in = step;
+  in.start[axis] = step.start[axis] == 0 ? 0 : step.start[axis] + edge;
+  in.stop[axis] =
+      step.stop[axis] == scan.shape[axis] ? scan.shape[axis] + 2 * edge : step.stop[axis] + edge;
+  return in;
+}
+
 std::size_t scanner::state_bytes() const {
   if (is_iir(n_.scan.op)) return delays(n_.scan) * sizeof(double);
   return n_.dtype.itemsize();
@@ -234,11 +267,7 @@ void scanner::step(std::byte* state, index_t outer, index_t length, index_t inne
   const index_t count = outer * length * inner;
   if (is_iir(p.op)) {
     auto* values = reinterpret_cast<double*>(out);
-    visit_kind(from, [&](auto sample) {
-      using T = decltype(sample);
-      const T* x = reinterpret_cast<const T*>(in);
-      for (index_t i = 0; i < count; ++i) values[i] = static_cast<double>(x[i]);
-    });
+    to_double(in, count, values);
     filter_step(p, reinterpret_cast<double*>(state), outer, length, inner, values, first);
     return;
   }

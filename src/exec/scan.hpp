@@ -25,9 +25,23 @@ class scanner {
   /// step, where the states start.
   void step(std::byte* state, index_t outer, index_t length, index_t inner, const std::byte* in,
             std::byte* out, bool first) const;
+  /// filtfilt's two halves over values already in float64 (in place): the forward filter
+  /// (`first`: its states start here from zi · the first sample) and the backward one
+  /// (`first`: from zi · the last sample).
+  void forward(std::byte* state, index_t outer, index_t length, index_t inner, double* values,
+               bool first) const;
+  void backward(std::byte* state, index_t outer, index_t length, index_t inner, double* values,
+                bool first) const;
+  /// The input's values over `in` as float64 into `out`.
+  void to_double(const std::byte* in, index_t count, double* out) const;
 
  private:
   const node& n_;
 };
+
+/// The input box a scan's step over `step` (a box of the scan's output) reads: the same box,
+/// but for filtfilt: shifted by the edge, and at the first and last steps along the axis
+/// widened to the input's ends (the padding).
+box scan_input_box(const node& scan, const box& step);
 
 }  // namespace chunkarr::detail

@@ -149,6 +149,7 @@ std::string describe(const node& n) {
                                     "nancumprod", "lfilter", "sosfilt"};
       what = names[static_cast<int>(n.scan.op)];
       if (n.scan.reverse) what += " backward";
+      if (n.scan.both_ways) what = n.scan.op == scan_op::sosfilt ? "sosfiltfilt" : "filtfilt";
       break;
     }
     case node_kind::blocks:

@@ -98,6 +98,13 @@ struct scan_payload {
   // filtfilt and sosfiltfilt: lfilter_zi / sosfilt_zi scaled by x[0]); zeros when empty.
   std::vector<double> zi;
   bool reverse = false;  // lfilter, sosfilt: from the last element to the first
+  // filtfilt, sosfiltfilt: forward from zi · x[0], then backward from zi · y[-1], over the
+  // input (the signal extended by `edge` at both ends: scipy's padding), the extension cut
+  // off: the node is `edge` shorter than its input at each end along the axis. The backward
+  // pass recomputes each chunk's forward values from the state saved at its start, so
+  // nothing between the passes is stored.
+  bool both_ways = false;
+  index_t edge = 0;
 };
 
 /// The window filters built on map_overlap (scipy.ndimage's; src/exec/blocks.cpp).

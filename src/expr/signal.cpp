@@ -171,11 +171,18 @@ array forward_backward(const char* name, const array& x, int axis, index_t ntaps
                              ") must be greater than padlen, which is ", edge);
   }
   p.zi = std::move(zi);
-  const array forward =
-      scan_node(extended(x, d, edge, type), d, make_dtype(scalar_kind::float64), p);
-  p.reverse = true;
-  const array backward = scan_node(forward, d, make_dtype(scalar_kind::float64), p);
-  return edge > 0 ? along(backward, d, edge, -edge) : backward;
+  p.both_ways = true;
+  p.edge = edge;
+  const array ext = extended(x, d, edge, type);
+  auto n = std::make_shared<node>();
+  n->kind = detail::node_kind::scan;
+  n->shape = x.shape();
+  n->dtype = make_dtype(scalar_kind::float64);
+  n->chunks = scan_chunks(x);
+  n->inputs = {ext.node()};
+  n->axis = d;
+  n->scan = std::move(p);
+  return array(std::move(n));
 }
 
 // ---- Butterworth design (scipy.signal.iirfilter with ftype 'butter') ------------------------

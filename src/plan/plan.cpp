@@ -294,7 +294,13 @@ class planner {
       const std::string spilled = " (spilled to disk)";
       if (const auto at = last.name.find(spilled); at != std::string::npos)
         last.name.replace(at, spilled.size(), " (strips straight to the output)");
-      for (index_t& b : last.task_bytes) b += out_.chunk_extra;
+      // The sink's own bytes per chunk; a scan's tasks no longer pad and encode chunks for a
+      // temporary array of their own.
+      const index_t own_chunk =
+          last.kind == stage_kind::scan
+              ? 2 * element_count(block_layout(root->chunks).chunk_shape()) * itemsize_of(*root)
+              : 0;
+      for (index_t& b : last.task_bytes) b += out_.chunk_extra - own_chunk;
       return;
     }
     plan_stage s;
@@ -436,15 +442,23 @@ class planner {
     const index_t item = itemsize_of(*sc);
     const index_t chunk = element_count(block_layout(sc->chunks).chunk_shape()) * item;
     index_t largest = 0;
+    // filtfilt keeps the forward state at the start of every step for the backward pass.
+    const index_t saved_states = sc->scan.both_ways ? s.strips.steps.tasks() + 1 : 1;
     for (index_t i = 0; i < s.tasks; ++i) {
       index_t eval = 0;
       for (index_t o = 0; o < s.strips.steps.tasks(); ++o) {
-        const box b = s.strips.step_box(i, o);
-        eval = std::max(eval, estimate_bytes(p_.programs, input, b) + b.size() * item);
+        const box step = s.strips.step_box(i, o);
+        const box b = scan_input_box(*sc, step);
+        // The input's values, the step's float64 values, and the step's result.
+        eval = std::max(eval,
+                        estimate_bytes(p_.programs, input, b) + b.size() * 8 + step.size() * item);
       }
-      // The lanes' states, a step's values, and a padded chunk and its encoding.
+      // The lanes' states, and a padded chunk and its encoding (a store's sink counts its own:
+      // added when the chunks go there).
       const index_t bytes =
-          eval + s.strips.kept_box(i).size() * static_cast<index_t>(scan.state_bytes()) + 3 * chunk;
+          eval +
+          saved_states * s.strips.kept_box(i).size() * static_cast<index_t>(scan.state_bytes()) +
+          2 * chunk;
       s.task_bytes[static_cast<std::size_t>(i)] = bytes;
       largest = std::max(largest, bytes);
     }

@@ -1,11 +1,28 @@
 #include "chunkarr/store/store.hpp"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <atomic>
+#include <new>
 
 #include "chunkarr/core/error.hpp"
 
 namespace chunkarr {
+
+namespace detail {
+
+void* map_buffer(std::size_t size) {
+  void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) throw std::bad_alloc();
+  return p;
+}
+
+void unmap_buffer(void* p, std::size_t size) noexcept {
+  ::munmap(p, size);
+}
+
+}  // namespace detail
 
 bool kvstore::get_into(std::string_view key, bytes& buffer) const {
   std::optional<bytes> value = get(key);
