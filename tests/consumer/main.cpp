@@ -40,6 +40,26 @@ int main(int argc, char** argv) {
   } catch (const ca::format_error&) {
   }
 #endif
+  {
+    // --- README blocks example begins ---
+    // dask's map_blocks: an xtensor view of each block in, the output block out.
+    ca::array scaled = ca::map_blocks<float>([](const auto& b) { return xt::eval(b * 2.0f); }, x);
+    // dask's map_overlap: each block with 16 more columns each side (read from the neighbours,
+    // reflected at the ends); the function's result is trimmed back to the chunk.
+    ca::array smooth = ca::map_overlap<float>(
+        [](const auto& b) { return xt::eval(b - xt::mean(b)()); }, x, {0, 16},
+        {ca::boundary_kind::reflect});
+    // --- README blocks example ends ---
+    ca::array band =
+        ca::sosfiltfilt(ca::butter(4, {30, 300}, ca::filter_band::bandpass, 1000.0), x, 1);
+    const auto s = ca::compute<float>(scaled), raw = ca::compute<float>(x);
+    const auto f = ca::compute<double>(band);
+    const auto sm = ca::compute<float>(smooth);
+    if (s(3, 5) != 2 * raw(3, 5) || f.shape() != raw.shape() || sm.shape() != raw.shape()) {
+      std::cerr << "consumer: unexpected map_blocks or filter result\n";
+      return 1;
+    }
+  }
   const ca::zarr_array out = ca::zarr_array::open(out_path);
   if (m.size() != 16 || out.shape() != ca::shape_t{16, 30000} || !(m(3) > m(0))) {
     std::cerr << "consumer: unexpected result\n";

@@ -91,6 +91,10 @@ EXPRESSIONS = [
     "extract(b, x[:, :1]) + random(2).poisson(4, 3)[y > 100].sum()",
     "np.random.default_rng(5).integers(0, 9, size=(2, 3), dtype='u1')[x[:2] > 0]",
     "meshgrid(y, x[0], indexing='ij')[1] + x[[0, 3], [2, 1]].sum()",
+    "cumsum(x, axis=0) + nancumprod(y)[0] - diff(x, 2, axis=0).sum()",
+    "sosfiltfilt(butter(2, 0.3, output='sos'), x, axis=0, padlen=2) + lfilter([1, 2], [1, 0.5], x)",
+    "gaussian_filter1d(x, 1.5, axis=1, mode='wrap') + median_filter1d(x, 3, axis=0, origin=1) - correlate1d(y, [1, -1], mode='constant', cval=2)[0]",
+    "filtfilt(butter(3, [0.1, 0.4], 'bandstop')[0], butter(3, [0.1, 0.4], 'bandstop')[1], x[:, :2], axis=0, padtype=None) + gradient(x, 2.0)[1][:, :2]",
 ]
 
 
