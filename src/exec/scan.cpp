@@ -88,9 +88,9 @@ using accumulator_t =
 // j's sample n (filtered in place). `z` holds each section's two delays for all `lanes` lanes
 // (z[(2s + k) * lanes + lane]); `lane0` is the first of these W.
 template <index_t W>
-__attribute__((target_clones("avx2", "default")))  // 4 doubles per operation, else 2
-void sos_lanes(const double* sos, std::size_t sections, double* z, index_t lanes, index_t lane0,
-               double* x, index_t stride, index_t length) {
+[[gnu::always_inline]] inline void sos_lanes(const double* sos, std::size_t sections, double* z,
+                                             index_t lanes, index_t lane0, double* x,
+                                             index_t stride, index_t length) {
   constexpr std::size_t max_sections = 32;
   double z0[max_sections][W], z1[max_sections][W];
   for (std::size_t s = 0; s < sections; ++s) {
@@ -126,9 +126,10 @@ void sos_lanes(const double* sos, std::size_t sections, double* z, index_t lanes
 // The same for a filter of any order (b and a each order + 1 long, a[0] = 1), state
 // z[k * lanes + lane] for k < order: scipy.signal.lfilter's loop.
 template <index_t W>
-__attribute__((target_clones("avx2", "default"))) void lfilter_lanes(
-    const double* b, const double* a, std::size_t order, double* z, index_t lanes, index_t lane0,
-    double* x, index_t stride, index_t length) {
+[[gnu::always_inline]] inline void lfilter_lanes(const double* b, const double* a,
+                                                 std::size_t order, double* z, index_t lanes,
+                                                 index_t lane0, double* x, index_t stride,
+                                                 index_t length) {
   constexpr std::size_t max_order = 64;
   double d[max_order][W];
   for (std::size_t k = 0; k < order; ++k)
@@ -152,16 +153,32 @@ __attribute__((target_clones("avx2", "default"))) void lfilter_lanes(
     for (index_t j = 0; j < W; ++j) z[k * lanes + lane0 + j] = d[k][j];
 }
 
+// The kernels for 8 lanes and for 1, each compiled for AVX2 (4 doubles per operation) and
+// for the baseline (2), chosen when the program starts.
+#define CHUNKARR_FILTER_ENTRY(W)                                                                 \
+  __attribute__((target_clones("avx2", "default"))) void filter_lanes_##W(                       \
+      const scan_payload& p, double* z, index_t lanes, index_t lane0, double* x, index_t stride, \
+      index_t length) {                                                                          \
+    if (p.op == scan_op::sosfilt) {                                                              \
+      sos_lanes<W>(p.coef.data(), p.order, z, lanes, lane0, x, stride, length);                  \
+    } else {                                                                                     \
+      lfilter_lanes<W>(p.coef.data(), p.coef.data() + p.order + 1, p.order, z, lanes, lane0, x,  \
+                       stride, length);                                                          \
+    }                                                                                            \
+  }
+CHUNKARR_FILTER_ENTRY(8)
+CHUNKARR_FILTER_ENTRY(1)
+#undef CHUNKARR_FILTER_ENTRY
+
 // Filters W lanes in place with the node's filter.
 template <index_t W>
 void filter_lanes(const scan_payload& p, double* z, index_t lanes, index_t lane0, double* x,
                   index_t stride, index_t length) {
-  if (p.op == scan_op::sosfilt) {
-    sos_lanes<W>(p.coef.data(), p.order, z, lanes, lane0, x, stride, length);
-  } else {
-    lfilter_lanes<W>(p.coef.data(), p.coef.data() + p.order + 1, p.order, z, lanes, lane0, x,
-                     stride, length);
-  }
+  static_assert(W == 8 || W == 1);
+  if constexpr (W == 8)
+    filter_lanes_8(p, z, lanes, lane0, x, stride, length);
+  else
+    filter_lanes_1(p, z, lanes, lane0, x, stride, length);
 }
 
 std::size_t delays(const scan_payload& p) {
