@@ -12,6 +12,7 @@
 #include "chunkarr/core/error.hpp"
 #include "chunkarr/core/region_copy.hpp"
 #include "exec/evaluate.hpp"
+#include "exec/kernels.hpp"
 
 namespace chunkarr::detail {
 namespace {
@@ -200,14 +201,6 @@ void rank_line(const blocks_payload& p, const double* x, double* y, index_t leng
   }
 }
 
-template <class T>
-T from_double(double v) {
-  if constexpr (std::is_same_v<T, bool>)
-    return v != 0;
-  else
-    return static_cast<T>(v);
-}
-
 // The window filter of block `in` (shape `in_shape`: the output's, plus the halo along the
 // axis) into `out`, through float64 as scipy's line buffers: tiles of lanes small enough to
 // stay in cache, converted in, filtered, converted out.
@@ -262,10 +255,10 @@ void window_block(const node& n, const std::byte* in, const shape_t& in_shape, s
           }
           O* to = reinterpret_cast<O*>(out) + o * length * inner + j0;
           if (inner == 1) {
-            for (index_t k = 0; k < length; ++k) to[k] = from_double<O>(y[k]);
+            for (index_t k = 0; k < length; ++k) to[k] = convert<O>(y[k]);
           } else {
             for (index_t k = 0; k < length; ++k)
-              for (index_t t = 0; t < w; ++t) to[k * inner + t] = from_double<O>(y[k * w + t]);
+              for (index_t t = 0; t < w; ++t) to[k * inner + t] = convert<O>(y[k * w + t]);
           }
         }
       }

@@ -7,6 +7,9 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <type_traits>
 
 #include "chunkarr/core/dtype.hpp"
 #include "chunkarr/core/index.hpp"
@@ -29,5 +32,25 @@ kernel_fn unary_kernel(unary_op op, scalar_kind k);
 kernel_fn cast_kernel(scalar_kind from, scalar_kind to);
 /// out = in[0] (bool) ? in[1] : in[2], of kind `k`.
 kernel_fn where_kernel(scalar_kind k);
+
+// NumPy's unsafe cast, as it behaves on x86-64, without C++'s UB for out-of-range floats.
+template <class To, class From>
+To convert(From v) {
+  if constexpr (std::is_same_v<To, bool>) {
+    return v != From(0);
+  } else if constexpr (std::is_floating_point_v<From> && std::is_integral_v<To>) {
+    if constexpr (std::is_same_v<To, std::uint64_t>) {
+      if (v >= From(9223372036854775808.0) && v < From(18446744073709551616.0)) {
+        return static_cast<To>(v);
+      }
+    }
+    if (!(v >= From(-9223372036854775808.0) && v < From(9223372036854775808.0))) {
+      return static_cast<To>(std::numeric_limits<std::int64_t>::min());
+    }
+    return static_cast<To>(static_cast<std::int64_t>(v));
+  } else {
+    return static_cast<To>(v);
+  }
+}
 
 }  // namespace chunkarr::detail

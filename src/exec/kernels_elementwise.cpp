@@ -300,26 +300,6 @@ void unary(index_t n, const operand_ref* in, std::byte* out) {
   }
 }
 
-// NumPy's unsafe cast, as it behaves on x86-64, without C++'s UB for out-of-range floats.
-template <class To, class From>
-To convert(From v) {
-  if constexpr (std::is_same_v<To, bool>) {
-    return v != From(0);
-  } else if constexpr (std::is_floating_point_v<From> && std::is_integral_v<To>) {
-    if constexpr (std::is_same_v<To, std::uint64_t>) {
-      if (v >= From(9223372036854775808.0) && v < From(18446744073709551616.0)) {
-        return static_cast<To>(v);
-      }
-    }
-    if (!(v >= From(-9223372036854775808.0) && v < From(9223372036854775808.0))) {
-      return static_cast<To>(std::numeric_limits<std::int64_t>::min());
-    }
-    return static_cast<To>(static_cast<std::int64_t>(v));
-  } else {
-    return static_cast<To>(v);
-  }
-}
-
 template <class From, class To>
 void cast(index_t n, const operand_ref* in, std::byte* out) {
   loop1<To, From>(n, in, out, [](From v) { return convert<To>(v); });
