@@ -1,4 +1,5 @@
 """Shared by the benchmark scripts: the synthetic recording and the timing of one command."""
+import json
 import os
 import subprocess
 import sys
@@ -66,3 +67,25 @@ def make_hdf5(src, dst, compression=None, chunks=(256, 8192)):
         step = chunks[0]
         for r0 in range(0, a.shape[0], step):
             d[r0:r0 + step] = a[r0:r0 + step]
+
+
+def write_comparison(out_dir, stem, title, intro, rows, args, shape):
+    """Writes bench/results/STEM.md (a table of chunkarr against dask.array: one row per
+    (label, chunkarr expression, {system: {seconds, rss_mib, runs}})) and STEM.json; prints
+    the table."""
+    lines = [f"# {title}", "", intro, "",
+             "| workload | chunkarr expression | chunkarr | dask.array | dask / chunkarr "
+             "| chunkarr peak RSS | dask peak RSS |", "|---|---|---|---|---|---|---|"]
+    for label, expression, r in rows:
+        c, d = r["chunkarr"], r["dask"]
+        lines.append(f"| {label} | `{expression}` | {c['seconds']:.2f} s | {d['seconds']:.2f} s "
+                     f"| {d['seconds'] / c['seconds']:.2f} | {c['rss_mib']:.0f} MiB | "
+                     f"{d['rss_mib']:.0f} MiB |")
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, f"{stem}.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    with open(os.path.join(out_dir, f"{stem}.json"), "w") as f:
+        json.dump({"args": vars(args), "shape": list(shape),
+                   "rows": [{"label": l, "expression": e, **r} for l, e, r in rows]}, f,
+                  indent=1)
+    print("\n".join(lines))

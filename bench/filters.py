@@ -20,7 +20,6 @@ usage: filters.py [--build build] [--size-mib 2048] [--repeats 3] [--threads 2]
                   [--memory-limit-mib 256] [--work DIR]
 """
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -30,7 +29,7 @@ import tempfile
 import numpy as np
 import zarr
 
-from common import make_data, timed
+from common import make_data, timed, write_comparison
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -105,30 +104,15 @@ def main():
         shutil.rmtree(work, ignore_errors=True)
 
     gib = shape[0] * shape[1] * 4 / 2**30
-    lines = ["# Filter and scan benchmarks", "",
-             f"Run by `bench/filters.py`: one float32 session of shape {tuple(shape)} "
+    intro = (f"Run by `bench/filters.py`: one float32 session of shape {tuple(shape)} "
              f"({gib:.2f} GiB; Blosc lz4+shuffle, chunks 256x8192), {args.threads} threads, "
              f"chunkarr memory limit {args.memory_limit_mib} MiB, median of {args.repeats} "
              "alternating runs. chunkarr: the `chunkarr eval EXPR -o OUT` command as a whole "
              "process (the output synced to disk at commit); dask.array: `to_zarr` timed "
              "inside its process (no sync), threaded scheduler, no memory limit of its own. "
              "Peak RSS of the whole process. chunkarr's sosfiltfilt is exact (scipy's result "
-             "on the whole array, bit for bit); dask's is map_overlap's approximation.", "",
-             "| workload | chunkarr expression | chunkarr | dask.array | dask / chunkarr "
-             "| chunkarr peak RSS | dask peak RSS |", "|---|---|---|---|---|---|---|"]
-    for label, expression, r in rows:
-        c, d = r["chunkarr"], r["dask"]
-        lines.append(f"| {label} | `{expression}` | {c['seconds']:.2f} s | {d['seconds']:.2f} s "
-                     f"| {d['seconds'] / c['seconds']:.2f} | {c['rss_mib']:.0f} MiB | "
-                     f"{d['rss_mib']:.0f} MiB |")
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "filters.md"), "w") as f:
-        f.write("\n".join(lines) + "\n")
-    with open(os.path.join(args.out, "filters.json"), "w") as f:
-        json.dump({"args": vars(args), "shape": list(shape),
-                   "rows": [{"label": l, "expression": e, **r} for l, e, r in rows]}, f,
-                  indent=1)
-    print("\n".join(lines))
+             "on the whole array, bit for bit); dask's is map_overlap's approximation.")
+    write_comparison(args.out, "filters", "Filter and scan benchmarks", intro, rows, args, shape)
     return 0
 
 

@@ -25,7 +25,6 @@ usage: restructure.py [--build build] [--size-mib 2048] [--repeats 3] [--threads
                       [--memory-limit-mib 128] [--work DIR]
 """
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -35,7 +34,7 @@ import tempfile
 import numpy as np
 import zarr
 
-from common import make_data, timed
+from common import make_data, timed, write_comparison
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -148,29 +147,14 @@ def main():
         shutil.rmtree(work, ignore_errors=True)
 
     gib = shape[0] * shape[1] * 4 / 2**30
-    lines = ["# Restructuring benchmarks", "",
-             f"Run by `bench/restructure.py`: two float32 sessions of shape {shape} "
+    intro = (f"Run by `bench/restructure.py`: two float32 sessions of shape {shape} "
              f"({gib:.2f} GiB each; Blosc lz4+shuffle, chunks 256x8192), {args.threads} threads, "
              f"chunkarr memory limit {args.memory_limit_mib} MiB, median of {args.repeats} "
              "alternating runs. chunkarr: the `chunkarr eval EXPR [-o OUT]` command as a whole "
              "process (a stored output synced to disk at commit; a selection's result printed); "
              "dask.array: `to_zarr` or `compute` timed inside its process (no sync), threaded "
-             "scheduler, no memory limit of its own. Peak RSS of the whole process.", "",
-             "| workload | chunkarr expression | chunkarr | dask.array | dask / chunkarr "
-             "| chunkarr peak RSS | dask peak RSS |", "|---|---|---|---|---|---|---|"]
-    for label, expression, r in rows:
-        c, d = r["chunkarr"], r["dask"]
-        lines.append(f"| {label} | `{expression}` | {c['seconds']:.2f} s | {d['seconds']:.2f} s "
-                     f"| {d['seconds'] / c['seconds']:.2f} | {c['rss_mib']:.0f} MiB | "
-                     f"{d['rss_mib']:.0f} MiB |")
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "restructure.md"), "w") as f:
-        f.write("\n".join(lines) + "\n")
-    with open(os.path.join(args.out, "restructure.json"), "w") as f:
-        json.dump({"args": vars(args), "shape": shape,
-                   "rows": [{"label": l, "expression": e, **r} for l, e, r in rows]}, f,
-                  indent=1)
-    print("\n".join(lines))
+             "scheduler, no memory limit of its own. Peak RSS of the whole process.")
+    write_comparison(args.out, "restructure", "Restructuring benchmarks", intro, rows, args, shape)
     return 0
 
 

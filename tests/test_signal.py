@@ -7,7 +7,6 @@ filter's window or filtfilt's padding, and edge chunks. Unless a test says other
 comparison is bit for bit: the scans carry their state across chunks exactly and the filters
 compute in SciPy's order of operations.
 """
-import os
 import warnings
 
 import numpy as np
@@ -16,6 +15,7 @@ from scipy import ndimage, signal
 
 import cli_harness
 from cli_harness import TempDirCase, run
+import test_eval
 from test_eval import evaluate
 
 warnings.simplefilter("ignore")
@@ -24,10 +24,7 @@ MODES = ["reflect", "mirror", "nearest", "wrap", "constant"]
 
 
 class Signal(TempDirCase):
-    def write(self, name, values, chunks):
-        path = self.path(f"{name}.zarr")
-        zarr.open(path, mode="w", shape=values.shape, chunks=chunks, dtype=values.dtype)[:] = values
-        return path
+    write = test_eval.Eval.write  # a Zarr array of `values` in `chunks`, in the test's directory
 
     def setUp(self):
         super().setUp()
