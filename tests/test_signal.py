@@ -203,6 +203,25 @@ class Signal(TempDirCase):
         self.compare("gaussian_filter1d(x, 30.0, axis=0)",
                      ndimage.gaussian_filter1d(v, 30.0, axis=0), inputs)
 
+    def test_threshold_crossings(self):
+        t = np.random.default_rng(4).normal(size=(4, 6, 5)).astype("f4")
+        inputs = {"f4": self.write("f4", self.f4, (5, 7)), "b": self.write("b", self.b, (1, 203)),
+                  "t": self.write("t", t, (3, 4, 2)), "i2": self.write("i2", self.i2, (29, 3))}
+        ns = {"f4": self.f4, "b": self.b, "t": t, "i2": self.i2}
+        for expr in ["argwhere(f4 < -2 * std(f4))", "argwhere(b)", "argwhere(t > 1)",
+                     "argwhere(i2)", "flatnonzero(b)", "flatnonzero(t > 0.5)",
+                     "argwhere(f4 > 1e9)", "argwhere(f4[0] > 50)", "argwhere(i2[3, 4])",
+                     "argwhere(i2[0, 0] > 5000)"]:
+            expected = eval("np." + expr.replace("std(", "np.std("), {"np": np}, ns)
+            self.compare(expr, expected, inputs)
+        for k in range(3):
+            self.compare(f"nonzero(t > 0)[{k}]", np.nonzero(t > 0)[k], inputs)
+        # Streamed to Zarr, as zarr-python reads it.
+        out = self.path("crossings.zarr")
+        run("eval", "argwhere(f4 < -150)", "-i", f"f4={inputs['f4']}", "-o", out,
+            "--memory-limit", "1MiB")
+        np.testing.assert_array_equal(zarr.open(out, mode="r")[:], np.argwhere(self.f4 < -150))
+
     def test_errors(self):
         x = self.write("x", self.f8[:, :50], (5, 7))
         band = "butter(4, [300, 3000], 'bandpass', fs=30000, output='sos')"
@@ -221,7 +240,8 @@ class Signal(TempDirCase):
                 ("gaussian_filter1d(x, -1.0)", "sigma -1"),
                 ("median_filter1d(x, 3, mode='bogus')", "mode must be"),
                 ("diff(x, -1)", "order must be non-negative"),
-                ("gradient(x[:1], axis=0)", "at least 2 elements")]:
+                ("gradient(x[:1], axis=0)", "at least 2 elements"),
+                ("nonzero(x[0, 0])", "a 0-d array has no axes")]:
             with self.subTest(expr=expr):
                 self.assert_error(["eval", expr, "-i", f"x={x}"], 1, needle)
 

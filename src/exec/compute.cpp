@@ -262,6 +262,61 @@ array vindex(const array& a, const std::vector<array>& indices, const compute_op
   return out.reshape(shape);
 }
 
+namespace {
+
+// A mask flattened in regular chunks with its count per chunk (extract's selection): the
+// counts computed now, streaming.
+struct counted_mask {
+  array mask;  // ravelled bool, in chunks of `length`
+  index_t length = 1;
+  std::shared_ptr<std::vector<index_t>> offsets;  // prefix sums of the counts, total last
+  axis_chunks out_chunks;                         // one per chunk that selects anything
+};
+
+counted_mask count_mask(const array& condition, const compute_options& options) {
+  counted_mask m;
+  m.mask = ravel(condition.astype(make_dtype(scalar_kind::bool_)));
+  const axis_chunks& along = node_of(m.mask).chunks[0];
+  const index_t n = m.mask.size();
+  m.length = along.size() > 0 ? along[0] : 1;
+  const axis_chunks regular = axis_chunks::regular(n, m.length);
+  if (!(along == regular)) m.mask = rechunk(m.mask, {m.length});
+  // The count per chunk as a sum over the mask split into rows of one chunk each (padded
+  // with false to whole rows).
+  const index_t chunk_count = regular.size();
+  array padded = m.mask;
+  if (chunk_count * m.length > n) {
+    padded = concatenate(
+        {m.mask, zeros({chunk_count * m.length - n}, make_dtype(scalar_kind::bool_), {m.length})});
+  }
+  const xt::xarray<std::int64_t> counted = compute<std::int64_t>(
+      sum(padded.reshape({chunk_count, m.length}).astype(make_dtype(scalar_kind::int64)), {1}),
+      options);
+  m.offsets = std::make_shared<std::vector<index_t>>(1, 0);
+  for (std::int64_t k : counted) {
+    m.offsets->push_back(m.offsets->back() + k);
+    if (k > 0) m.out_chunks.push_back(k);  // one output chunk per input chunk that selects
+  }
+  return m;
+}
+
+// The elements of `values` (of the mask's size) where the mask holds.
+array extract_node(const array& values_in, const counted_mask& m) {
+  array values = ravel(values_in);
+  if (!(node_of(values).chunks[0] == node_of(m.mask).chunks[0]))
+    values = rechunk(values, {m.length});
+  auto out = std::make_shared<node>();
+  out->kind = detail::node_kind::extract;
+  out->dtype = values.dtype();
+  out->shape = {m.offsets->back()};
+  out->chunks = {m.out_chunks};
+  out->offsets = m.offsets;
+  out->inputs = {values.node(), m.mask.node()};
+  return array(std::move(out));
+}
+
+}  // namespace
+
 array extract(const array& condition, const array& arr, const compute_options& options) {
   const node& c = checked(condition);
   const node& a = checked(arr);
@@ -269,42 +324,38 @@ array extract(const array& condition, const array& arr, const compute_options& o
     throw_error<shape_error>("extract: the condition ", describe(c), " and the array ", describe(a),
                              " differ in size");
   }
-  // Both flattened (C order), in the same regular chunks.
-  array values = ravel(arr);
-  array mask = ravel(condition.astype(make_dtype(scalar_kind::bool_)));
-  const axis_chunks& along = node_of(values).chunks[0];
-  const index_t n = values.size();
-  const index_t length = along.size() > 0 ? along[0] : 1;
-  const axis_chunks regular = axis_chunks::regular(n, length);
-  if (!(along == regular)) values = rechunk(values, {length});
-  if (!(node_of(mask).chunks[0] == regular)) mask = rechunk(mask, {length});
-  // The mask's count per chunk, computed now (the result's length depends on it) as a sum
-  // over the mask split into rows of one chunk each (padded with false to whole rows); the
-  // values are read only when the result is.
-  const index_t chunk_count = regular.size();
-  array padded = mask;
-  if (chunk_count * length > n) {
-    padded = concatenate(
-        {mask, zeros({chunk_count * length - n}, make_dtype(scalar_kind::bool_), {length})});
+  // Both flattened (C order), in the same regular chunks; the values are read only when the
+  // result is.
+  return extract_node(arr, count_mask(condition, options));
+}
+
+std::vector<array> nonzero(const array& a, const compute_options& options) {
+  const node& n = checked(a);
+  if (n.shape.empty())
+    throw_error<value_error>("nonzero: a 0-d array has no axes (use atleast_1d)");
+  const counted_mask m = count_mask(a, options);
+  std::vector<array> out;
+  shape_t chunk = first_chunk(n.chunks);
+  for (index_t& c : chunk) c = std::max<index_t>(c, 1);
+  const array grid = indices(n.shape, make_dtype(scalar_kind::int64), chunk);
+  for (std::size_t d = 0; d < n.shape.size(); ++d)
+    out.push_back(extract_node(grid(static_cast<index_t>(d)), m));
+  return out;
+}
+
+array argwhere(const array& a, const compute_options& options) {
+  const node& n = checked(a);
+  if (n.shape.empty()) {  // NumPy: (1, 0) when the scalar is true, (0, 0) when false
+    return argwhere(reshape(a, {1}), options)(all, range(0, 0));
   }
-  const xt::xarray<std::int64_t> counted = compute<std::int64_t>(
-      sum(padded.reshape({chunk_count, length}).astype(make_dtype(scalar_kind::int64)), {1}),
-      options);
-  const std::vector<index_t> counts(counted.begin(), counted.end());
-  auto offsets = std::make_shared<std::vector<index_t>>(1, 0);
-  axis_chunks out_chunks;
-  for (index_t k : counts) {
-    offsets->push_back(offsets->back() + k);
-    if (k > 0) out_chunks.push_back(k);  // one output chunk per input chunk that selects
-  }
-  auto out = std::make_shared<node>();
-  out->kind = detail::node_kind::extract;
-  out->dtype = a.dtype;
-  out->shape = {offsets->back()};
-  out->chunks = {std::move(out_chunks)};
-  out->offsets = std::move(offsets);
-  out->inputs = {values.node(), mask.node()};
-  return array(std::move(out));
+  return stack(nonzero(a, options), 1);
+}
+
+array flatnonzero(const array& a, const compute_options& options) {
+  const node& n = checked(a);
+  const counted_mask m = count_mask(a, options);
+  const index_t length = std::max<index_t>(1, m.length);
+  return extract_node(arange(element_count(n.shape), make_dtype(scalar_kind::int64), length), m);
 }
 
 zarr_array store(const array& a, const std::filesystem::path& path, const store_options& options) {

@@ -227,7 +227,10 @@ constexpr std::string_view other_functions[] = {"logical_not",
                                                 "maximum_filter1d",
                                                 "median_filter1d",
                                                 "uniform_filter",
-                                                "gaussian_filter"};
+                                                "gaussian_filter",
+                                                "nonzero",
+                                                "argwhere",
+                                                "flatnonzero"};
 
 template <class Op, std::size_t Count>
 constexpr std::optional<Op> table_entry(std::string_view name) {
@@ -767,6 +770,17 @@ class parser {
       } catch (const shape_error& e) {
         bad_call(fn, at, e.what());
       }
+    }
+    if (fn == "nonzero" || fn == "argwhere" || fn == "flatnonzero") {  // indices of true
+      accept_only(args, 1, {"a"}, fn, at);
+      const array a = arr(0, "a");
+      return placed(fn, at, [&] {
+        if (fn == "argwhere") return value{argwhere(a, build_)};
+        if (fn == "flatnonzero") return value{flatnonzero(a, build_)};
+        tuple_t items;
+        for (array& i : nonzero(a, build_)) items.push_back(value{std::move(i)});
+        return value{items};
+      });
     }
     if (fn == "random" || fn == "default_rng") {
       accept_only(args, 1, {"seed"}, fn, at);

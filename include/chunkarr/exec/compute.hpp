@@ -126,6 +126,15 @@ array vindex(const array& a, const std::vector<array>& indices,
 /// first where their chunks do not span the trailing axes).
 array extract(const array& condition, const array& arr, const compute_options& options = {});
 
+/// NumPy's nonzero, argwhere and flatnonzero of `a` (nonzero is true): the indices of its
+/// true elements in C order — one int64 array per axis, their (count, ndim) stack, and the
+/// indices into the flattened array. Threshold crossings for spike detection:
+/// `argwhere(lfp < -4 * noise)`. As extract: the count per chunk is computed now, one
+/// streaming pass; the indices when the result is read (to memory or streamed to Zarr).
+std::vector<array> nonzero(const array& a, const compute_options& options = {});
+array argwhere(const array& a, const compute_options& options = {});
+array flatnonzero(const array& a, const compute_options& options = {});
+
 /// The chunk task graph in Graphviz DOT, summarised when large. Runs nothing.
 std::string to_dot(const array& a, const compute_options& options = {});
 
