@@ -432,7 +432,7 @@ class plan_runner {
       const index_t steps = strips.steps.tasks();
       if (!sc.scan.both_ways) {
         for (index_t k = 0; k < steps && !cancelled(); ++k) {
-          const index_t o = sc.scan.reverse ? steps - 1 - k : k;  // the step's chunk
+          const index_t o = k;  // the step's chunk
           const box b = strips.step_box(i, o);
           const auto [outer, length, inner] = split(b.shape());
           bytes values =

@@ -148,7 +148,6 @@ std::string describe(const node& n) {
       static const char* names[] = {"cumsum",     "cumprod", "nancumsum",
                                     "nancumprod", "lfilter", "sosfilt"};
       what = names[static_cast<int>(n.scan.op)];
-      if (n.scan.reverse) what += " backward";
       if (n.scan.both_ways) what = n.scan.op == scan_op::sosfilt ? "sosfiltfilt" : "filtfilt";
       break;
     }

@@ -97,7 +97,9 @@ struct scan_payload {
   // The initial state per lane is `zi` times the lane's first input value when set (SciPy's
   // filtfilt and sosfiltfilt: lfilter_zi / sosfilt_zi scaled by x[0]); zeros when empty.
   std::vector<double> zi;
-  bool reverse = false;  // lfilter, sosfilt: from the last element to the first
+  // lfilter, sosfilt: from the last element to the first (set only inside the kernels, for
+  // filtfilt's backward half: a node always scans forward)
+  bool reverse = false;
   // filtfilt, sosfiltfilt: forward from zi · x[0], then backward from zi · y[-1], over the
   // input (the signal extended by `edge` at both ends: scipy's padding), the extension cut
   // off: the node is `edge` shorter than its input at each end along the axis. The backward
