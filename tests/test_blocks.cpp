@@ -146,6 +146,192 @@ TEST_CASE("map_blocks: errors name the operation, the chunk and the cause") {
   CHECK_THROWS_AS(map_overlap(fails, a, {1, 2, 3}), shape_error);
 }
 
+TEST_CASE("blockwise: index notation contracts whole axes, unifies chunks, adds axes") {
+  const xt::xarray<double> x = sample(9, 13, 11), y = sample(13, 7, 12);
+  xt::xarray<double> product = xt::zeros<double>({9, 7});
+  for (std::size_t i = 0; i < 9; ++i)
+    for (std::size_t j = 0; j < 7; ++j)
+      for (std::size_t k = 0; k < 13; ++k) product(i, j) += x(i, k) * y(k, j);
+  const auto matmul = [](const auto& blocks) {
+    const auto& p = blocks[0];
+    const auto& q = blocks[1];
+    REQUIRE(p.shape()[1] == q.shape()[0]);  // the whole of k
+    xt::xarray<double> out = xt::zeros<double>({p.shape()[0], q.shape()[1]});
+    for (std::size_t i = 0; i < p.shape()[0]; ++i)
+      for (std::size_t j = 0; j < q.shape()[1]; ++j)
+        for (std::size_t k = 0; k < p.shape()[1]; ++k) out(i, j) += p(i, k) * q(k, j);
+    return out;
+  };
+  for (const auto& [ca, cb] :
+       {std::pair{shape_t{4, 5}, shape_t{3, 2}}, std::pair{shape_t{1, 13}, shape_t{13, 1}},
+        std::pair{shape_t{9, 2}, shape_t{6, 7}}}) {
+    CAPTURE(to_string(ca));
+    const array a = from_xt(x, ca), b = from_xt(y, cb);
+    const array c = blockwise<double>(matmul, "ij", {{a, "ik"}, {b, "kj"}});
+    CHECK(c.shape() == shape_t{9, 7});
+    CHECK(c.chunks() == chunks_t{a.chunks()[0], b.chunks()[1]});
+    for (int threads : {1, 3}) {
+      compute_options o;
+      o.threads = threads;
+      CHECK(xt::allclose(compute<double>(c, o), product, 1e-12, 1e-12));
+      CHECK(xt::allclose(compute<double>(sum(c * 2.0, {0}), o), xt::sum(product * 2.0, {0}), 1e-12,
+                         1e-12));
+    }
+  }
+
+  // An outer product from two 1-d arrays of other chunkings, with a new axis and adjusted
+  // chunks: out[i, j, n] = u[i] * v[j] + n.
+  const xt::xarray<double> u = xt::view(x, xt::all(), 0), v = xt::view(y, 0, xt::all());
+  const array au = from_xt(u, {4}), av = from_xt(v, {3});
+  blockwise_options o;
+  o.new_axes = {{'n', 2}};
+  const block_function outer = [](std::span<const block_view> in, block_span out,
+                                  const block_info& info) {
+    const auto* p = reinterpret_cast<const double*>(in[0].data);
+    const auto* q = reinterpret_cast<const double*>(in[1].data);
+    auto* w = reinterpret_cast<double*>(out.data);
+    REQUIRE(out.shape == shape_t{in[0].shape[0], in[1].shape[0], 2});
+    REQUIRE(info.region.shape() == out.shape);
+    for (index_t i = 0; i < out.shape[0]; ++i)
+      for (index_t j = 0; j < out.shape[1]; ++j)
+        for (index_t n = 0; n < 2; ++n)
+          w[(i * out.shape[1] + j) * 2 + n] = p[i] * q[j] + static_cast<double>(n);
+  };
+  const array op = blockwise(outer, "ijn", {{au, "i"}, {av, "j"}}, o);
+  CHECK(op.shape() == shape_t{9, 7, 2});
+  xt::xarray<double> expected = xt::zeros<double>({9, 7, 2});
+  for (std::size_t i = 0; i < 9; ++i)
+    for (std::size_t j = 0; j < 7; ++j)
+      for (std::size_t n = 0; n < 2; ++n) expected(i, j, n) = u(i) * v(j) + static_cast<double>(n);
+  CHECK(xt::allclose(compute<double>(op), expected, 0, 0));
+
+  // Column sums per block of rows: j is contracted, and each block of i gives one value.
+  blockwise_options sums;
+  sums.adjust_chunks = {{'i', {1, 1, 1}}};
+  const array blocks_of_rows =
+      blockwise<double>([](const auto& b) { return xt::xarray<double>{xt::sum(b[0])()}; }, "i",
+                        {{from_xt(x, {3, 5}), "ij"}}, sums);
+  CHECK(blocks_of_rows.shape() == shape_t{3});
+  const xt::xarray<double> got = compute<double>(blocks_of_rows);
+  for (std::size_t k = 0; k < 3; ++k) {
+    const double want = xt::sum(xt::view(x, xt::range(3 * k, 3 * k + 3), xt::all()))();
+    CHECK(got(k) == doctest::Approx(want).epsilon(1e-12));
+  }
+}
+
+TEST_CASE("blockwise: errors name the letter and the cause") {
+  const array a = from_xt(sample(6, 5, 13), {2, 5}), b = from_xt(sample(4, 3, 14), {2, 3});
+  const block_function f = [](std::span<const block_view>, block_span, const block_info&) {};
+  const auto message = [&](auto&& call) {
+    try {
+      call();
+    } catch (const error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CHECK(message([&] {
+          blockwise(f, "ij", {{a, "ik"}, {b, "kj"}});
+        }).find("letter 'k' is 5") != std::string::npos);
+  CHECK_THROWS_AS(blockwise(f, "ij", {{a, "i"}}), shape_error);  // 2 axes, 1 letter
+  CHECK_THROWS_AS(blockwise(f, "ii", {{a, "ij"}}), value_error);
+  CHECK_THROWS_AS(blockwise(f, "ij", {{a, "ii"}}), value_error);
+  CHECK(message([&] {
+          blockwise(f, "iz", {{a, "ij"}});
+        }).find("'z' is in no input") != std::string::npos);
+  blockwise_options o;
+  o.adjust_chunks = {{'i', {1, 1}}};
+  CHECK_THROWS_AS(blockwise(f, "ij", {{a, "ij"}}, o), shape_error);  // a has 3 chunks along i
+  o.adjust_chunks.clear();
+  o.new_axes = {{'j', 4}};
+  CHECK_THROWS_AS(blockwise(f, "ij", {{a, "ij"}}, o), value_error);  // j is a's
+  const block_function fails = [](std::span<const block_view>, block_span, const block_info& info) {
+    if (info.chunk == shape_t{2}) throw std::runtime_error("odd block");
+  };
+  CHECK(message([&] {
+          compute<double>(blockwise(fails, "i", {{a, "ij"}}));
+        }).find("blockwise: the function failed on chunk (2,): odd block") != std::string::npos);
+}
+
+namespace {
+// The first and last value reduced into an output element: order-sensitive, so a wrong
+// fold or combine order shows.
+struct ends {
+  double first, last;
+  bool seen;
+};
+}  // namespace
+
+TEST_CASE("reduction: a user state on the fixed-order tree, over any axes") {
+  const xt::xarray<double> x = sample(11, 14, 15);
+  const auto fold = [](ends& s, double v) {
+    if (!s.seen) s.first = v;
+    s.last = v;
+    s.seen = true;
+  };
+  const auto combine = [](ends& a, const ends& b) {
+    if (!b.seen) return;
+    if (!a.seen) a.first = b.first;
+    a.last = b.last;
+    a.seen = true;
+  };
+  const auto finalize = [](const ends& s) { return s.seen ? s.last - 2 * s.first : -1.0; };
+  const xt::xarray<double> flat = xt::flatten(x);
+  for (const shape_t& chunks : {shape_t{4, 5}, shape_t{1, 1}, shape_t{11, 14}, shape_t{3, 14}}) {
+    CAPTURE(to_string(chunks));
+    const array a = from_xt(x, chunks);
+    for (int threads : {1, 4}) {
+      compute_options o;
+      o.threads = threads;
+      const xt::xarray<double> rows =
+          compute<double>(reduction<double>(a, ends{}, fold, combine, finalize, {1}), o);
+      CHECK(xt::allclose(rows, xt::view(x, xt::all(), 13) - 2 * xt::view(x, xt::all(), 0), 0, 0));
+      const xt::xarray<double> cols =
+          compute<double>(reduction<double>(a, ends{}, fold, combine, finalize, {0}), o);
+      CHECK(xt::allclose(cols, xt::view(x, 10, xt::all()) - 2 * xt::view(x, 0, xt::all()), 0, 0));
+      const xt::xarray<double> all =
+          compute<double>(reduction<double>(a, ends{}, fold, combine, finalize), o);
+      CHECK(all() == flat(flat.size() - 1) - 2 * flat(0));
+    }
+  }
+  // A typed output (the count of positive values, int32), keepdims, fused under an
+  // elementwise expression, and with the states spilled under a tiny memory limit.
+  const xt::xarray<double> y = sample(40, 3000, 16);
+  const array b = from_xt(y, {7, 256});
+  reduction_options keep;
+  keep.keepdims = true;
+  keep.name = "positives";
+  const array positives = reduction<double>(
+      b, std::int32_t{0}, [](std::int32_t& n, double v) { n += v > 0; },
+      [](std::int32_t& n, const std::int32_t& m) { n += m; },
+      [](const std::int32_t& n) { return n; }, {0}, keep);
+  CHECK(positives.dtype() == make_dtype(scalar_kind::int32));
+  CHECK(positives.shape() == shape_t{1, 3000});
+  const xt::xarray<std::int32_t> want = xt::sum(xt::cast<std::int32_t>(y > 0), {0}, xt::keep_dims);
+  CHECK(compute<std::int32_t>(positives) == want);
+  compute_options tight;
+  tight.memory_limit = 1 << 20;
+  CHECK(compute<std::int32_t>(positives * 2, tight) == want * 2);
+
+  // The function's exceptions surface with the reduction's name.
+  try {
+    compute<double>(reduction<double>(
+        b, 0.0,
+        [](double&, double v) {
+          if (v > 3.5) throw std::runtime_error("too large");
+        },
+        [](double&, const double&) {}, [](const double& s) { return s; }, {}, keep));
+    FAIL("no error");
+  } catch (const error& e) {
+    CHECK(std::string(e.what()).find("positives: the function failed: too large") !=
+          std::string::npos);
+  }
+  CHECK_THROWS_AS(reduction<float>(
+                      b, 0.0, [](double&, float) {}, [](double&, const double&) {},
+                      [](const double& s) { return s; }),
+                  type_error);
+}
+
 TEST_CASE("map_overlap: halos deeper than the chunks, for every boundary") {
   const xt::xarray<double> x = sample(13, 11, 6);
   const shape_t depth{5, 1};

@@ -46,6 +46,17 @@ struct input_block {
 input_block input_block_of(const node& n, std::size_t k, const shape_t& c) {
   const blocks_payload& p = *n.blocks;
   const node& in = *n.inputs[k];
+  if (!p.axis_map.empty()) {  // blockwise
+    const std::vector<int>& map = p.axis_map[k];
+    box b{shape_t(map.size(), 0), in.shape};
+    for (std::size_t d = 0; d < map.size(); ++d) {
+      if (map[d] < 0) continue;
+      const index_t i = c[static_cast<std::size_t>(map[d])];
+      b.start[d] = in.chunks[d].start(i);
+      b.stop[d] = in.chunks[d].start(i + 1);
+    }
+    return {b, b.relative_to(b.start)};
+  }
   if (k > 0 || p.before.empty()) {
     const box b = chunk_box_of(in.chunks, input_chunk(p, c));
     return {b, b.relative_to(b.start)};

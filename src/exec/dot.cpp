@@ -15,6 +15,10 @@ using namespace detail;
 
 namespace {
 
+std::string reduction_name(const detail::node& r) {
+  return r.reduction.user ? r.reduction.user->name : name_of(r.reduction.op);
+}
+
 std::string escape_dot(const std::string& text) {
   std::string out;
   for (char c : text) {
@@ -90,10 +94,10 @@ std::string to_dot(const array& a, const compute_options& options) {
       const std::string spilled = s.result->result->spill ? "\\nspilled to disk" : "";
       const std::string what =
           s.kind == stage_kind::materialise ? std::string("written to a temporary array")
-          : s.kind == stage_kind::scan ? "state carried chunk to chunk\\n(in order along axis " +
-                                             std::to_string(s.target->axis) + ")" + spilled
-                                       : std::string("combine ") + name_of(s.target->reduction.op) +
-                                             "\\n(fixed order)" + spilled;
+          : s.kind == stage_kind::scan
+              ? "state carried chunk to chunk\\n(in order along axis " +
+                    std::to_string(s.target->axis) + ")" + spilled
+              : "combine " + reduction_name(*s.target) + "\\n(fixed order)" + spilled;
       dot << "    " << prefix << "result [label=\"" << what << "\", shape=ellipse];\n";
     }
     dot << "  }\n";

@@ -323,6 +323,65 @@ struct geometry {
   index_t reduced_count = 0;  // elements reduced into each output element
 };
 
+// How a block's values map to states: the block is `rows` rows of `row` values (its last
+// axis; one row of one value for a 0-d block); row r's first value belongs to state
+// row_state[r], and the rest of the row to the same state (a reduced last axis) or to the
+// following ones. row_arg[r] is the index argmin/argmax records for the row's first value,
+// `step` its increase along the row.
+struct row_layout {
+  index_t count = 0;  // states (the block's kept elements)
+  index_t rows = 0, row = 1, step = 0;
+  bool last_reduced = true;
+  std::vector<index_t> row_state, row_arg;
+};
+
+row_layout layout_of(const geometry& g, const box& input_box) {
+  const std::size_t ndim = input_box.ndim();
+  const shape_t shape = input_box.shape();
+  // Strides of each input axis in the partial's C-order states (0 along reduced axes).
+  shape_t kept_shape;
+  for (std::size_t d = 0; d < ndim; ++d) {
+    if (!g.reduced[d]) kept_shape.push_back(shape[d]);
+  }
+  const shape_t kept_strides = c_strides(kept_shape);
+  shape_t state_stride(ndim, 0);
+  for (std::size_t d = 0, k = 0; d < ndim; ++d) {
+    if (!g.reduced[d]) state_stride[d] = kept_strides[k++];
+  }
+  row_layout l;
+  l.count = element_count(kept_shape);
+  const index_t total = element_count(shape);
+  if (total == 0) return l;
+  const shape_t full_strides = c_strides(g.input_shape);
+  l.row = ndim ? shape[ndim - 1] : 1;
+  l.last_reduced = ndim == 0 || g.reduced[ndim - 1];
+  l.rows = total / l.row;
+  l.row_state.resize(static_cast<std::size_t>(l.rows));
+  l.row_arg.resize(static_cast<std::size_t>(l.rows));
+  if (g.flat_index || g.arg_axis == static_cast<int>(ndim) - 1) l.step = 1;
+  shape_t index(ndim ? ndim - 1 : 0, 0);
+  for (index_t r = 0; r < l.rows; ++r) {
+    index_t st = 0, arg = 0;
+    for (std::size_t d = 0; d + 1 < ndim; ++d) st += index[d] * state_stride[d];
+    if (g.flat_index) {
+      for (std::size_t d = 0; d + 1 < ndim; ++d) {
+        arg += (input_box.start[d] + index[d]) * full_strides[d];
+      }
+      if (ndim) arg += input_box.start[ndim - 1];
+    } else if (g.arg_axis >= 0) {
+      const std::size_t a = static_cast<std::size_t>(g.arg_axis);
+      arg = input_box.start[a] + (a == ndim - 1 ? 0 : index[a]);
+    }
+    l.row_state[static_cast<std::size_t>(r)] = st;
+    l.row_arg[static_cast<std::size_t>(r)] = arg;
+    for (std::size_t d = ndim > 1 ? ndim - 1 : 0; d-- > 0;) {
+      if (++index[d] < shape[d]) break;
+      index[d] = 0;
+    }
+  }
+  return l;
+}
+
 }  // namespace
 
 struct reducer::impl {
@@ -350,64 +409,25 @@ class reducer_for final : public reducer::impl {
   }
 
   bytes partial(const std::byte* values, const box& input_box, bytes storage) const override {
-    const std::size_t ndim = input_box.ndim();
-    const shape_t shape = input_box.shape();
-    // Strides of each input axis in the partial's C-order states (0 along reduced axes).
-    shape_t kept_shape;
-    for (std::size_t d = 0; d < ndim; ++d) {
-      if (!g_.reduced[d]) kept_shape.push_back(shape[d]);
-    }
-    const shape_t kept_strides = c_strides(kept_shape);
-    shape_t state_stride(ndim, 0);
-    for (std::size_t d = 0, k = 0; d < ndim; ++d) {
-      if (!g_.reduced[d]) state_stride[d] = kept_strides[k++];
-    }
-    const index_t count = element_count(kept_shape);
+    const row_layout l = layout_of(g_, input_box);
     bytes out = std::move(storage);  // reused: a fresh one is page-faulted in each time
-    out.resize(static_cast<std::size_t>(count) * sizeof(state));
+    out.resize(static_cast<std::size_t>(l.count) * sizeof(state));
     state* states = reinterpret_cast<state*>(out.data());
-    init(out.data(), count);
+    init(out.data(), l.count);
     const T* v = reinterpret_cast<const T*>(values);
-    const index_t total = element_count(shape);
-    if (total == 0) return out;
-    const shape_t full_strides = c_strides(g_.input_shape);
-    const index_t row = ndim ? shape[ndim - 1] : 1;
-    const bool last_reduced = ndim && g_.reduced[ndim - 1];
-    // Per row (all axes but the last): its first state, and the index argmin/argmax records
-    // for its first element (with the step along the row).
-    const index_t rows = total / row;
-    std::vector<index_t> row_state(static_cast<std::size_t>(rows));
-    std::vector<index_t> row_arg(static_cast<std::size_t>(rows));
-    index_t step = 0;
-    if (g_.flat_index || g_.arg_axis == static_cast<int>(ndim) - 1) step = 1;
-    shape_t index(ndim ? ndim - 1 : 0, 0);
-    for (index_t r = 0; r < rows; ++r) {
-      index_t st = 0, arg = 0;
-      for (std::size_t d = 0; d + 1 < ndim; ++d) st += index[d] * state_stride[d];
-      if (g_.flat_index) {
-        for (std::size_t d = 0; d + 1 < ndim; ++d) {
-          arg += (input_box.start[d] + index[d]) * full_strides[d];
-        }
-        if (ndim) arg += input_box.start[ndim - 1];
-      } else if (g_.arg_axis >= 0) {
-        const std::size_t a = static_cast<std::size_t>(g_.arg_axis);
-        arg = input_box.start[a] + (a == ndim - 1 ? 0 : index[a]);
-      }
-      row_state[r] = st;
-      row_arg[r] = arg;
-      for (std::size_t d = ndim > 1 ? ndim - 1 : 0; d-- > 0;) {
-        if (++index[d] < shape[d]) break;
-        index[d] = 0;
-      }
-    }
+    if (l.rows == 0) return out;
+    const index_t rows = l.rows, row = l.row, step = l.step;
+    const bool last_reduced = l.last_reduced;
+    const std::vector<index_t>& row_state = l.row_state;
+    const std::vector<index_t>& row_arg = l.row_arg;
     // Along a kept last axis, walk the rows one tile of columns at a time, so the tile's
     // states stay in L1 while every row adds to them.
     constexpr index_t tile = 1024;
     for (int pass = 0; pass < Op::passes; ++pass) {
       if (pass > 0) {
-        for (index_t i = 0; i < count; ++i) op_.between(states[i]);
+        for (index_t i = 0; i < l.count; ++i) op_.between(states[i]);
       }
-      if (last_reduced || ndim == 0) {
+      if (last_reduced) {
         for (index_t r = 0; r < rows; ++r) {
           op_.add_row(states[row_state[r]], v + r * row, row, row_arg[r], step, pass);
         }
@@ -447,6 +467,86 @@ class reducer_for final : public reducer::impl {
   Op op_;
 };
 
+// A user's reduction (reduction in blocks.hpp): the same layout and fixed combine order as
+// the built-in ones, its state opaque bytes. Along a reduced last axis a row is one fold;
+// along a kept one, each column of a run of rows that share their states is one fold.
+class user_reducer final : public reducer::impl {
+ public:
+  user_reducer(geometry g, std::shared_ptr<const reduction_functions> f, std::size_t itemsize)
+      : g_(std::move(g)), f_(std::move(f)), itemsize_(itemsize) {}
+
+  std::size_t state_bytes() const override { return f_->state_bytes; }
+
+  void init(std::byte* states, index_t count) const override {
+    const std::size_t sb = f_->state_bytes;
+    guarded([&] {
+      for (index_t i = 0; i < count; ++i) f_->init(states + static_cast<std::size_t>(i) * sb);
+    });
+  }
+
+  bytes partial(const std::byte* values, const box& input_box, bytes storage) const override {
+    const row_layout l = layout_of(g_, input_box);
+    const std::size_t sb = f_->state_bytes;
+    bytes out = std::move(storage);
+    out.resize(static_cast<std::size_t>(l.count) * sb);
+    init(out.data(), l.count);
+    const auto state = [&](index_t i) { return out.data() + static_cast<std::size_t>(i) * sb; };
+    const auto value = [&](index_t i) { return values + static_cast<std::size_t>(i) * itemsize_; };
+    guarded([&] {
+      for (index_t r0 = 0, r1 = 0; r0 < l.rows; r0 = r1) {
+        const index_t st = l.row_state[static_cast<std::size_t>(r0)];
+        if (l.last_reduced) {
+          f_->fold(state(st), value(r0 * l.row), l.row, 1);
+          r1 = r0 + 1;
+          continue;
+        }
+        r1 = r0 + 1;
+        while (r1 < l.rows && l.row_state[static_cast<std::size_t>(r1)] == st) ++r1;
+        for (index_t j = 0; j < l.row; ++j)
+          f_->fold(state(st + j), value(r0 * l.row + j), r1 - r0, l.row);
+      }
+    });
+    return out;
+  }
+
+  void combine(std::byte* into, const std::byte* from, index_t count) const override {
+    const std::size_t sb = f_->state_bytes;
+    guarded([&] {
+      for (index_t i = 0; i < count; ++i) {
+        const std::size_t at = static_cast<std::size_t>(i) * sb;
+        f_->combine(into + at, from + at);
+      }
+    });
+  }
+
+  void finish(const std::byte* states, index_t count, std::byte* out) const override {
+    const std::size_t sb = f_->state_bytes, out_size = make_dtype(g_.out).itemsize();
+    guarded([&] {
+      for (index_t i = 0; i < count; ++i) {
+        const auto at = static_cast<std::size_t>(i);
+        f_->finalize(states + at * sb, out + at * out_size);
+      }
+    });
+  }
+
+ private:
+  // The user's exceptions surface with the reduction's name.
+  template <class F>
+  void guarded(F&& body) const {
+    try {
+      body();
+    } catch (const error& e) {
+      e.rethrow_with(f_->name + ": ");
+    } catch (const std::exception& e) {
+      throw_error<error>(f_->name, ": the function failed: ", e.what());
+    }
+  }
+
+  geometry g_;
+  std::shared_ptr<const reduction_functions> f_;
+  std::size_t itemsize_;
+};
+
 // The reducer of each entry of the table (include/chunkarr/expr/operations.hpp), whose kernel
 // names its partial-state type for inputs of type T.
 template <class T>
@@ -474,6 +574,10 @@ reducer::reducer(const node& n) {
   g.reduced_count = 1;
   for (std::size_t d = 0; d < g.reduced.size(); ++d) {
     if (g.reduced[d]) g.reduced_count *= input.shape[d];
+  }
+  if (n.reduction.user) {
+    impl_ = std::make_unique<user_reducer>(std::move(g), n.reduction.user, input.dtype.itemsize());
+    return;
   }
   const reduce_op op = n.reduction.op;
   if (rule_of(op) == reduce_rule::index && !g.flat_index) {

@@ -124,7 +124,7 @@ std::string describe(const node& n) {
       }
       break;
     case node_kind::reduction:
-      what = name_of(n.reduction.op);
+      what = n.reduction.user ? n.reduction.user->name.c_str() : name_of(n.reduction.op);
       break;
     case node_kind::slice:
       what = "getitem";

@@ -58,6 +58,7 @@ struct reduction_payload {
   bool keepdims = false;
   int ddof = 0;
   bool flat_index = false;  // argmin/argmax over all axes: index into the flattened input
+  std::shared_ptr<const reduction_functions> user;  // a user's reduction (op is unused)
 };
 
 /// Basic indexing. For each input axis: the selected indices (start, step, count), or an
@@ -122,6 +123,9 @@ struct blocks_payload {
   std::vector<index_t> before, after;  // empty: no halo
   bool clip = false;
   std::vector<int> drop_axis, new_axis;
+  // blockwise: per input, per axis, the output axis whose chunk index picks the block along
+  // it, or -1 for the whole axis (contracted). Empty for map_blocks and map_overlap.
+  std::vector<std::vector<int>> axis_map;
   index_t scratch = 0;
   // A window filter along `window_axis`: correlate's weights (before + after + 1 of them),
   // the window's size for the others, the median's rank in the window.

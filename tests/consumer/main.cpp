@@ -2,8 +2,10 @@
 // usage: consumer SAMPLE_DIR OUT_DIR
 #include <chunkarr/chunkarr.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <iostream>
+#include <xtensor/xmath.hpp>
 
 namespace ca = chunkarr;
 
@@ -59,12 +61,38 @@ int main(int argc, char** argv) {
           return out;
         },
         x, {0, 1}, {ca::boundary_kind::reflect});
+    // A reduction with your own state, on the same fixed-order tree as sum (bit-identical for
+    // any thread count): the peak-to-peak range of each channel.
+    struct range {
+      float lo, hi;
+    };
+    ca::array ptp = ca::reduction<float>(
+        x, range{INFINITY, -INFINITY},
+        [](range& r, float v) {
+          r = {std::min(r.lo, v), std::max(r.hi, v)};
+        },
+        [](range& r, const range& s) {
+          r = {std::min(r.lo, s.lo), std::max(r.hi, s.hi)};
+        },
+        [](const range& r) { return r.hi - r.lo; }, {1});
+    // dask's blockwise: letters name axes; j is not in the output, so each block holds all of
+    // it — here each channel's energy, from blocks of whole rows.
+    ca::array energy = ca::blockwise<float>(
+        [](const auto& b) { return xt::xarray<float>(xt::sum(b[0] * b[1], {1})); }, "i",
+        {{x, "ij"}, {x, "ij"}});
     // --- README blocks example ends ---
     ca::array band =
         ca::sosfiltfilt(ca::butter(4, {30, 300}, ca::filter_band::bandpass, 1000.0), x, 1);
     const auto s = ca::compute<float>(scaled), raw = ca::compute<float>(x);
     const auto f = ca::compute<double>(band);
     const auto sm = ca::compute<float>(smooth);
+    const auto p = ca::compute<float>(ptp), e = ca::compute<float>(energy);
+    const auto row3 = xt::view(raw, 3, xt::all());
+    const float energy3 = xt::sum(row3 * row3)();
+    if (p(3) != xt::amax(row3)() - xt::amin(row3)() || std::abs(e(3) - energy3) > 1e-4f * energy3) {
+      std::cerr << "consumer: unexpected reduction or blockwise result\n";
+      return 1;
+    }
     const float mean3 = (raw(3, 4095) + raw(3, 4096) + raw(3, 4097)) / 3.0f;  // across chunks
     if (s(3, 5) != 2 * raw(3, 5) || f.shape() != raw.shape() ||
         std::abs(sm(3, 4096) - mean3) > 1e-4f) {

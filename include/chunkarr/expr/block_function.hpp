@@ -1,9 +1,11 @@
-// The type of a user's per-block function (map_blocks, map_overlap: see blocks.hpp), apart
-// from the xtensor forms so that the engine's internals can hold one without xtensor.
+// The types of a user's per-block function (map_blocks, map_overlap, blockwise) and of a
+// user's reduction (see blocks.hpp), apart from the xtensor forms so that the engine's internals
+// can hold one without xtensor.
 #pragma once
 
 #include <functional>
 #include <span>
+#include <string>
 
 #include "chunkarr/core/dtype.hpp"
 #include "chunkarr/core/index.hpp"
@@ -36,5 +38,19 @@ struct block_info {
 
 using block_function =
     std::function<void(std::span<const block_view> inputs, block_span out, const block_info&)>;
+
+/// A reduction with the user's state (see reduction in blocks.hpp), type-erased: states are
+/// `state_bytes` of trivially copyable bytes; values arrive as the input's type.
+struct reduction_functions {
+  std::string name = "reduction";
+  std::size_t state_bytes = 0;
+  std::function<void(std::byte* state)> init;
+  // Folds `n` values, `stride` elements apart, in order, into the state.
+  std::function<void(std::byte* state, const std::byte* values, index_t n, index_t stride)> fold;
+  // Folds `from`, whose values come later in C order, into `into`.
+  std::function<void(std::byte* into, const std::byte* from)> combine;
+  // Writes the output value (the reduction's dtype) of a final state.
+  std::function<void(const std::byte* state, std::byte* out)> finalize;
+};
 
 }  // namespace chunkarr

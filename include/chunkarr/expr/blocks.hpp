@@ -12,11 +12,16 @@
 // surfaces from compute/store with the block's chunk index.
 #pragma once
 
+#include <algorithm>
+#include <cstring>
 #include <functional>
+#include <map>
 #include <optional>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "chunkarr/expr/array.hpp"
@@ -43,6 +48,44 @@ struct map_blocks_options {
 /// aligned to the first's) to the output's blocks.
 array map_blocks(block_function f, const std::vector<array>& inputs,
                  map_blocks_options options = {});
+
+/// One input of blockwise: the array and a letter per axis (dask's index notation).
+struct blockwise_input {
+  array values;
+  std::string index;
+};
+
+struct blockwise_options {
+  std::optional<chunkarr::dtype> dtype;  // the output's (default: the first input's)
+  // Output letters that no input has: their lengths (one chunk each).
+  std::map<char, index_t> new_axes;
+  // Output letters whose chunks the function changes: the new sizes, one per input chunk.
+  std::map<char, std::vector<index_t>> adjust_chunks;
+  index_t scratch_bytes = 0;       // what the function allocates beyond its inputs and output
+  std::string name = "blockwise";  // for messages and the task graph
+};
+
+/// dask's blockwise with index notation: `blockwise(f, "ij", {{a, "ik"}, {b, "kj"}})` calls
+/// `f` once per output chunk (i, j) with a's blocks (i, all of k) and b's (all of k, j).
+/// A letter names one axis length and one chunking: every input with that letter is
+/// rechunked to the first such input's chunks along it. Letters missing from the output
+/// are contracted: their whole length is one block (dask's concatenate=True), which the
+/// planner checks against the budget. The output's chunks along a letter are its inputs'
+/// (or `adjust_chunks`'); `new_axes` adds letters of its own.
+array blockwise(block_function f, const std::string& out_index,
+                const std::vector<blockwise_input>& inputs, blockwise_options options = {});
+
+struct reduction_options {
+  bool keepdims = false;
+  std::string name = "reduction";  // for messages and the task graph
+};
+
+/// A reduction with the user's state, on the engine's fixed-order tree (bit-identical for any
+/// thread count and budget): per output element, `init` makes a state, `fold` adds a block's
+/// values in C order, `combine` folds a later block's state into an earlier one's, and
+/// `finalize` writes the output value (of dtype `out`). Over `axes` (all when empty).
+array reduction(reduction_functions functions, const array& a, chunkarr::dtype out,
+                axes_t axes = {}, reduction_options options = {});
 
 /// How map_overlap fills the halo beyond the array's edges (dask's names).
 enum class boundary_kind {
@@ -95,6 +138,74 @@ array map_blocks(F f, const array& a, map_blocks_options options = {}) {
         target = values;
       },
       {a}, std::move(options));
+}
+
+/// blockwise with `f(blocks)` taking a vector of xtensor views of T blocks (one per input, in
+/// order; every input's element type must be T) and returning the output block.
+template <class T, class F>
+array blockwise(F f, const std::string& out_index, const std::vector<blockwise_input>& inputs,
+                blockwise_options options = {}) {
+  for (const blockwise_input& in : inputs)
+    detail::check_block_type(in.values, kind_of<T>::value, "blockwise");
+  using view_t = decltype(detail::adapt_block<T>(block_view{}));
+  using result_t = std::decay_t<decltype(f(std::declval<const std::vector<view_t>&>()))>;
+  using U = typename result_t::value_type;
+  if (!options.dtype) options.dtype = make_dtype(kind_of<U>::value);
+  return blockwise(
+      [f](std::span<const block_view> in, block_span out, const block_info&) {
+        std::vector<view_t> views;
+        for (const block_view& b : in) views.push_back(detail::adapt_block<T>(b));
+        const xt::xarray<U> values = f(views);
+        std::vector<std::size_t> shape(out.shape.begin(), out.shape.end());
+        if (!std::equal(values.shape().begin(), values.shape().end(), shape.begin(), shape.end()))
+          throw std::length_error("the function returned a block of another shape");
+        auto target =
+            xt::adapt(reinterpret_cast<U*>(out.data), values.size(), xt::no_ownership(), shape);
+        target = values;
+      },
+      out_index, inputs, std::move(options));
+}
+
+/// reduction with a typed state: `init` is the empty state (trivially copyable),
+/// `fold(State&, T value)`, `combine(State&, const State&)` and `finalize(const State&)`
+/// returning the output value, whose type is the output's dtype. T must be `a`'s element
+/// type. For example the range of each row, `reduction<float>(a, range{}, fold, combine,
+/// [](const range& r) { return r.hi - r.lo; }, {1})`.
+template <class T, class State, class Fold, class Combine, class Finalize>
+array reduction(const array& a, State init, Fold fold, Combine combine, Finalize finalize,
+                axes_t axes = {}, reduction_options options = {}) {
+  static_assert(std::is_trivially_copyable_v<State>, "a reduction's state is copied as bytes");
+  detail::check_block_type(a, kind_of<T>::value, options.name.c_str());
+  using U = std::decay_t<decltype(finalize(std::declval<const State&>()))>;
+  reduction_functions r;
+  r.name = options.name;
+  r.state_bytes = sizeof(State);
+  r.init = [init](std::byte* s) { std::memcpy(s, &init, sizeof(State)); };
+  r.fold = [fold](std::byte* s, const std::byte* values, index_t n, index_t stride) {
+    State state;
+    std::memcpy(&state, s, sizeof(State));
+    for (index_t i = 0; i < n; ++i) {
+      T v;
+      std::memcpy(&v, values + static_cast<std::size_t>(i * stride) * sizeof(T), sizeof(T));
+      fold(state, v);
+    }
+    std::memcpy(s, &state, sizeof(State));
+  };
+  r.combine = [combine](std::byte* into, const std::byte* from) {
+    State a, b;
+    std::memcpy(&a, into, sizeof(State));
+    std::memcpy(&b, from, sizeof(State));
+    combine(a, static_cast<const State&>(b));
+    std::memcpy(into, &a, sizeof(State));
+  };
+  r.finalize = [finalize](const std::byte* s, std::byte* out) {
+    State state;
+    std::memcpy(&state, s, sizeof(State));
+    const U value = finalize(static_cast<const State&>(state));
+    std::memcpy(out, &value, sizeof(U));
+  };
+  return reduction(std::move(r), a, make_dtype(kind_of<U>::value), std::move(axes),
+                   std::move(options));
 }
 
 /// map_overlap with `f(block)` as dask's: it takes the extended block and returns one of the
