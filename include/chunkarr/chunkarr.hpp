@@ -14,6 +14,7 @@
 #include "chunkarr/expr/array.hpp"
 #include "chunkarr/expr/blocks.hpp"
 #include "chunkarr/expr/filters.hpp"
+#include "chunkarr/expr/order.hpp"
 #include "chunkarr/expr/random.hpp"
 #include "chunkarr/expr/signal.hpp"
 #include "chunkarr/io/hdf5.hpp"

@@ -230,7 +230,13 @@ constexpr std::string_view other_functions[] = {"logical_not",
                                                 "gaussian_filter",
                                                 "nonzero",
                                                 "argwhere",
-                                                "flatnonzero"};
+                                                "flatnonzero",
+                                                "median",
+                                                "nanmedian",
+                                                "quantile",
+                                                "nanquantile",
+                                                "percentile",
+                                                "nanpercentile"};
 
 template <class Op, std::size_t Count>
 constexpr std::optional<Op> table_entry(std::string_view name) {
@@ -858,7 +864,83 @@ class parser {
     if (value joined; join_function(fn, args, at, joined)) return joined;
     if (value scanned; signal_function(fn, args, at, scanned)) return scanned;
     if (value filtered; filter_function(fn, args, at, filtered)) return filtered;
+    if (value ordered; order_function(fn, args, at, ordered)) return ordered;
     bad_call(fn, at, "unknown function");
+  }
+
+  // median, quantile, percentile and their nan forms, with NumPy's arguments: (a, [q,] axis,
+  // out, overwrite_input, [method,] keepdims); out must be None, overwrite_input changes
+  // nothing here (nothing is overwritten), interpolation= is method's old name.
+  bool order_function(const std::string& fn, arguments& args, const token& at, value& result) {
+    static const std::set<std::string> names = {"median",      "nanmedian",  "quantile",
+                                                "nanquantile", "percentile", "nanpercentile"};
+    if (!names.count(fn)) return false;
+    const bool is_median = fn == "median" || fn == "nanmedian";
+    std::vector<std::string> order = {"a"};
+    if (!is_median) order.push_back("q");
+    order.insert(order.end(), {"axis", "out", "overwrite_input"});
+    if (!is_median) order.push_back("method");
+    order.push_back("keepdims");
+    if (args.positional.size() > order.size()) bad_call(fn, at, "too many arguments");
+    for (const auto& entry : args.keywords) {
+      if (std::find(order.begin(), order.end(), entry.first) == order.end() &&
+          (is_median || entry.first != "interpolation"))
+        bad_call(fn, at, "unexpected keyword argument '" + entry.first + "'");
+    }
+    auto get = [&](const std::string& key) -> const std::pair<value, token>* {
+      const auto pos = std::find(order.begin(), order.end(), key) - order.begin();
+      const auto* a = args.get(static_cast<std::size_t>(pos), key);
+      return a && !std::holds_alternative<none_t>(a->first.v) ? a : nullptr;
+    };
+    if (get("out")) bad_call(fn, at, "out= is not supported");
+    if (const auto* o = get("overwrite_input")) bool_of(o->first, fn, o->second);
+    const auto* in = get("a");
+    if (!in) bad_call(fn, at, "missing argument 'a'");
+    const array a = to_array(in->first, in->second);
+    const auto* ax = get("axis");
+    const axes_t axes = ax ? axes_of(ax->first, fn, ax->second) : axes_t{};
+    const auto* kd = get("keepdims");
+    const bool keepdims = kd && bool_of(kd->first, fn, kd->second);
+    quantile_method method = quantile_method::linear;
+    const auto* m = get("method");
+    if (const auto* old = args.get(99, "interpolation")) {
+      if (m) bad_call(fn, at, "method= and interpolation= both given");
+      m = old;
+    }
+    if (m) {
+      const auto* name = std::get_if<std::string>(&m->first.v);
+      if (!name) bad_call(fn, at, "method must be a string such as 'linear'");
+      method = placed(fn, at, [&] { return quantile_method_named(*name); });
+    }
+    return placed(fn, at, [&] {
+      if (fn == "median") {
+        result = value{median(a, axes, keepdims)};
+      } else if (fn == "nanmedian") {
+        result = value{nanmedian(a, axes, keepdims)};
+      } else {
+        const auto* q = get("q");
+        if (!q) bad_call(fn, at, "missing argument 'q'");
+        const bool one =
+            !std::holds_alternative<tuple_t>(q->first.v) &&
+            !(std::holds_alternative<array>(q->first.v) && std::get<array>(q->first.v).ndim() > 0);
+        const std::vector<double> qs = doubles_of(q->first, fn, q->second);
+        if (!one && qs.empty()) bad_call(fn, at, "q is empty");
+        const bool nan = fn.starts_with("nan");
+        const bool percent = fn.ends_with("percentile");
+        if (one) {
+          result = value{percent ? (nan ? nanpercentile(a, qs[0], axes, method, keepdims)
+                                        : percentile(a, qs[0], axes, method, keepdims))
+                                 : (nan ? nanquantile(a, qs[0], axes, method, keepdims)
+                                        : quantile(a, qs[0], axes, method, keepdims))};
+        } else {
+          result = value{percent ? (nan ? nanpercentile(a, qs, axes, method, keepdims)
+                                        : percentile(a, qs, axes, method, keepdims))
+                                 : (nan ? nanquantile(a, qs, axes, method, keepdims)
+                                        : quantile(a, qs, axes, method, keepdims))};
+        }
+      }
+      return true;
+    });
   }
 
   // Numbers from a list or a small array (filter coefficients), in C order.

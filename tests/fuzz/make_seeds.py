@@ -96,6 +96,7 @@ EXPRESSIONS = [
     "gaussian_filter1d(x, 1.5, axis=1, mode='wrap') + median_filter1d(x, 3, axis=0, origin=1) - correlate1d(y, [1, -1], mode='constant', cval=2)[0]",
     "filtfilt(butter(3, [0.1, 0.4], 'bandstop')[0], butter(3, [0.1, 0.4], 'bandstop')[1], x[:, :2], axis=0, padtype=None) + gradient(x, 2.0)[1][:, :2]",
     "argwhere(x > 1)[:, 0] + flatnonzero(b).sum() - nonzero(y)[0][:1]",
+    "median(abs(x), axis=1) / 0.6745 + quantile(x, [0.1, 1], axis=(0,), method='hazen')[1] - nanpercentile(y, 50, keepdims=True, method='nearest')",
 ]
 
 

@@ -1,0 +1,74 @@
+// Order statistics, as NumPy computes them: median, quantile and percentile (every `method`
+// of numpy.quantile) and their NaN-skipping forms, over any axes.
+//
+// Results are exact — NumPy's values, from the same formulas in the same arithmetic (the
+// interpolation's difference in the input's type, then float64), not an approximation from
+// sketches or per-chunk estimates (dask's percentile). Each task holds every value of the
+// output elements it computes: the input is read in blocks that are whole along the reduced
+// axes (rechunked through a temporary array when that read would decode chunks many times),
+// and the values are partitioned with std::nth_element as NumPy's partition does. Reductions
+// whose values per output element do not fit in the memory budget are refused by the planner,
+// naming the bytes they need.
+//
+// NaN: the plain forms give NaN for an output element whose values hold one (NumPy's); the
+// nan forms skip NaNs, and give NaN where every value is NaN.
+#pragma once
+
+#include <string_view>
+#include <vector>
+
+#include "chunkarr/expr/array.hpp"
+
+namespace chunkarr {
+
+/// numpy.quantile's `method`s (Hyndman & Fan's nine, and NumPy's four older ones).
+enum class quantile_method {
+  inverted_cdf,
+  averaged_inverted_cdf,
+  closest_observation,
+  interpolated_inverted_cdf,
+  hazen,
+  weibull,
+  linear,  // NumPy's default
+  median_unbiased,
+  normal_unbiased,
+  lower,
+  higher,
+  midpoint,
+  nearest,
+};
+/// The method named as NumPy names it ("linear", "median_unbiased", …); value_error otherwise.
+quantile_method quantile_method_named(std::string_view name);
+/// NumPy's name of a method.
+const char* name_of(quantile_method method);
+
+/// numpy.quantile of `a` over `axes` (all when empty) at each of `q` (in [0, 1]): the result's
+/// first axis is q's, then a's kept axes (reduced ones kept as length 1 with `keepdims`).
+/// float64 for the interpolating methods; a's dtype for inverted_cdf, closest_observation,
+/// lower, higher and nearest.
+array quantile(const array& a, const std::vector<double>& q, axes_t axes = {},
+               quantile_method method = quantile_method::linear, bool keepdims = false);
+/// One quantile: no leading axis.
+array quantile(const array& a, double q, axes_t axes = {},
+               quantile_method method = quantile_method::linear, bool keepdims = false);
+/// numpy.percentile: quantile at q / 100 (q in [0, 100]).
+array percentile(const array& a, const std::vector<double>& q, axes_t axes = {},
+                 quantile_method method = quantile_method::linear, bool keepdims = false);
+array percentile(const array& a, double q, axes_t axes = {},
+                 quantile_method method = quantile_method::linear, bool keepdims = false);
+/// The NaN-skipping forms (numpy.nanquantile, numpy.nanpercentile).
+array nanquantile(const array& a, const std::vector<double>& q, axes_t axes = {},
+                  quantile_method method = quantile_method::linear, bool keepdims = false);
+array nanquantile(const array& a, double q, axes_t axes = {},
+                  quantile_method method = quantile_method::linear, bool keepdims = false);
+array nanpercentile(const array& a, const std::vector<double>& q, axes_t axes = {},
+                    quantile_method method = quantile_method::linear, bool keepdims = false);
+array nanpercentile(const array& a, double q, axes_t axes = {},
+                    quantile_method method = quantile_method::linear, bool keepdims = false);
+/// numpy.median and nanmedian: the middle value, or the mean of the two middle values in the
+/// input's float type (float64 for integers and booleans, as numpy.mean). NaN when there are no
+/// values.
+array median(const array& a, axes_t axes = {}, bool keepdims = false);
+array nanmedian(const array& a, axes_t axes = {}, bool keepdims = false);
+
+}  // namespace chunkarr

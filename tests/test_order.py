@@ -1,0 +1,152 @@
+#!/usr/bin/python3
+"""Order statistics in `chunkarr eval` against NumPy (Debian's python3-numpy): median,
+quantile, percentile and their nan forms, every method, over the same Zarr data.
+
+The comparison is bit for bit, dtype included: chunkarr computes NumPy's virtual indexes and
+interpolation in NumPy's arithmetic. Data include NaNs, infinities, ties, signed zeros and
+integers whose differences wrap; chunkings include one-element chunks and edge chunks.
+"""
+import warnings
+
+import numpy as np
+
+import cli_harness
+from cli_harness import TempDirCase
+import test_eval
+from test_eval import evaluate
+
+warnings.simplefilter("ignore")
+
+METHODS = ["inverted_cdf", "averaged_inverted_cdf", "closest_observation",
+           "interpolated_inverted_cdf", "hazen", "weibull", "linear", "median_unbiased",
+           "normal_unbiased", "lower", "higher", "midpoint", "nearest"]
+DISCRETE = {"inverted_cdf", "closest_observation", "lower", "higher", "nearest"}
+QS = [0.0, 0.01, 0.25, 0.5, 0.7, 0.999, 1.0]
+
+
+class Order(TempDirCase):
+    write = test_eval.Eval.write  # a Zarr array of `values` in `chunks`, in the test's directory
+
+    def setUp(self):
+        super().setUp()
+        rng = np.random.default_rng(13)
+        f4 = rng.normal(0, 100, size=(12, 41)).astype("f4")
+        f4[3, 17] = np.nan  # a NaN: row 3 and column 17 give NaN
+        f4[5, :] = np.round(f4[5, :] / 50) * 50  # ties
+        f4[6, :3] = [0.0, -0.0, 0.0]
+        f8 = rng.normal(0, 1, size=(12, 41))
+        f8[1, 4], f8[2, 9] = np.inf, -np.inf
+        i8 = rng.integers(-2**62, 2**62, size=(12, 41), dtype="i8")  # differences wrap
+        self.arrays = {
+            "f4": f4, "f8": f8, "i8": i8,
+            "i2": rng.integers(-30000, 30000, size=(12, 41)).astype("i2"),
+            "u1": rng.integers(0, 255, size=(12, 41)).astype("u1"),
+            "b": rng.integers(0, 2, size=(12, 41)).astype(bool),
+        }
+
+    def compare(self, expr, expected, inputs, *flags):
+        expected = np.asarray(expected)
+        with self.subTest(expr=expr, flags=flags):
+            got = evaluate(expr, inputs, *flags)
+            self.assertEqual(got.shape, expected.shape)
+            self.assertEqual(got.dtype, expected.dtype)
+            np.testing.assert_array_equal(got, expected)
+
+    def inputs(self, chunks):
+        return {k: self.write(f"{k}{chunks}", v, chunks) for k, v in self.arrays.items()}
+
+    def test_every_method_equals_numpy(self):
+        inputs = self.inputs((5, 7))
+        for name, v in self.arrays.items():
+            for method in METHODS:
+                if name == "b" and method not in DISCRETE:
+                    continue  # NumPy cannot interpolate booleans (refused: test_errors)
+                for axis in [0, 1, None]:
+                    self.compare(f"quantile({name}, {QS}, axis={axis}, method='{method}')",
+                                 np.quantile(v, QS, axis=axis, method=method), inputs)
+            self.compare(f"percentile({name}, 37.5, axis=1, method='nearest')",
+                         np.percentile(v, 37.5, axis=1, method="nearest"), inputs)
+
+    def test_chunkings_axes_and_even_counts(self):
+        for chunks in [(1, 1), (12, 41), (4, 10), (7, 3)]:
+            inputs = self.inputs(chunks)
+            for name, v in self.arrays.items():
+                # Odd and even counts: 12 rows, 41 columns, and 40 of them.
+                for expr_v, x in [(name, v), (f"{name}[:, 1:]", v[:, 1:])]:
+                    for axis in [0, 1, None, (0, 1), -1]:
+                        self.compare(f"median({expr_v}, axis={axis})", np.median(x, axis=axis),
+                                     inputs)
+                        if name != "b":
+                            self.compare(f"percentile({expr_v}, [1, 50, 99], axis={axis})",
+                                         np.percentile(x, [1, 50, 99], axis=axis), inputs)
+
+    def test_nan_forms(self):
+        v = self.arrays["f4"].copy()
+        v[7, :] = np.nan  # every value of row 7
+        v[:, 2] = np.nan
+        v[0, ::3] = np.nan
+        w = self.arrays["f8"].copy()
+        w[::2, 5] = np.nan
+        inputs = {"v": self.write("v", v, (5, 6)), "w": self.write("w", w, (1, 41)),
+                  "i2": self.write("i2", self.arrays["i2"], (3, 3))}
+        for name, x in [("v", v), ("w", w), ("i2", self.arrays["i2"])]:
+            for axis in [0, 1, None]:
+                self.compare(f"nanmedian({name}, axis={axis})", np.nanmedian(x, axis=axis),
+                             inputs)
+                for method in ["linear", "lower", "hazen", "midpoint", "closest_observation"]:
+                    self.compare(f"nanquantile({name}, [0.1, 0.5, 1], axis={axis}, "
+                                 f"method='{method}')",
+                                 np.nanquantile(x, [0.1, 0.5, 1], axis=axis, method=method),
+                                 inputs)
+                self.compare(f"nanpercentile({name}, 90, axis={axis})",
+                             np.nanpercentile(x, 90, axis=axis), inputs)
+
+    def test_keepdims_3d_and_expressions(self):
+        rng = np.random.default_rng(3)
+        x = rng.normal(0, 1, size=(5, 6, 7)).astype("f4")
+        inputs = {"x": self.write("x", x, (2, 4, 3))}
+        for axis in [(0, 2), (1,), (-1, 0), None]:
+            for keepdims in [False, True]:
+                self.compare(f"median(x, axis={axis}, keepdims={keepdims})",
+                             np.median(x, axis=axis, keepdims=keepdims), inputs)
+                self.compare(f"quantile(x, [0.2, 0.8], axis={axis}, keepdims={keepdims})",
+                             np.quantile(x, [0.2, 0.8], axis=axis, keepdims=keepdims), inputs)
+        # The spike-detection threshold per channel, inside an expression.
+        self.compare("median(abs(x), axis=2) / 0.6745",
+                     np.median(np.abs(x), axis=2) / np.float32(0.6745), inputs)
+        self.compare("x.mean() - percentile(x * 2, 10, interpolation='lower')",
+                     x.mean() - np.percentile(x * 2, 10, method="lower"), inputs)
+
+    def test_threads_budgets_and_intermediates(self):
+        rng = np.random.default_rng(5)
+        x = rng.normal(0, 1, size=(64, 3000)).astype("f4")
+        inputs = {"x": self.write("x", x, (16, 256))}
+        expected = np.percentile(x, [1, 50, 99], axis=1)
+        # The reduced axis is read whole: a budget too small to hold the source chunks a row
+        # block touches goes through a temporary rechunked copy, and every way gives the same.
+        for flags in [("--threads", "1"), ("--threads", "3"), ("--memory-limit", "3MiB"),
+                      ("--memory-limit", "1MiB", "--threads", "2")]:
+            self.compare("percentile(x, [1, 50, 99], axis=1)", expected, inputs, *flags)
+            self.compare("median(x, axis=0)", np.median(x, axis=0), inputs, *flags)
+
+    def test_errors(self):
+        x = self.write("x", self.arrays["f8"], (5, 7))
+        b = self.write("b", self.arrays["b"], (5, 7))
+        for expr, needle in [
+                ("quantile(x, 1.5)", "quantiles must be in the range [0, 1], not 1.5"),
+                ("percentile(x, [5, -1])", "percentiles must be in the range [0, 100], not -1"),
+                ("quantile(x, 0.5, method='bogus')", "'bogus' is not a method"),
+                ("quantile(b, 0.5)", "method 'linear' interpolates, which booleans cannot"),
+                ("median(x, axis=2)", "axis 2 is out of bounds"),
+                ("median(x, axis=(1, 1))", "duplicate value in 'axis'"),
+                ("quantile(x[:0], 0.5, axis=0)", "no values to take a quantile of"),
+                ("quantile(x, [])", "q is empty"),
+                ("median(x, out=x)", "out= is not supported"),
+                ("quantile(x, 0.5, method='linear', interpolation='lower')", "both given"),
+                ("median(x, colour=1)", "unexpected keyword argument 'colour'")]:
+            with self.subTest(expr=expr):
+                self.assert_error(["eval", expr, "-i", f"x={x}", "-i", f"b={b}"], 1, needle)
+
+
+if __name__ == "__main__":
+    cli_harness.main()
