@@ -6,7 +6,16 @@ Chunkings include chunks of one element along the filtered axis, chunks smaller 
 filter's window or filtfilt's padding, and edge chunks. Unless a test says otherwise the
 comparison is bit for bit: the scans carry their state across chunks exactly and the filters
 compute in SciPy's order of operations.
+
+chunkarr designs filters and Gaussian kernels with the C library's tan and exp. NumPy builds
+for AVX-512 machines compute np.tan and np.exp with their own vector code (SVML), which can
+differ in the last bit; and its complex multiply loop fuses
+multiplies and adds; so SciPy runs here with the C library's tan (butter's prewarping) and exp
+(Gaussian kernels) and a product of one multiply after another (the filter's gain) — the same
+algorithm, the same arithmetic — and test_libm_differences bounds the difference from SciPy
+with NumPy's own.
 """
+import math
 import warnings
 
 import numpy as np
@@ -19,6 +28,44 @@ import test_eval
 from test_eval import evaluate
 
 warnings.simplefilter("ignore")
+
+
+class _NumpyWithLibmExp:
+    """numpy, but for exp: the C library's (real arguments only)."""
+
+    def __getattr__(self, name):
+        return getattr(np, name)
+
+    @staticmethod
+    def exp(x):
+        return np.vectorize(math.exp, otypes=[float])(x)
+
+
+def _sequential_prod(a):
+    """np.prod of a 1-d array, one scalar product after another (NumPy's AVX-512 complex
+    multiply loop fuses them)."""
+    a = np.asarray(a)
+    out = a.dtype.type(1)
+    for x in a.ravel():
+        out = out * x
+    return out
+
+
+_numpy_tan, _numpy_prod = signal._filter_design.tan, signal._filter_design.prod
+_ndimage_numpy = ndimage._filters.numpy
+
+
+def _use_libm(on):
+    if on:
+        signal._filter_design.tan = np.vectorize(math.tan, otypes=[float])
+        signal._filter_design.prod = _sequential_prod
+        ndimage._filters.numpy = _NumpyWithLibmExp()
+    else:
+        signal._filter_design.tan, signal._filter_design.prod = _numpy_tan, _numpy_prod
+        ndimage._filters.numpy = _ndimage_numpy
+
+
+_use_libm(True)
 
 MODES = ["reflect", "mirror", "nearest", "wrap", "constant"]
 
@@ -99,6 +146,20 @@ class Signal(TempDirCase):
                 np.testing.assert_array_equal(evaluate(f"butter({text})[1]", {}), a)
                 np.testing.assert_array_equal(
                     evaluate(f"sosfilt_zi(butter({text}, output='sos'))", {}), signal.sosfilt_zi(sos))
+
+    def test_libm_differences(self):
+        # Against SciPy with NumPy's own tan and exp: within a few units in the last place.
+        _use_libm(False)
+        try:
+            sos = signal.butter(4, [300, 3000], "bandpass", fs=30000, output="sos")
+            g = ndimage.gaussian_filter1d(self.f8, 3.0, axis=1)
+        finally:
+            _use_libm(True)
+        got = evaluate("butter(4, [300, 3000], 'bandpass', fs=30000, output='sos')", {})
+        np.testing.assert_allclose(got, sos, rtol=4e-15, atol=1e-17)
+        inputs = {"f8": self.write("f8", self.f8, (5, 7))}
+        np.testing.assert_allclose(evaluate("gaussian_filter1d(f8, 3.0, axis=1)", inputs), g,
+                                   rtol=1e-13, atol=1e-13)
 
     def test_iir_filters_are_exact_across_chunks(self):
         band = "butter(4, [300, 3000], 'bandpass', fs=30000, output='sos')"
