@@ -129,6 +129,46 @@ class Order(TempDirCase):
             self.compare("percentile(x, [1, 50, 99], axis=1)", expected, inputs, *flags)
             self.compare("median(x, axis=0)", np.median(x, axis=0), inputs, *flags)
 
+    def test_radix_selection(self):
+        # Values per output element beyond what a task may hold are not gathered: they are
+        # selected in passes over the input, counting digits of their bit patterns. A 1 MiB
+        # limit forces that here; the results must not change, for any dtype or method.
+        rng = np.random.default_rng(9)
+        f4 = rng.normal(0, 1, size=(40, 3000)).astype("f4")
+        f4[3, ::7] = np.nan
+        f4[5, :100] = 0.0
+        f4[6, :50] = -0.0
+        f8 = np.round(rng.normal(0, 5, size=(40, 3000)), 1)  # many ties
+        f8[0, 0], f8[1, 1] = np.inf, -np.inf
+        i8 = rng.integers(-2**62, 2**62, size=(40, 3000), dtype="i8")
+        u2 = rng.integers(0, 65535, size=(40, 3000)).astype("u2")
+        b = rng.integers(0, 2, size=(40, 3000)).astype(bool)
+        arrays = {"f4": f4, "f8": f8, "i8": i8, "u2": u2, "b": b}
+        inputs = {k: self.write(k, v, (16, 256)) for k, v in arrays.items()}
+        small = ("--memory-limit", "1MiB", "--threads", "2")
+        for name, v in arrays.items():
+            self.compare(f"median({name})", np.median(v), inputs, *small)
+            self.compare(f"median({name}, axis=0)", np.median(v, axis=0), inputs, *small)
+            methods = ["lower", "nearest", "inverted_cdf"] if name == "b" else METHODS
+            for method in methods:
+                self.compare(f"quantile({name}, {QS}, method='{method}')",
+                             np.quantile(v, QS, method=method), inputs, *small)
+        for expr, expected in [
+                ("nanmedian(f4)", np.nanmedian(f4)),
+                ("nanpercentile(f4, [0.5, 50, 99.5])", np.nanpercentile(f4, [0.5, 50, 99.5])),
+                # A NaN among the values. NumPy's 0-d NaN result of an interpolating method is
+                # of the input's type (its dtype there depends on the data); float64 here.
+                ("percentile(f4, 50)", np.float64(np.percentile(f4, 50))),
+                ("median(abs(f4), keepdims=True)", np.median(np.abs(f4), keepdims=True)),
+                ("quantile(f4[4:, :2999], 0.5, axis=(0, 1), method='midpoint')",
+                 np.quantile(f4[4:, :2999], 0.5, method="midpoint")),
+                ("median(f4[4:] * 2, axis=(1, 0))", np.median(f4[4:] * 2))]:
+            self.compare(expr, expected, inputs, *small)
+        for flags in [("--memory-limit", "1MiB", "--threads", "1"),
+                      ("--memory-limit", "700KiB", "--threads", "3")]:
+            self.compare("percentile(f8, [1, 50, 99])", np.percentile(f8, [1, 50, 99]), inputs,
+                         *flags)
+
     def test_errors(self):
         x = self.write("x", self.arrays["f8"], (5, 7))
         b = self.write("b", self.arrays["b"], (5, 7))

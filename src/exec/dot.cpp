@@ -47,6 +47,8 @@ const char* task_label(stage_kind k) {
       return "strip";
     case stage_kind::scan:
       return "scan strip";
+    case stage_kind::select:
+      return "count digits";
     case stage_kind::materialise:
       return "write";
     case stage_kind::output:
@@ -94,6 +96,8 @@ std::string to_dot(const array& a, const compute_options& options) {
       const std::string spilled = s.result->result->spill ? "\\nspilled to disk" : "";
       const std::string what =
           s.kind == stage_kind::materialise ? std::string("written to a temporary array")
+          : s.kind == stage_kind::select
+              ? std::string("digit counts merged, pass after pass\\n(exact ranks)")
           : s.kind == stage_kind::scan
               ? "state carried chunk to chunk\\n(in order along axis " +
                     std::to_string(s.target->axis) + ")" + spilled

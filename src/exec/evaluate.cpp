@@ -785,6 +785,8 @@ void evaluate_into(const program_table& programs, const node& n, const box& regi
       throw std::logic_error("a reduction reached evaluation unmaterialised");
     case node_kind::scan:
       throw std::logic_error("a scan reached evaluation unmaterialised");
+    case node_kind::select:
+      throw std::logic_error("a selection reached evaluation unmaterialised");
     case node_kind::blocks:
       blocks_into(programs, n, region, out);
       return;
@@ -852,6 +854,7 @@ index_t estimate_bytes(const program_table& programs, const node& n, const box& 
     case node_kind::random:
     case node_kind::reduction:
     case node_kind::scan:
+    case node_kind::select:
       return out;
     case node_kind::blocks:
       return blocks_estimate(programs, n, region);

@@ -14,6 +14,7 @@
 #include <type_traits>
 
 #include "chunkarr/core/error.hpp"
+#include "chunkarr/core/region_copy.hpp"
 #include "exec/kernels.hpp"
 
 namespace chunkarr::detail {
@@ -132,19 +133,67 @@ T difference(T b, T a) {
   }
 }
 
-template <class T, class Out>
-void rows_of(const quantile_spec& spec, const T* values, index_t rows, index_t n, Out* out) {
-  constexpr bool is_float = std::is_floating_point_v<T>;
+// Where each statistic of `count` values falls (a median as its two middle ranks), and the
+// distinct ranks those need, ascending.
+std::vector<position> positions_of(const quantile_spec& spec, index_t count,
+                                   std::vector<index_t>* ranks) {
+  std::vector<position> where;
+  if (spec.median) {
+    where.push_back({(count - 1) / 2, count / 2, 0});
+  } else {
+    for (double q : spec.q) where.push_back(locate(spec.method, q, count));
+  }
+  if (ranks) {
+    ranks->clear();
+    for (const position& p : where) ranks->insert(ranks->end(), {p.lo, p.hi});
+    std::sort(ranks->begin(), ranks->end());
+    ranks->erase(std::unique(ranks->begin(), ranks->end()), ranks->end());
+  }
+  return where;
+}
+
+// The statistics from the values at their ranks (`value_at(rank)`, of type T) into
+// out[k * stride] for each; NaN for every one when `none` (NaN in a plain form's values, or
+// no values).
+template <class T, class Out, class V>
+void statistics(const quantile_spec& spec, const std::vector<position>& where, bool none,
+                V&& value_at, Out* out, index_t stride) {
   const double nan = std::numeric_limits<double>::quiet_NaN();
   const std::size_t nq = spec.median ? 1 : spec.q.size();
+  for (std::size_t k = 0; k < nq; ++k) {
+    Out& o = out[static_cast<index_t>(k) * stride];
+    if (none) {
+      o = static_cast<Out>(nan);
+      continue;
+    }
+    const position& p = where[k];
+    const T a = value_at(p.lo), b = value_at(p.hi);
+    if (spec.median) {
+      if (p.lo == p.hi)
+        o = static_cast<Out>(b);
+      else if constexpr (std::is_floating_point_v<T>)  // numpy.mean of the two, in T
+        o = static_cast<Out>(static_cast<T>(a + b) / static_cast<T>(2));
+      else  // in float64 for integers and booleans
+        o = static_cast<Out>((static_cast<double>(a) + static_cast<double>(b)) / 2);
+    } else if (!interpolates(spec.method)) {
+      o = static_cast<Out>(a);
+    } else {  // _lerp: from the lower neighbour, or from the upper when gamma >= 0.5
+      const double diff = static_cast<double>(difference(b, a));
+      o = static_cast<Out>(p.gamma >= 0.5 ? static_cast<double>(b) - diff * (1 - p.gamma)
+                                          : static_cast<double>(a) + diff * p.gamma);
+    }
+  }
+}
+
+template <class T, class Out>
+void rows_of(const quantile_spec& spec, const T* values, index_t rows, index_t n, Out* out) {
   const auto buffer = std::make_unique<T[]>(static_cast<std::size_t>(n));
-  std::vector<position> where(nq);
   std::vector<index_t> ranks;
   for (index_t r = 0; r < rows; ++r) {
     const T* row = values + r * n;
     index_t count = n;
     bool has_nan = false;
-    if constexpr (is_float) {
+    if constexpr (std::is_floating_point_v<T>) {
       count = 0;
       for (index_t i = 0; i < n; ++i) {
         if (std::isnan(row[i]))
@@ -155,59 +204,419 @@ void rows_of(const quantile_spec& spec, const T* values, index_t rows, index_t n
     } else {
       std::copy(row, row + n, buffer.get());
     }
-    const auto put = [&](std::size_t k, double v) { out[k * rows + r] = static_cast<Out>(v); };
-    if ((has_nan && !spec.skip_nan) || count == 0) {
-      for (std::size_t k = 0; k < nq; ++k) put(k, nan);
-      continue;
-    }
+    const bool none = (has_nan && !spec.skip_nan) || count == 0;
+    const std::vector<position> where = positions_of(spec, count, none ? nullptr : &ranks);
     T* first = buffer.get();
-    T* end = first + count;
-    if (spec.median) {
-      const index_t hi = count / 2;
-      std::nth_element(first, first + hi, end);
-      const T b = first[hi];
-      if (count % 2) {
-        out[r] = static_cast<Out>(b);
-      } else {
-        const T a = *std::max_element(first, first + hi);
-        // numpy.mean of the two: in the float type, float64 for integers.
-        if constexpr (is_float)
-          out[r] = static_cast<Out>(static_cast<T>(a + b) / static_cast<T>(2));
-        else
-          out[r] = static_cast<Out>((static_cast<double>(a) + static_cast<double>(b)) / 2);
+    if (!none) {
+      T* from = first;
+      for (index_t rank : ranks) {  // each rank's value in place, as numpy.partition(kth)
+        std::nth_element(from, first + rank, first + count);
+        from = first + rank + 1;
       }
-      continue;
     }
-    ranks.clear();
-    for (std::size_t k = 0; k < nq; ++k) {
-      where[k] = locate(spec.method, spec.q[k], count);
-      ranks.push_back(where[k].lo);
-      ranks.push_back(where[k].hi);
-    }
-    std::sort(ranks.begin(), ranks.end());
-    ranks.erase(std::unique(ranks.begin(), ranks.end()), ranks.end());
-    T* from = first;
-    for (index_t rank : ranks) {  // each rank's value in place, as numpy.partition(kth)
-      std::nth_element(from, first + rank, end);
-      from = first + rank + 1;
-    }
-    for (std::size_t k = 0; k < nq; ++k) {
-      const position& p = where[k];
-      const T a = first[p.lo], b = first[p.hi];
-      if (!interpolates(spec.method)) {
-        out[k * rows + r] = static_cast<Out>(a);
-        continue;
-      }
-      // _lerp: from the lower neighbour, or from the upper when gamma >= 0.5.
-      const double diff = static_cast<double>(difference(b, a));
-      const double v = p.gamma >= 0.5 ? static_cast<double>(b) - diff * (1 - p.gamma)
-                                      : static_cast<double>(a) + diff * p.gamma;
-      put(k, v);
-    }
+    statistics<T>(
+        spec, where, none, [&](index_t rank) { return first[rank]; }, out + r, rows);
   }
 }
 
+// ---- radix selection ----------------------------------------------------------------------
+
+// Order-preserving unsigned bit patterns: keys compare as the values do (-0 below +0).
+template <class T>
+std::uint64_t key_of(T v) {
+  if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
+    using U = std::conditional_t<std::is_same_v<T, float>, std::uint32_t, std::uint64_t>;
+    U u;
+    std::memcpy(&u, &v, sizeof u);
+    constexpr U sign = U(1) << (8 * sizeof(U) - 1);
+    return u & sign ? static_cast<U>(~u) : static_cast<U>(u | sign);
+  } else if constexpr (std::is_same_v<T, bool>) {
+    return v ? 1 : 0;
+  } else {
+    using U = std::make_unsigned_t<T>;
+    constexpr U sign = std::is_signed_v<T> ? U(U(1) << (8 * sizeof(U) - 1)) : U(0);
+    return static_cast<U>(static_cast<U>(v) ^ sign);
+  }
+}
+
+template <class T>
+T value_of(std::uint64_t key) {
+  if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
+    using U = std::conditional_t<std::is_same_v<T, float>, std::uint32_t, std::uint64_t>;
+    constexpr U sign = U(1) << (8 * sizeof(U) - 1);
+    const auto k = static_cast<U>(key);
+    const U u = k & sign ? static_cast<U>(k & ~sign) : static_cast<U>(~k);
+    T v;
+    std::memcpy(&v, &u, sizeof v);
+    return v;
+  } else if constexpr (std::is_same_v<T, bool>) {
+    return key != 0;
+  } else {
+    using U = std::make_unsigned_t<T>;
+    constexpr U sign = std::is_signed_v<T> ? U(U(1) << (8 * sizeof(U) - 1)) : U(0);
+    return static_cast<T>(static_cast<U>(static_cast<U>(key) ^ sign));
+  }
+}
+
+int key_bits(scalar_kind k) {
+  return k == scalar_kind::bool_ ? 8 : static_cast<int>(8 * make_dtype(k).itemsize());
+}
+
+// Output elements, and ranks per output element (at most), of a select node.
+std::pair<index_t, index_t> extent_of(const node& select) {
+  const quantile_spec& spec = *select.select;
+  const index_t nq = spec.median ? 1 : static_cast<index_t>(spec.q.size());
+  return {element_count(select.shape) / std::max<index_t>(nq, 1), 2 * nq};
+}
+
 }  // namespace
+
+struct selector::partial_t {
+  std::vector<index_t> outputs;  // the box's output elements (global), C order
+  // pass 0: per output element, a histogram of the first digit, and its NaNs
+  std::vector<std::uint32_t> counts;
+  std::vector<std::uint64_t> nans;
+  // later passes: per rank of the box's output elements still open (`slot`), its digit's
+  // histogram or its candidates' keys
+  std::vector<index_t> slot_target;
+  std::vector<std::vector<std::uint32_t>> slot_counts;
+  std::vector<std::vector<std::uint64_t>> slot_keys;
+};
+
+struct selector::impl {
+  struct target {
+    index_t output = 0, rank = 0;
+    std::uint64_t prefix = 0;  // the key's first `resolved` bits
+    int resolved = 0;
+    index_t below = 0;  // its rank among the keys that share the prefix
+    index_t bin = 0;    // how many keys share the prefix
+    bool collect = false, done = false;
+    std::vector<std::uint64_t> counts, keys;  // this pass's
+  };
+
+  quantile_spec spec;
+  int width = 0, digits = 0;
+  index_t collect_cap = 0;
+  shape_t input_shape, kept_shape, kept_strides;  // kept_strides: per input axis (0: reduced)
+  index_t outputs = 0, n = 1;
+  int pass = 0;
+  std::vector<std::uint64_t> counts0, nans;
+  std::vector<index_t> count;  // per output element: its values (non-NaN ones, nan forms)
+  std::vector<bool> none;
+  std::vector<target> targets;  // by output element, ranks ascending
+  std::vector<index_t> first;   // per output element: its first target (outputs + 1)
+
+  impl(const node& sel, selector::params p) : spec(*sel.select), collect_cap(p.collect) {
+    const node& in = *sel.inputs[0];
+    input_shape = in.shape;
+    width = key_bits(spec.input);
+    kept_strides.assign(input_shape.size(), 0);
+    for (std::size_t d = 0; d < input_shape.size(); ++d) {
+      if (spec.reduced[d])
+        n *= input_shape[d];
+      else
+        kept_shape.push_back(input_shape[d]);
+    }
+    const shape_t strides = c_strides(kept_shape);
+    for (std::size_t d = 0, k = 0; d < input_shape.size(); ++d) {
+      if (!spec.reduced[d]) kept_strides[d] = strides[k++];
+    }
+    outputs = element_count(kept_shape);
+    digits = std::min(p.digits, width);
+    counts0.assign(static_cast<std::size_t>(outputs) << digits, 0);
+    nans.assign(static_cast<std::size_t>(outputs), 0);
+  }
+
+  // Calls f(row, length, output, step) per row (last axis) of `b`'s values: the row's
+  // element j belongs to output element `output + j * step`.
+  template <class T, class F>
+  void for_rows(const T* values, const box& b, F&& f) const {
+    const std::size_t ndim = b.ndim();
+    const shape_t shape = b.shape();
+    const index_t row = ndim ? shape[ndim - 1] : 1;
+    const index_t rows = row ? element_count(shape) / row : 0;
+    const index_t step = ndim && !spec.reduced[ndim - 1] ? 1 : 0;
+    shape_t index(ndim ? ndim - 1 : 0, 0);
+    for (index_t r = 0; r < rows; ++r) {
+      index_t o = ndim ? b.start[ndim - 1] * kept_strides[ndim - 1] : 0;
+      for (std::size_t d = 0; d + 1 < ndim; ++d) o += (b.start[d] + index[d]) * kept_strides[d];
+      f(values + r * row, row, o, step);
+      for (std::size_t d = ndim > 1 ? ndim - 1 : 0; d-- > 0;) {
+        if (++index[d] < shape[d]) break;
+        index[d] = 0;
+      }
+    }
+  }
+
+  // The output elements `b` covers, C order.
+  std::vector<index_t> outputs_of(const box& b) const {
+    box kept{{}, {}};
+    shape_t strides;
+    for (std::size_t d = 0; d < b.ndim(); ++d) {
+      if (spec.reduced[d]) continue;
+      kept.start.push_back(b.start[d]);
+      kept.stop.push_back(b.stop[d]);
+      strides.push_back(kept_strides[d]);
+    }
+    std::vector<index_t> out;
+    for_each_index(kept, [&](const shape_t& i) {
+      index_t o = 0;
+      for (std::size_t d = 0; d < i.size(); ++d) o += i[d] * strides[d];
+      out.push_back(o);
+    });
+    return out;
+  }
+
+  template <class T>
+  std::shared_ptr<partial_t> partial(const T* values, const box& b) const {
+    auto p = std::make_shared<partial_t>();
+    p->outputs = outputs_of(b);
+    // Output element o's place in the box's list: o's offset from the box's first, in the
+    // kept strides (the list is C order over the kept box).
+    const auto local = [&](index_t o) {
+      return static_cast<std::size_t>(std::lower_bound(p->outputs.begin(), p->outputs.end(), o) -
+                                      p->outputs.begin());
+    };
+    const int shift = width - digits;
+    if (pass == 0) {
+      p->counts.assign(p->outputs.size() << digits, 0);
+      p->nans.assign(p->outputs.size(), 0);
+      for_rows(values, b, [&](const T* row, index_t length, index_t o, index_t step) {
+        std::size_t at = local(o);
+        for (index_t j = 0; j < length; ++j) {
+          if (step && j) ++at;
+          const T v = row[j];
+          if constexpr (std::is_floating_point_v<T>) {
+            if (std::isnan(v)) {
+              ++p->nans[at];
+              continue;
+            }
+          }
+          ++p->counts[(at << digits) + (key_of(v) >> shift)];
+        }
+      });
+      return p;
+    }
+    // Later passes: the open ranks of the box's output elements.
+    std::vector<std::size_t> first_slot(p->outputs.size() + 1, 0);
+    for (std::size_t l = 0; l < p->outputs.size(); ++l) {
+      const index_t o = p->outputs[l];
+      first_slot[l] = p->slot_target.size();
+      for (index_t t = first[static_cast<std::size_t>(o)];
+           t < first[static_cast<std::size_t>(o) + 1]; ++t) {
+        const target& tg = targets[static_cast<std::size_t>(t)];
+        if (tg.done) continue;
+        p->slot_target.push_back(t);
+        p->slot_counts.emplace_back(tg.collect ? 0 : std::size_t{1} << digit_of(tg), 0);
+        p->slot_keys.emplace_back();
+      }
+    }
+    first_slot[p->outputs.size()] = p->slot_target.size();
+    if (p->slot_target.empty()) return p;
+    for_rows(values, b, [&](const T* row, index_t length, index_t o, index_t step) {
+      std::size_t at = local(o);
+      for (index_t j = 0; j < length; ++j) {
+        if (step && j) ++at;
+        const T v = row[j];
+        if constexpr (std::is_floating_point_v<T>) {
+          if (std::isnan(v)) continue;
+        }
+        const std::uint64_t key = key_of(v);
+        for (std::size_t s = first_slot[at]; s < first_slot[at + 1]; ++s) {
+          const target& tg = targets[static_cast<std::size_t>(p->slot_target[s])];
+          if ((key >> (width - tg.resolved)) != tg.prefix) continue;
+          if (tg.collect) {
+            p->slot_keys[s].push_back(key);
+          } else {
+            const int d = digit_of(tg);
+            ++p->slot_counts[s][(key >> (width - tg.resolved - d)) & ((std::uint64_t{1} << d) - 1)];
+          }
+        }
+      }
+    });
+    return p;
+  }
+
+  int digit_of(const target& t) const { return std::min(digits, width - t.resolved); }
+
+  void merge(const partial_t& p) {
+    if (pass == 0) {
+      for (std::size_t l = 0; l < p.outputs.size(); ++l) {
+        const auto o = static_cast<std::size_t>(p.outputs[l]);
+        nans[o] += p.nans[l];
+        std::uint64_t* to = counts0.data() + (o << digits);
+        const std::uint32_t* from = p.counts.data() + (l << digits);
+        for (std::size_t k = 0; k < (std::size_t{1} << digits); ++k) to[k] += from[k];
+      }
+      return;
+    }
+    for (std::size_t s = 0; s < p.slot_target.size(); ++s) {
+      target& tg = targets[static_cast<std::size_t>(p.slot_target[s])];
+      if (tg.collect) {
+        tg.keys.insert(tg.keys.end(), p.slot_keys[s].begin(), p.slot_keys[s].end());
+      } else {
+        for (std::size_t k = 0; k < p.slot_counts[s].size(); ++k)
+          tg.counts[k] += p.slot_counts[s][k];
+      }
+    }
+  }
+
+  // The bin of `hist` that holds rank `t.below` becomes the target's next digit.
+  static void descend(target& t, const std::uint64_t* hist, int d) {
+    for (std::size_t k = 0; k < (std::size_t{1} << d); ++k) {
+      const auto c = static_cast<index_t>(hist[k]);
+      if (t.below < c) {
+        t.prefix = (t.prefix << d) | k;
+        t.resolved += d;
+        t.bin = c;
+        return;
+      }
+      t.below -= c;
+    }
+    throw std::logic_error("selection: a rank beyond the counted values");
+  }
+
+  void next_pass() {
+    if (pass == 0) {
+      count.assign(static_cast<std::size_t>(outputs), 0);
+      none.assign(static_cast<std::size_t>(outputs), false);
+      first.assign(static_cast<std::size_t>(outputs) + 1, 0);
+      std::vector<index_t> ranks;
+      for (index_t o = 0; o < outputs; ++o) {
+        const auto oi = static_cast<std::size_t>(o);
+        first[oi] = static_cast<index_t>(targets.size());
+        count[oi] = spec.skip_nan ? n - static_cast<index_t>(nans[oi]) : n;
+        none[oi] = (nans[oi] && !spec.skip_nan) || count[oi] == 0;
+        if (none[oi]) continue;
+        positions_of(spec, count[oi], &ranks);
+        for (index_t r : ranks) {
+          target t;
+          t.output = o;
+          t.rank = t.below = r;
+          descend(t, counts0.data() + (oi << digits), digits);
+          targets.push_back(std::move(t));
+        }
+      }
+      first[static_cast<std::size_t>(outputs)] = static_cast<index_t>(targets.size());
+      counts0 = {};
+    } else {
+      for (target& t : targets) {
+        if (t.done) continue;
+        if (t.collect) {
+          if (static_cast<index_t>(t.keys.size()) != t.bin)
+            throw std::logic_error("selection: candidates lost between passes");
+          std::nth_element(t.keys.begin(), t.keys.begin() + t.below, t.keys.end());
+          t.prefix = t.keys[static_cast<std::size_t>(t.below)];
+          t.resolved = width;
+          t.keys = {};
+        } else {
+          descend(t, t.counts.data(), digit_of(t));
+          t.counts = {};
+        }
+      }
+    }
+    ++pass;
+    // The next pass: ranks whose bins hold few keys collect them (the fewest first, within
+    // the cap); the others count their next digit.
+    std::vector<target*> open;
+    for (target& t : targets) {
+      if (t.resolved == width) t.done = true;
+      if (!t.done) open.push_back(&t);
+    }
+    std::sort(open.begin(), open.end(),
+              [](const target* a, const target* b) { return a->bin < b->bin; });
+    index_t collected = 0;
+    for (target* t : open) {
+      t->collect = collected + t->bin <= collect_cap;
+      if (t->collect)
+        collected += t->bin;
+      else
+        t->counts.assign(std::size_t{1} << digit_of(*t), 0);
+    }
+  }
+
+  bool done() const {
+    return pass > 0 &&
+           std::all_of(targets.begin(), targets.end(), [](const target& t) { return t.done; });
+  }
+
+  template <class T, class Out>
+  void finish(Out* out) const {
+    for (index_t o = 0; o < outputs; ++o) {
+      const auto oi = static_cast<std::size_t>(o);
+      const std::vector<position> where = positions_of(spec, count[oi], nullptr);
+      const auto value_at = [&](index_t rank) {
+        for (index_t t = first[oi]; t < first[oi + 1]; ++t) {
+          const target& tg = targets[static_cast<std::size_t>(t)];
+          if (tg.rank == rank) return value_of<T>(tg.prefix);
+        }
+        throw std::logic_error("selection: a rank not selected");
+      };
+      statistics<T>(spec, where, none[oi], value_at, out + o, outputs);
+    }
+  }
+};
+
+selector::selector(const node& select, params p) : impl_(std::make_unique<impl>(select, p)) {}
+selector::~selector() = default;
+bool selector::done() const {
+  return impl_->done();
+}
+int selector::pass() const {
+  return impl_->pass;
+}
+std::shared_ptr<selector::partial_t> selector::partial(const std::byte* values,
+                                                       const box& input_box) const {
+  return visit_kind(impl_->spec.input, [&](auto sample) {
+    using T = decltype(sample);
+    return impl_->partial(reinterpret_cast<const T*>(values), input_box);
+  });
+}
+void selector::merge(const partial_t& p) {
+  impl_->merge(p);
+}
+void selector::next_pass() {
+  impl_->next_pass();
+}
+void selector::finish(std::byte* out) const {
+  visit_kind(impl_->spec.input, [&](auto in_sample) {
+    using T = decltype(in_sample);
+    visit_kind(impl_->spec.output, [&](auto out_sample) {
+      using Out = decltype(out_sample);
+      if constexpr (std::is_same_v<Out, T> || std::is_floating_point_v<Out>)
+        impl_->finish<T>(reinterpret_cast<Out*>(out));
+      else
+        throw std::logic_error("quantile: an output type of neither the input's nor a float's");
+    });
+  });
+}
+
+selector::params selector::params_for(const node& select, index_t budget) {
+  const auto [outputs, ranks] = extent_of(select);
+  params p;
+  p.digits = std::min(key_bits(select.select->input), outputs <= 16 ? 16 : 11);
+  // A quarter of the budget for the histograms (one per open rank), a quarter for candidates;
+  // the rest for the tasks.
+  while (p.digits > 4 && outputs * ranks * (index_t{8} << p.digits) > budget / 4) --p.digits;
+  p.collect = std::clamp<index_t>(budget / 4 / 8, 1 << 10, index_t{4} << 20);
+  return p;
+}
+
+index_t selector::task_bytes(const node& select, params p, const box& input_box) {
+  const quantile_spec& spec = *select.select;
+  index_t kept = 1;
+  for (std::size_t d = 0; d < input_box.ndim(); ++d) {
+    if (!spec.reduced[d]) kept *= input_box.stop[d] - input_box.start[d];
+  }
+  const index_t ranks = extent_of(select).second;
+  // A pass's histograms (per output element, or per open rank) and the candidates it finds.
+  return kept * ((index_t{4} << p.digits) * ranks + 16) + std::min(p.collect, input_box.size()) * 8;
+}
+
+index_t selector::held_bytes(const node& select, params p) {
+  const auto [outputs, ranks] = extent_of(select);
+  return outputs * ((index_t{8} << p.digits) * ranks + 64) + p.collect * 8;
+}
 
 scalar_kind quantile_output(scalar_kind input, bool median, quantile_method method,
                             const char* op) {

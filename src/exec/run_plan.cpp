@@ -14,6 +14,7 @@
 #include "chunkarr/store/store.hpp"
 #include "exec/evaluate.hpp"
 #include "exec/executor.hpp"
+#include "exec/order.hpp"
 #include "exec/reduce.hpp"
 #include "exec/scan.hpp"
 
@@ -123,6 +124,9 @@ class plan_runner {
           break;
         case stage_kind::scan:
           run_scan(s, sink);
+          break;
+        case stage_kind::select:
+          run_select(s);
           break;
         case stage_kind::materialise:
           run_blocks(s, spill_sink(s));
@@ -251,6 +255,35 @@ class plan_runner {
     };
     execute(ps, s);
     red.finish(states.data(), count, ps.result->result->values.data());
+  }
+
+  // Radix selection: the stage's tasks (one per input chunk) run once per pass, each task's
+  // digit counts merged as they come (integer counts: any order gives the same), until every
+  // rank is resolved.
+  void run_select(const plan_stage& ps) {
+    const node& input = *ps.input;
+    selector sel(*ps.target, {ps.select_digits, ps.select_collect});
+    const block_layout& layout = ps.blocks;
+    buffer_pool buffers;
+    while (!sel.done()) {
+      if (sel.pass() > 0) total_ += ps.tasks;  // progress counts every pass's tasks
+      stage s;
+      s.run = [&](index_t i) -> std::any {
+        buffer_pool_scope scope(&buffers);
+        const box b = layout.task_box(i);
+        bytes values = buffers.acquire(static_cast<std::size_t>(b.size()) * input.dtype.itemsize());
+        evaluate_into(p_.programs, input, b, values);
+        std::shared_ptr<selector::partial_t> partial = sel.partial(values.data(), b);
+        buffers.recycle(std::move(values));
+        return partial;
+      };
+      s.consume = [&](index_t, std::any& result) {
+        sel.merge(*std::any_cast<std::shared_ptr<selector::partial_t>>(result));
+      };
+      execute(ps, s);
+      sel.next_pass();
+    }
+    sel.finish(ps.result->result->values.data());
   }
 
   // One task per strip of chunks along the reduced axes: the inner reductions first (fused),

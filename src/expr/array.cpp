@@ -151,6 +151,9 @@ std::string describe(const node& n) {
       if (n.scan.both_ways) what = n.scan.op == scan_op::sosfilt ? "sosfiltfilt" : "filtfilt";
       break;
     }
+    case node_kind::select:
+      what = n.select->name;
+      break;
     case node_kind::blocks:
       what = n.blocks->name;
       break;

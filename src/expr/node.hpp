@@ -13,6 +13,7 @@
 
 #include "chunkarr/expr/array.hpp"
 #include "chunkarr/expr/block_function.hpp"
+#include "chunkarr/expr/order.hpp"
 #include "chunkarr/store/store.hpp"
 #include "chunkarr/zarr/zarr_array.hpp"
 
@@ -39,6 +40,7 @@ enum class node_kind {
   rechunk,        // the same values in other chunks
   scan,           // a running operation along `axis` with state carried across chunks
   blocks,         // a function per chunk of input 0's blocks, with a halo (blocks_payload)
+  select,         // order statistics by radix selection over many passes (quantile_spec)
   materialised,   // a stage's result (a reduction, an intermediate), filled when the plan runs
 };
 
@@ -135,6 +137,18 @@ struct blocks_payload {
   index_t rank = 0;
 };
 
+/// Order statistics (median, quantile and their nan forms; src/exec/order.cpp). A select
+/// node's values are q-major: axis 0 is q's (one for a median), then the input's kept axes.
+struct quantile_spec {
+  std::vector<double> q;  // each in [0, 1]
+  quantile_method method = quantile_method::linear;
+  bool median = false;    // numpy.median (q unused)
+  bool skip_nan = false;  // the nan forms
+  scalar_kind input = scalar_kind::float64, output = scalar_kind::float64;
+  std::vector<bool> reduced;  // per input axis
+  std::string name;           // "median", "nanpercentile", …: for messages and the task graph
+};
+
 /// Where a planned stage puts its result: values in memory, or a temporary Zarr array when
 /// they would not fit (spilled). Written by the stage's tasks, read by later stages; released
 /// after the last stage that reads it.
@@ -166,6 +180,7 @@ struct node {
   random_payload random;
   scan_payload scan;
   std::shared_ptr<const blocks_payload> blocks;
+  std::shared_ptr<const quantile_spec> select;
   std::vector<int> permutation;  // transpose: output axis d = input axis perm[d]
   int axis = 0;                  // concatenate, take, scan: the axis they work along
   // take: the indices, each in bounds; points: `axis` coordinates per point, in bounds
@@ -196,6 +211,10 @@ void visit_once(std::vector<const node*> roots, F&& visit) {
   }
 }
 
+/// A select node computed the other way (src/expr/order.cpp): its input's values read in
+/// blocks whole along the reduced axes and `kept_chunk` along the kept ones, and each block's
+/// statistics from them — the same values and shape.
+node_ptr gather_form(const node& select, const shape_t& kept_chunk);
 /// Regular chunks of `chunk_shape` over `shape` (clipped; 0-length axes get no chunks).
 chunks_t regular_chunks(const shape_t& shape, const shape_t& chunk_shape);
 /// The chunks of `from` that a slice of it passes through, cut to the slice: one output chunk

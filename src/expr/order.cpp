@@ -34,10 +34,6 @@ constexpr std::array<std::pair<quantile_method, const char*>, 13> method_names{{
     {quantile_method::nearest, "nearest"},
 }};
 
-// Values per task beyond which the kept axes are cut finer (each task holds its block of
-// whole reduced axes, and one row more to partition).
-constexpr index_t block_target = index_t{32} << 20;
-
 array order_statistic(const array& a, detail::quantile_spec spec, bool scalar_q, axes_t axes,
                       bool keepdims, const std::string& op) {
   const detail::node& in = detail::node_of(a);
@@ -46,70 +42,44 @@ array order_statistic(const array& a, detail::quantile_spec spec, bool scalar_q,
     if (!(q >= 0 && q <= 1))
       throw_error<value_error>(op, ": quantiles must be in the range [0, 1], not ", q);
   }
-  std::vector<bool> reduced(ndim, axes.empty());
+  spec.reduced.assign(ndim, axes.empty());
   for (int axis : axes) {
     const auto d = static_cast<std::size_t>(detail::normalize_axis(axis, ndim, op.c_str()));
-    if (reduced[d]) throw_error<shape_error>(op, ": duplicate value in 'axis'");
-    reduced[d] = true;
+    if (spec.reduced[d]) throw_error<shape_error>(op, ": duplicate value in 'axis'");
+    spec.reduced[d] = true;
   }
   spec.input = in.dtype.kind;
   spec.output = detail::quantile_output(spec.input, spec.median, spec.method, op.c_str());
-  index_t n = 1;
-  std::vector<int> source, destination;
-  shape_t kept_chunk;
-  std::string in_index, out_index = scalar_q || spec.median ? "" : "#";
+  spec.name = op;
+  // The node: q-major (one q for a median or a scalar q, dropped below), then the kept axes.
+  auto n = std::make_shared<detail::node>();
+  n->kind = detail::node_kind::select;
+  const index_t nq = spec.median ? 1 : static_cast<index_t>(spec.q.size());
+  n->shape = {nq};
+  n->chunks = {axis_chunks{nq}};
+  index_t count = 1;
   for (std::size_t d = 0; d < ndim; ++d) {
-    if (reduced[d]) {
-      n *= in.shape[d];
-      source.push_back(static_cast<int>(d));
+    if (spec.reduced[d]) {
+      count *= in.shape[d];
     } else {
-      const char letter = static_cast<char>('a' + kept_chunk.size());
-      in_index += letter;
-      out_index += letter;
-      kept_chunk.push_back(in.chunks[d].empty() ? 1 : in.chunks[d].front());
+      n->shape.push_back(in.shape[d]);
+      n->chunks.push_back(in.chunks[d]);
     }
   }
-  if (n == 0 && !spec.median) {
+  if (count == 0 && !spec.median) {
     throw_error<value_error>(op, ": no values to take a quantile of (shape ", to_string(in.shape),
                              ")");
   }
-  for (std::size_t k = 0; k < source.size(); ++k) {
-    destination.push_back(static_cast<int>(kept_chunk.size() + k));
-    in_index += static_cast<char>('A' + k);
-  }
-  // Blocks whole along the reduced axes, and as many output elements as fit the target.
-  const auto itemsize = static_cast<index_t>(in.dtype.itemsize());
-  const auto block_bytes = [&] {
-    index_t v = std::max<index_t>(n, 1) * itemsize;
-    for (index_t c : kept_chunk) v *= c;
-    return v;
-  };
-  while (block_bytes() > block_target) {
-    auto widest = std::max_element(kept_chunk.begin(), kept_chunk.end());
-    if (widest == kept_chunk.end() || *widest <= 1) break;
-    *widest = (*widest + 1) / 2;
-  }
-  const array moved = moveaxis(a, source, destination);
-  shape_t chunks = kept_chunk;
-  for (std::size_t k = 0; k < source.size(); ++k) chunks.push_back(-1);
-  const array whole = ndim ? rechunk(moved, chunks) : moved;
-
-  blockwise_options o;
-  o.dtype = make_dtype(spec.output);
-  o.name = op;
-  o.scratch_bytes = n * itemsize;
-  const index_t nq = spec.median ? 1 : static_cast<index_t>(spec.q.size());
-  if (!out_index.empty() && out_index[0] == '#') o.new_axes = {{'#', nq}};
-  const block_function f = [spec, n](std::span<const block_view> blocks, block_span out,
-                                     const block_info&) {
-    const index_t rows = n ? element_count(blocks[0].shape) / n : element_count(out.shape);
-    detail::quantile_rows(spec, blocks[0].data, rows, n, out.data);
-  };
-  array result = blockwise(f, out_index, {{whole, in_index}}, o);
+  n->dtype = make_dtype(spec.output);
+  n->inputs = {a.node()};
+  const bool one = scalar_q || spec.median;
+  const std::vector<bool> reduced = spec.reduced;
+  n->select = std::make_shared<const detail::quantile_spec>(std::move(spec));
+  array result(std::move(n));
+  if (one) result = result({index_spec(0)});
   if (keepdims) {
-    const int offset = out_index.starts_with('#') ? 1 : 0;
     for (std::size_t d = 0; d < ndim; ++d) {
-      if (reduced[d]) result = expand_dims(result, offset + static_cast<int>(d));
+      if (reduced[d]) result = expand_dims(result, (one ? 0 : 1) + static_cast<int>(d));
     }
   }
   return result;
@@ -134,6 +104,50 @@ std::vector<double> fractions(const std::vector<double>& percent, const char* op
 }
 
 }  // namespace
+
+namespace detail {
+
+node_ptr gather_form(const node& select, const shape_t& kept_chunk) {
+  const quantile_spec& spec = *select.select;
+  const node& in = *select.inputs[0];
+  const std::size_t ndim = in.shape.size();
+  index_t n = 1;
+  std::vector<int> source, destination;
+  std::string in_index, out_index = "#";
+  for (std::size_t d = 0; d < ndim; ++d) {
+    if (spec.reduced[d]) {
+      n *= in.shape[d];
+      source.push_back(static_cast<int>(d));
+    } else {
+      const char letter = static_cast<char>('a' + (out_index.size() - 1));
+      in_index += letter;
+      out_index += letter;
+    }
+  }
+  shape_t chunks = kept_chunk;
+  for (std::size_t k = 0; k < source.size(); ++k) {
+    destination.push_back(static_cast<int>(kept_chunk.size() + k));
+    in_index += static_cast<char>('A' + k);
+    chunks.push_back(-1);
+  }
+  const array a(select.inputs[0]);
+  const array moved = moveaxis(a, source, destination);
+  const array whole = ndim ? rechunk(moved, chunks) : moved;
+  blockwise_options o;
+  o.dtype = select.dtype;
+  o.name = spec.name;
+  o.scratch_bytes = n * static_cast<index_t>(in.dtype.itemsize());
+  o.new_axes = {{'#', select.shape[0]}};
+  const block_function f = [spec, n](std::span<const block_view> blocks, block_span out,
+                                     const block_info&) {
+    const index_t rows =
+        n ? element_count(blocks[0].shape) / n : element_count(out.shape) / out.shape[0];
+    quantile_rows(spec, blocks[0].data, rows, n, out.data);
+  };
+  return blockwise(f, out_index, {{whole, in_index}}, o).node();
+}
+
+}  // namespace detail
 
 quantile_method quantile_method_named(std::string_view name) {
   for (const auto& [method, text] : method_names) {

@@ -11,6 +11,7 @@
 #include "chunkarr/core/error.hpp"
 #include "exec/evaluate.hpp"
 #include "exec/executor.hpp"
+#include "exec/order.hpp"
 #include "exec/reduce.hpp"
 #include "exec/scan.hpp"
 
@@ -91,6 +92,7 @@ std::string plan_stage::describe_task(index_t task) const {
     case stage_kind::scan:
       return "strip " + to_string(strips.kept.chunk_range(task).start);
     case stage_kind::reduce:
+    case stage_kind::select:
       return "chunk " + to_string(blocks.chunk_range(task).start);
     case stage_kind::materialise:
     case stage_kind::output: {
@@ -257,6 +259,7 @@ class planner {
       if (out->kind == node_kind::reduction) out = lower_reduction(out);
       if (out->kind == node_kind::rechunk) out = lower_rechunk(out, false);
       if (out->kind == node_kind::scan) out = lower_scan(out);
+      if (out->kind == node_kind::select) out = lower_select(out);
       lowered_.emplace(f.n.get(), out);
       stack.pop_back();
       done = out;
@@ -416,6 +419,71 @@ class planner {
       // The strip's states and finished values, and the encoded chunk.
       s.task_bytes[static_cast<std::size_t>(i)] = eval + kept * (state + 3 * itemsize_of(*r));
     }
+    p_.stages.push_back(std::move(s));
+    return p_.stages.back().result;
+  }
+
+  // Order statistics. When an output element's values fit a task many times over and blocks
+  // of them can be read without decoding chunks many times, they are gathered: blocks whole
+  // along the reduced axes, partitioned in memory (one read of the input). Otherwise radix
+  // selection: one task per chunk of the input, pass after pass (the runner repeats the stage
+  // until every rank is resolved: two reads of the input, usually) — cheaper than rechunking
+  // through a temporary array, and bounded when the values per output element are not. The
+  // result is in memory.
+  node_ptr lower_select(const node_ptr& sel) {
+    const node& input = *sel->inputs[0];
+    const std::vector<bool>& reduced = sel->select->reduced;
+    const index_t itemsize = itemsize_of(input), target = task_target();
+    index_t n = 1;
+    chunks_t kept_chunks;
+    shape_t kept_shape, block;
+    for (std::size_t d = 0; d < reduced.size(); ++d) {
+      if (reduced[d]) {
+        n *= input.shape[d];
+      } else {
+        kept_chunks.push_back(input.chunks[d]);
+        kept_shape.push_back(input.shape[d]);
+        block.push_back(
+            std::max<index_t>(1, input.chunks[d].empty() ? 1 : input.chunks[d].front()));
+      }
+    }
+    // A block, its copy to partition and the output: about three times its values.
+    const auto block_bytes = [&] {
+      index_t v = 3 * std::max<index_t>(n, 1) * itemsize;
+      for (index_t c : block) v *= c;
+      return v;
+    };
+    if (block_bytes() / std::max<index_t>(1, element_count(block)) <= target) {
+      while (block_bytes() > target) {
+        auto widest = std::max_element(block.begin(), block.end());
+        if (*widest <= 1) break;
+        *widest = (*widest + 1) / 2;
+      }
+      const block_layout write(regular_chunks(kept_shape, block));
+      if (amplification(write, kept_chunks, kept_shape) <= 3) {
+        lowered_.emplace(sel->inputs[0].get(), sel->inputs[0]);  // lowered already
+        return lower(gather_form(*sel, block));
+      }
+    }
+    p_.programs.add(input);
+    plan_stage s;
+    s.kind = stage_kind::select;
+    s.name = describe(*sel) + " (radix selection)";
+    s.target = sel;
+    s.input = sel->inputs[0];
+    s.blocks = block_layout(input.chunks);
+    s.tasks = input.shape.empty() ? 1 : s.blocks.tasks();
+    s.task_bytes.resize(static_cast<std::size_t>(s.tasks));
+    const selector::params sp = selector::params_for(*sel, p_.memory_limit - running_held_);
+    s.select_digits = sp.digits;
+    s.select_collect = sp.collect;
+    for (index_t i = 0; i < s.tasks; ++i) {
+      const box b = s.blocks.task_box(i);
+      s.task_bytes[static_cast<std::size_t>(i)] =
+          estimate_bytes(p_.programs, input, b) + selector::task_bytes(*sel, sp, b);
+    }
+    s.result = materialised_node(*sel, sel->chunks, false);
+    running_held_ += element_count(sel->shape) * itemsize_of(*sel);
     p_.stages.push_back(std::move(s));
     return p_.stages.back().result;
   }
@@ -714,6 +782,8 @@ index_t result_bytes(const plan_stage& s) {
 // What a stage holds while it runs besides results: a per-chunk reduction folds into states
 // for its whole result (strips fold into states of their own, counted in their tasks).
 index_t own_bytes(const plan_stage& s) {
+  if (s.kind == stage_kind::select)
+    return selector::held_bytes(*s.target, {s.select_digits, s.select_collect});
   if (s.kind != stage_kind::reduce) return 0;
   return element_count(s.target->shape) * static_cast<index_t>(reducer(*s.target).state_bytes());
 }

@@ -10,6 +10,8 @@
 //   the kept axes; each task folds its strip in the same order. Used to fuse the reductions
 //   inside a reduction's input (the anomaly variance), and to spill a result that does not fit
 //   in memory: each strip's finished values go to a temporary Zarr array.
+// - `select`: order statistics by radix selection: the input's chunks read once per pass,
+//   each task counting digits of its values per output element, a few passes in all.
 // - `materialise`: a node's values written to a temporary Zarr array in other chunks (the
 //   intermediate of a rechunk whose direct copy would decode each chunk many times).
 // - `scan`: a scan (cumsum, an IIR filter), one task per strip of chunks that share a
@@ -78,7 +80,7 @@ struct strip_layout {
   box step_box(index_t i, index_t o) const;
 };
 
-enum class stage_kind { reduce, reduce_strips, scan, materialise, output };
+enum class stage_kind { reduce, reduce_strips, scan, select, materialise, output };
 
 struct plan_stage {
   stage_kind kind = stage_kind::output;
@@ -102,7 +104,9 @@ struct plan_stage {
   std::optional<std::vector<index_t>> only_blocks;
   std::vector<index_t> task_bytes;  // per task, or one value shared by every task
   index_t budget = 0;               // bytes left for tasks: the memory limit less `held`
-  bool to_output = false;  // reduce_strips, scan at the root of a store: chunks go to the sink
+  bool to_output = false;      // reduce_strips, scan at the root of a store: chunks go to the sink
+  int select_digits = 0;       // select: bits counted per pass
+  index_t select_collect = 0;  // select: candidate keys gathered at most
   std::vector<std::size_t> reads;    // earlier stages whose results its tasks read
   std::vector<std::size_t> release;  // stages whose results are freed after this one
 
