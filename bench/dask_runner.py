@@ -103,6 +103,12 @@ def main():
                               depth={0: 0, 1: 3000}, boundary="none",
                               dtype="f8").to_zarr(out, overwrite=True, compressor=lz4)
                 r = None
+            elif workload == "median1":
+                r = da.median(a, axis=1)  # dask rechunks each row into one chunk
+            elif workload == "percentile":
+                # dask's percentile is of 1-d arrays only, and approximate (per-chunk
+                # percentiles merged).
+                r = da.percentile(a.ravel(), [1, 50, 99])
             elif workload == "store":
                 (da.sqrt(abs(a)) * 2 + 1).to_zarr(out, overwrite=True, compressor=lz4)
                 r = None
@@ -111,6 +117,8 @@ def main():
             if r is not None:
                 v = r.compute()
                 checksum = float(v.ravel()[v.size // 2]) if v.ndim else float(v)
+                if workload in ("median1", "percentile"):
+                    print("values=" + ",".join(repr(float(x)) for x in v.ravel()))
         print(f"seconds={time.perf_counter() - start:.6f} checksum={checksum:.9g}")
 
 

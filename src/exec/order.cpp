@@ -276,11 +276,11 @@ struct selector::partial_t {
   // pass 0: per output element, a histogram of the first digit, and its NaNs
   std::vector<std::uint32_t> counts;
   std::vector<std::uint64_t> nans;
-  // later passes: per rank of the box's output elements still open (`slot`), its digit's
-  // histogram or its candidates' keys
-  std::vector<index_t> slot_target;
-  std::vector<std::vector<std::uint32_t>> slot_counts;
-  std::vector<std::vector<std::uint64_t>> slot_keys;
+  // later passes: per key range that open ranks of the box's output elements share (their
+  // prefix so far), the ranks, and its next digit's histogram or its keys (candidates)
+  std::vector<std::vector<index_t>> range_targets;
+  std::vector<std::vector<std::uint32_t>> range_counts;
+  std::vector<std::vector<std::uint64_t>> range_keys;
 };
 
 struct selector::impl {
@@ -397,41 +397,74 @@ struct selector::impl {
       });
       return p;
     }
-    // Later passes: the open ranks of the box's output elements.
-    std::vector<std::size_t> first_slot(p->outputs.size() + 1, 0);
+    // Later passes: the key ranges of the open ranks of the box's output elements (ranks
+    // with one prefix, the two middle ones of a median say, share one).
+    struct range_info {
+      std::uint64_t base, span;  // keys base .. base + span share the prefix
+      int shift;                 // of the next digit
+      std::uint64_t mask;
+      bool collect;
+    };
+    std::vector<range_info> info;
+    std::vector<std::size_t> first_range(p->outputs.size() + 1, 0);
     for (std::size_t l = 0; l < p->outputs.size(); ++l) {
-      const index_t o = p->outputs[l];
-      first_slot[l] = p->slot_target.size();
-      for (index_t t = first[static_cast<std::size_t>(o)];
-           t < first[static_cast<std::size_t>(o) + 1]; ++t) {
+      const auto o = static_cast<std::size_t>(p->outputs[l]);
+      first_range[l] = info.size();
+      for (index_t t = first[o]; t < first[o + 1]; ++t) {
         const target& tg = targets[static_cast<std::size_t>(t)];
         if (tg.done) continue;
-        p->slot_target.push_back(t);
-        p->slot_counts.emplace_back(tg.collect ? 0 : std::size_t{1} << digit_of(tg), 0);
-        p->slot_keys.emplace_back();
+        const int low = width - tg.resolved, d = digit_of(tg);
+        const range_info r{tg.prefix << low, (std::uint64_t{1} << low) - 1, low - d,
+                           (std::uint64_t{1} << d) - 1, tg.collect};
+        std::size_t k = first_range[l];
+        while (k < info.size() && !(info[k].base == r.base && info[k].span == r.span &&
+                                    info[k].collect == r.collect && info[k].shift == r.shift))
+          ++k;
+        if (k == info.size()) {
+          info.push_back(r);
+          p->range_targets.emplace_back();
+          p->range_counts.emplace_back(r.collect ? 0 : r.mask + 1, 0);
+          p->range_keys.emplace_back();
+        }
+        p->range_targets[k].push_back(t);
       }
     }
-    first_slot[p->outputs.size()] = p->slot_target.size();
-    if (p->slot_target.empty()) return p;
-    for_rows(values, b, [&](const T* row, index_t length, index_t o, index_t step) {
-      std::size_t at = local(o);
-      for (index_t j = 0; j < length; ++j) {
-        if (step && j) ++at;
-        const T v = row[j];
-        if constexpr (std::is_floating_point_v<T>) {
-          if (std::isnan(v)) continue;
-        }
-        const std::uint64_t key = key_of(v);
-        for (std::size_t s = first_slot[at]; s < first_slot[at + 1]; ++s) {
-          const target& tg = targets[static_cast<std::size_t>(p->slot_target[s])];
-          if ((key >> (width - tg.resolved)) != tg.prefix) continue;
-          if (tg.collect) {
-            p->slot_keys[s].push_back(key);
-          } else {
-            const int d = digit_of(tg);
-            ++p->slot_counts[s][(key >> (width - tg.resolved - d)) & ((std::uint64_t{1} << d) - 1)];
+    first_range[p->outputs.size()] = info.size();
+    if (info.empty()) return p;
+    // Range by range over a run of values, with the range's bounds and destination in
+    // locals (the loop must not reload them through `p` for every value).
+    const auto scan = [&](std::size_t k, const T* v, index_t count) {
+      const range_info r = info[k];
+      if (r.collect) {
+        std::vector<std::uint64_t>& keys = p->range_keys[k];
+        for (index_t j = 0; j < count; ++j) {
+          if constexpr (std::is_floating_point_v<T>) {
+            if (std::isnan(v[j])) continue;
           }
+          const std::uint64_t key = key_of(v[j]);
+          if (key - r.base <= r.span) [[unlikely]]
+            keys.push_back(key);
         }
+      } else {
+        std::uint32_t* counts = p->range_counts[k].data();
+        for (index_t j = 0; j < count; ++j) {
+          if constexpr (std::is_floating_point_v<T>) {
+            if (std::isnan(v[j])) continue;
+          }
+          const std::uint64_t key = key_of(v[j]);
+          if (key - r.base <= r.span) ++counts[(key >> r.shift) & r.mask];
+        }
+      }
+    };
+    for_rows(values, b, [&](const T* row, index_t length, index_t o, index_t step) {
+      const std::size_t at = local(o);
+      if (step == 0) {  // the row is one output element's
+        for (std::size_t k = first_range[at]; k < first_range[at + 1]; ++k) scan(k, row, length);
+        return;
+      }
+      for (index_t j = 0; j < length; ++j) {  // one output element per value
+        const std::size_t e = at + static_cast<std::size_t>(j);
+        for (std::size_t k = first_range[e]; k < first_range[e + 1]; ++k) scan(k, row + j, 1);
       }
     });
     return p;
@@ -450,13 +483,15 @@ struct selector::impl {
       }
       return;
     }
-    for (std::size_t s = 0; s < p.slot_target.size(); ++s) {
-      target& tg = targets[static_cast<std::size_t>(p.slot_target[s])];
-      if (tg.collect) {
-        tg.keys.insert(tg.keys.end(), p.slot_keys[s].begin(), p.slot_keys[s].end());
-      } else {
-        for (std::size_t k = 0; k < p.slot_counts[s].size(); ++k)
-          tg.counts[k] += p.slot_counts[s][k];
+    for (std::size_t r = 0; r < p.range_targets.size(); ++r) {
+      for (index_t t : p.range_targets[r]) {
+        target& tg = targets[static_cast<std::size_t>(t)];
+        if (tg.collect) {
+          tg.keys.insert(tg.keys.end(), p.range_keys[r].begin(), p.range_keys[r].end());
+        } else {
+          for (std::size_t k = 0; k < p.range_counts[r].size(); ++k)
+            tg.counts[k] += p.range_counts[r][k];
+        }
       }
     }
   }
