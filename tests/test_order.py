@@ -169,6 +169,47 @@ class Order(TempDirCase):
             self.compare("percentile(f8, [1, 50, 99])", np.percentile(f8, [1, 50, 99]), inputs,
                          *flags)
 
+    def test_histograms_equal_numpy(self):
+        rng = np.random.default_rng(21)
+        f4 = rng.normal(0, 10, size=(23, 37)).astype("f4")
+        f4[2, 3] = 40.0  # the maximum: the last bin's right edge
+        f8 = np.round(rng.normal(0, 3, size=(23, 37)), 1)  # values on many edges
+        i2 = rng.integers(-500, 500, size=(23, 37)).astype("i2")
+        w = rng.uniform(0, 2, size=(23, 37))
+        arrays = {"f4": f4, "f8": f8, "i2": i2, "w": w}
+        for chunks in [(5, 7), (1, 37), (23, 37)]:
+            inputs = {k: self.write(f"{k}{chunks}", v, chunks) for k, v in arrays.items()}
+            for name in ["f4", "f8", "i2"]:
+                v = arrays[name]
+                for args, kw in [((), {}), ((7,), {}), ((1000,), {}), ((12,), {"range": (-5.0, 5.0)}),
+                                 ((3,), {"range": (0.1, 0.7)}),
+                                 (([-20, -1.5, 0, 0.25, 3, 30],), {})]:
+                    call = ", ".join([name] + [repr(x) for x in args] +
+                                     [f"{k}={x!r}" for k, x in kw.items()])
+                    counts, edges = np.histogram(v, *args, **kw)
+                    self.compare(f"histogram({call})[0]", counts, inputs)
+                    self.compare(f"histogram({call})[1]", edges, inputs)
+                    self.compare(f"histogram_bin_edges({call})",
+                                 np.histogram_bin_edges(v, *args, **kw), inputs)
+                # Densities and weights: sums per chunk, then across chunks (NumPy sums in data
+                # order), so within float64 rounding.
+                for expr, (expected, _) in [
+                        (f"histogram({name}, 9, density=True)[0]",
+                         np.histogram(v, 9, density=True)),
+                        (f"histogram({name}, 9, weights=w)[0]", np.histogram(v, 9, weights=w)),
+                        (f"histogram({name}, [-3, 0, 3], weights=w, density=True)[0]",
+                         np.histogram(v, [-3, 0, 3], weights=w, density=True))]:
+                    with self.subTest(expr=expr, chunks=chunks):
+                        got = evaluate(expr, inputs)
+                        self.assertEqual(got.dtype, expected.dtype)
+                        np.testing.assert_allclose(got, expected, rtol=1e-13)
+        # NaN: left out of a given range; an autodetected range of NaN is an error.
+        x = self.write("x", self.arrays["f4"], (5, 7))
+        self.compare("histogram(x, 4, range=(-100.0, 100.0))[0]",
+                     np.histogram(self.arrays["f4"], 4, range=(-100.0, 100.0))[0], {"x": x})
+        self.assert_error(["eval", "histogram(x)[0]", "-i", f"x={x}"], 1,
+                          "autodetected range of [nan, nan] is not finite")
+
     def test_errors(self):
         x = self.write("x", self.arrays["f8"], (5, 7))
         b = self.write("b", self.arrays["b"], (5, 7))
@@ -183,7 +224,13 @@ class Order(TempDirCase):
                 ("quantile(x, [])", "q is empty"),
                 ("median(x, out=x)", "out= is not supported"),
                 ("quantile(x, 0.5, method='linear', interpolation='lower')", "both given"),
-                ("median(x, colour=1)", "unexpected keyword argument 'colour'")]:
+                ("median(x, colour=1)", "unexpected keyword argument 'colour'"),
+                ("histogram(x, 0)", "`bins` must be positive"),
+                ("histogram(x, 5, range=(2, 1))", "max must be larger than min"),
+                ("histogram(x, [3, 1, 2])", "bins must increase monotonically"),
+                ("histogram(x, 5, weights=x[0])", "weights of shape (41,) for values of shape"),
+                ("histogram(x, 'auto')", "bins by name"),
+                ("histogram(b)", "booleans have no bins")]:
             with self.subTest(expr=expr):
                 self.assert_error(["eval", expr, "-i", f"x={x}", "-i", f"b={b}"], 1, needle)
 

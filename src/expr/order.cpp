@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstring>
 #include <string>
 
 #include "chunkarr/core/error.hpp"
@@ -148,6 +149,250 @@ node_ptr gather_form(const node& select, const shape_t& kept_chunk) {
 }
 
 }  // namespace detail
+
+// ---- histograms ----------------------------------------------------------------------------
+
+namespace {
+
+// What a histogram counts: equal bins over [first, last] (or over the values' min and max,
+// read from two 0-d inputs when `auto_range`), or given edges.
+struct histogram_spec {
+  index_t bins = 10;
+  bool auto_range = false;
+  double first = 0, last = 1;
+  std::vector<double> edges;  // given edges (float64); empty for equal bins
+  bool float32 = false;       // the edges' type (the data's when it is float32)
+};
+
+double as_edge(const histogram_spec& h, double v) {
+  return h.float32 ? static_cast<double>(static_cast<float>(v)) : v;
+}
+
+// NumPy's _get_outer_edges for an autodetected range, then linspace's edges in the bin type.
+std::vector<double> equal_edges(const histogram_spec& h, double& first, double& last) {
+  if (h.auto_range) {
+    if (!std::isfinite(first) || !std::isfinite(last)) {
+      throw_error<value_error>("histogram: autodetected range of [", first, ", ", last,
+                               "] is not finite");
+    }
+    if (first == last) first -= 0.5, last += 0.5;
+  }
+  std::vector<double> e(static_cast<std::size_t>(h.bins) + 1);
+  if (h.float32 && h.auto_range) {
+    // The data's own float32 min and max: linspace runs in float32 (NumPy 2's promotion).
+    const auto f = static_cast<float>(first), l = static_cast<float>(last);
+    const float step = (l - f) / static_cast<float>(h.bins);
+    for (index_t i = 0; i < h.bins; ++i)
+      e[static_cast<std::size_t>(i)] = static_cast<float>(static_cast<float>(i) * step) + f;
+    e.back() = l;
+    return e;
+  }
+  const double step = (last - first) / static_cast<double>(h.bins);
+  for (index_t i = 0; i < h.bins; ++i)
+    e[static_cast<std::size_t>(i)] = as_edge(h, static_cast<double>(i) * step + first);
+  e.back() = as_edge(h, last);
+  return e;
+}
+
+template <class T>
+double scalar_at(const block_view& b) {
+  T v;
+  std::memcpy(&v, b.data, sizeof v);
+  return static_cast<double>(v);
+}
+
+// A block's histogram (counts or sums of weights, as float64 or int64) into `out`.
+template <class T, class W, class Out>
+void histogram_block(const histogram_spec& h, std::span<const block_view> in, Out* out) {
+  const index_t n = h.bins;
+  std::fill(out, out + n, Out(0));
+  double first = h.first, last = h.last;
+  std::vector<double> e = h.edges;
+  if (e.empty()) {
+    if (h.auto_range) first = scalar_at<T>(in[1]), last = scalar_at<T>(in[2]);
+    e = equal_edges(h, first, last);
+  }
+  const auto* v = reinterpret_cast<const T*>(in[0].data);
+  const W* w = nullptr;
+  if constexpr (!std::is_same_v<W, void>) w = reinterpret_cast<const W*>(in.back().data);
+  const index_t count = element_count(in[0].shape);
+  const double lo = e.front(), hi = e.back();
+  const double norm = static_cast<double>(n) / (last - first);
+  for (index_t k = 0; k < count; ++k) {
+    const double x =
+        h.edges.empty() ? as_edge(h, static_cast<double>(v[k])) : static_cast<double>(v[k]);
+    if (!(x >= lo && x <= hi)) continue;  // NaN too
+    index_t i;
+    if (h.edges.empty()) {  // NumPy's estimate, then its corrections against the edges
+      i = static_cast<index_t>((x - first) * norm);
+      i = std::clamp<index_t>(i, 0, n - 1);
+      if (x < e[static_cast<std::size_t>(i)]) --i;
+      if (i != n - 1 && x >= e[static_cast<std::size_t>(i) + 1]) ++i;
+    } else {
+      i = std::upper_bound(e.begin(), e.end(), x) - e.begin() - 1;
+      if (i >= n) i = n - 1;  // the last edge belongs to the last bin
+    }
+    if constexpr (std::is_same_v<W, void>)
+      out[i] += 1;
+    else
+      out[i] += static_cast<Out>(w[k]);
+  }
+}
+
+array edges_array(const std::vector<double>& e, bool float32) {
+  if (!float32) {
+    return from_buffer(std::as_bytes(std::span<const double>(e)), {static_cast<index_t>(e.size())},
+                       make_dtype(scalar_kind::float64));
+  }
+  std::vector<float> f(e.begin(), e.end());
+  return from_buffer(std::as_bytes(std::span<const float>(f)), {static_cast<index_t>(f.size())},
+                     make_dtype(scalar_kind::float32));
+}
+
+histogram_result histogram_of(const array& a, histogram_spec h, std::optional<array> weights,
+                              bool density) {
+  detail::node_of(a);
+  if (a.dtype().is_bool())
+    throw_error<type_error>("histogram: booleans have no bins (astype them first)");
+  if (weights) {
+    detail::node_of(*weights);
+    if (weights->shape() != a.shape()) {
+      throw_error<shape_error>("histogram: weights of shape ", to_string(weights->shape()),
+                               " for values of shape ", to_string(a.shape()),
+                               " (they must be the same)");
+    }
+    if (weights->dtype().is_bool())
+      throw_error<type_error>("histogram: boolean weights (astype them first)");
+  }
+  h.float32 = h.edges.empty() && a.dtype().kind == scalar_kind::float32;
+  const dtype edge_type = make_dtype(h.float32 ? scalar_kind::float32 : scalar_kind::float64);
+  if (h.edges.empty() && a.size() == 0 && h.auto_range) {
+    h.auto_range = false;
+    h.first = 0, h.last = 1;
+  }
+  // The edges: known now, or from the values' min and max when the result is computed.
+  array edges;
+  array lo, hi;
+  if (h.edges.empty() && h.auto_range) {
+    lo = reduce(reduce_op::min, a);
+    hi = reduce(reduce_op::max, a);
+    blockwise_options o;
+    o.dtype = edge_type;
+    o.name = "histogram_bin_edges";
+    o.new_axes = {{'#', h.bins + 1}};
+    edges = blockwise(
+        [h](std::span<const block_view> in, block_span out, const block_info&) {
+          visit_kind(in[0].dtype.kind, [&](auto sample) {
+            using T = decltype(sample);
+            if constexpr (!std::is_same_v<T, bool>) {
+              double first = scalar_at<T>(in[0]), last = scalar_at<T>(in[1]);
+              const std::vector<double> e = equal_edges(h, first, last);
+              for (std::size_t i = 0; i < e.size(); ++i) {
+                if (h.float32)
+                  reinterpret_cast<float*>(out.data)[i] = static_cast<float>(e[i]);
+                else
+                  reinterpret_cast<double*>(out.data)[i] = e[i];
+              }
+            }
+          });
+        },
+        "#", {{lo, ""}, {hi, ""}}, o);
+  } else if (h.edges.empty()) {
+    double first = h.first, last = h.last;
+    edges = edges_array(equal_edges(h, first, last), h.float32);
+  } else {
+    edges = edges_array(h.edges, false);
+  }
+  // Per chunk of the values a histogram, then their sum over the chunks in a fixed order.
+  std::string index;
+  std::vector<blockwise_input> inputs;
+  blockwise_options o;
+  for (std::size_t d = 0; d < a.ndim(); ++d) {
+    const char letter = static_cast<char>('a' + d);
+    index += letter;
+    o.adjust_chunks[letter] =
+        std::vector<index_t>(static_cast<std::size_t>(a.chunks()[d].size()), 1);
+  }
+  inputs.push_back({a, index});
+  if (h.auto_range && h.edges.empty()) inputs.insert(inputs.end(), {{lo, ""}, {hi, ""}});
+  if (weights) inputs.push_back({*weights, index});
+  const bool weighted = weights.has_value();
+  o.dtype = make_dtype(weighted ? scalar_kind::float64 : scalar_kind::int64);
+  o.name = "histogram";
+  o.new_axes = {{'#', h.bins}};
+  const scalar_kind weight_kind = weighted ? weights->dtype().kind : scalar_kind::float64;
+  const block_function count = [h, weighted, weight_kind](std::span<const block_view> in,
+                                                          block_span out, const block_info&) {
+    visit_kind(in[0].dtype.kind, [&](auto sample) {
+      using T = decltype(sample);
+      if constexpr (!std::is_same_v<T, bool>) {
+        if (!weighted) {
+          histogram_block<T, void>(h, in, reinterpret_cast<std::int64_t*>(out.data));
+          return;
+        }
+        visit_kind(weight_kind, [&](auto wsample) {
+          using W = decltype(wsample);
+          if constexpr (!std::is_same_v<W, bool>)
+            histogram_block<T, W>(h, in, reinterpret_cast<double*>(out.data));
+        });
+      }
+    });
+  };
+  const array partial = blockwise(count, index + "#", inputs, o);
+  axes_t chunk_axes;
+  for (std::size_t d = 0; d < a.ndim(); ++d) chunk_axes.push_back(static_cast<int>(d));
+  array counts = chunk_axes.empty() ? partial : reduce(reduce_op::sum, partial, chunk_axes);
+  if (weighted) counts = counts.astype(weights->dtype());
+  if (density) {
+    const dtype f8 = make_dtype(scalar_kind::float64);
+    const index_t m = edges.shape()[0];
+    const array widths = (edges({range(1, m)}) - edges({range(0, m - 1)})).astype(f8);
+    counts = counts.astype(f8) / widths / reduce(reduce_op::sum, counts).astype(f8);
+  }
+  return {counts, edges};
+}
+
+}  // namespace
+
+histogram_result histogram(const array& a, index_t bins,
+                           std::optional<std::pair<double, double>> range,
+                           std::optional<array> weights, bool density) {
+  if (bins < 1) throw_error<value_error>("histogram: `bins` must be positive, not ", bins);
+  if (bins > (index_t{1} << 28)) throw_error<value_error>("histogram: ", bins, " bins is too many");
+  histogram_spec h;
+  h.bins = bins;
+  h.auto_range = !range;
+  if (range) {
+    if (range->first > range->second)
+      throw_error<value_error>("histogram: max must be larger than min in range parameter");
+    if (!std::isfinite(range->first) || !std::isfinite(range->second)) {
+      throw_error<value_error>("histogram: supplied range of [", range->first, ", ", range->second,
+                               "] is not finite");
+    }
+    h.first = range->first, h.last = range->second;
+    if (h.first == h.last) h.first -= 0.5, h.last += 0.5;
+  }
+  return histogram_of(a, h, std::move(weights), density);
+}
+
+histogram_result histogram(const array& a, const std::vector<double>& edges,
+                           std::optional<array> weights, bool density) {
+  if (edges.size() < 2)
+    throw_error<value_error>("histogram: bins must have at least two edges, not ", edges.size());
+  for (std::size_t i = 1; i < edges.size(); ++i) {
+    if (!(edges[i - 1] <= edges[i]))
+      throw_error<value_error>("histogram: bins must increase monotonically, when an array");
+  }
+  histogram_spec h;
+  h.bins = static_cast<index_t>(edges.size()) - 1;
+  h.edges = edges;
+  return histogram_of(a, h, std::move(weights), density);
+}
+
+array histogram_bin_edges(const array& a, index_t bins,
+                          std::optional<std::pair<double, double>> range) {
+  return histogram(a, bins, range).edges;
+}
 
 quantile_method quantile_method_named(std::string_view name) {
   for (const auto& [method, text] : method_names) {

@@ -236,7 +236,9 @@ constexpr std::string_view other_functions[] = {"logical_not",
                                                 "quantile",
                                                 "nanquantile",
                                                 "percentile",
-                                                "nanpercentile"};
+                                                "nanpercentile",
+                                                "histogram",
+                                                "histogram_bin_edges"};
 
 template <class Op, std::size_t Count>
 constexpr std::optional<Op> table_entry(std::string_view name) {
@@ -865,7 +867,58 @@ class parser {
     if (value scanned; signal_function(fn, args, at, scanned)) return scanned;
     if (value filtered; filter_function(fn, args, at, filtered)) return filtered;
     if (value ordered; order_function(fn, args, at, ordered)) return ordered;
+    if (fn == "histogram" || fn == "histogram_bin_edges") return histogram_function(fn, args, at);
     bad_call(fn, at, "unknown function");
+  }
+
+  // numpy.histogram(a, bins=10, range=None, density=None, weights=None): a tuple (counts,
+  // edges); histogram_bin_edges(a, bins=10, range=None, weights=None): the edges. bins is a
+  // count or the edges.
+  value histogram_function(const std::string& fn, arguments& args, const token& at) {
+    const bool edges_only = fn == "histogram_bin_edges";
+    std::vector<std::string> order = {"a", "bins", "range"};
+    if (!edges_only) order.push_back("density");
+    order.push_back("weights");
+    if (args.positional.size() > order.size()) bad_call(fn, at, "too many arguments");
+    for (const auto& entry : args.keywords) {
+      if (std::find(order.begin(), order.end(), entry.first) == order.end())
+        bad_call(fn, at, "unexpected keyword argument '" + entry.first + "'");
+    }
+    auto get = [&](const std::string& key) -> const std::pair<value, token>* {
+      const auto pos = std::find(order.begin(), order.end(), key) - order.begin();
+      const auto* a = args.get(static_cast<std::size_t>(pos), key);
+      return a && !std::holds_alternative<none_t>(a->first.v) ? a : nullptr;
+    };
+    const auto* in = get("a");
+    if (!in) bad_call(fn, at, "missing argument 'a'");
+    const array a = to_array(in->first, in->second);
+    std::optional<std::pair<double, double>> range;
+    if (const auto* r = get("range")) {
+      const std::vector<double> two = doubles_of(r->first, fn, r->second);
+      if (two.size() != 2) bad_call(fn, at, "range must be (min, max)");
+      range = std::pair{two[0], two[1]};
+    }
+    std::optional<array> weights;
+    if (const auto* w = get("weights")) weights = to_array(w->first, w->second);
+    const auto* d = get("density");
+    const bool density = d && bool_of(d->first, fn, d->second);
+    return placed(fn, at, [&] {
+      histogram_result h;
+      const auto* b = get("bins");
+      if (b && (std::holds_alternative<tuple_t>(b->first.v) ||
+                (std::holds_alternative<array>(b->first.v) &&
+                 std::get<array>(b->first.v).ndim() == 1))) {
+        if (range) bad_call(fn, at, "range is for a number of bins, not for their edges");
+        h = histogram(a, doubles_of(b->first, fn, b->second), weights, density);
+      } else {
+        if (b && std::holds_alternative<std::string>(b->first.v))
+          bad_call(fn, at, "bins by name ('auto', 'fd', ...) are not supported; give a number");
+        const index_t bins = b ? int_of(b->first, fn, b->second) : 10;
+        h = histogram(a, bins, range, weights, density);
+      }
+      if (edges_only) return value{h.edges};
+      return value{tuple_t{value{h.counts}, value{h.edges}}};
+    });
   }
 
   // median, quantile, percentile and their nan forms, with NumPy's arguments: (a, [q,] axis,

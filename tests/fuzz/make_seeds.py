@@ -97,6 +97,7 @@ EXPRESSIONS = [
     "filtfilt(butter(3, [0.1, 0.4], 'bandstop')[0], butter(3, [0.1, 0.4], 'bandstop')[1], x[:, :2], axis=0, padtype=None) + gradient(x, 2.0)[1][:, :2]",
     "argwhere(x > 1)[:, 0] + flatnonzero(b).sum() - nonzero(y)[0][:1]",
     "median(abs(x), axis=1) / 0.6745 + quantile(x, [0.1, 1], axis=(0,), method='hazen')[1] - nanpercentile(y, 50, keepdims=True, method='nearest')",
+    "histogram(x, 7, weights=abs(x))[0] + histogram(y, [0, 1, 2.5], density=True)[0][:1] - histogram_bin_edges(x, 6, range=(-1, 3))[:7]",
 ]
 
 

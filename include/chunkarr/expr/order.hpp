@@ -1,5 +1,5 @@
-// Order statistics, as NumPy computes them: median, quantile and percentile (every `method`
-// of numpy.quantile) and their NaN-skipping forms, over any axes.
+// Order statistics and histograms, as NumPy computes them: median, quantile and percentile
+// (every `method` of numpy.quantile) and their NaN-skipping forms, over any axes; histogram.
 //
 // Results are exact — NumPy's values, from the same formulas in the same arithmetic (the
 // interpolation's difference in the input's type, then float64), not an approximation from
@@ -14,7 +14,9 @@
 // nan forms skip NaNs, and give NaN where every value is NaN.
 #pragma once
 
+#include <optional>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "chunkarr/expr/array.hpp"
@@ -70,5 +72,30 @@ array nanpercentile(const array& a, double q, axes_t axes = {},
 /// values.
 array median(const array& a, axes_t axes = {}, bool keepdims = false);
 array nanmedian(const array& a, axes_t axes = {}, bool keepdims = false);
+
+// ---- histograms ----------------------------------------------------------------------------
+
+/// numpy.histogram's counts (or sums of weights, or densities) and bin edges.
+struct histogram_result {
+  array counts;  // int64; the weights' dtype with weights; float64 with density
+  array edges;   // bins + 1 of them: float32 for float32 data, else float64
+};
+
+/// numpy.histogram of all of `a`'s values in `bins` equal bins over `range` (default: the
+/// values' min and max, computed when the result is: NaN there is an error, as in NumPy).
+/// Values outside the range are left out; the last bin includes its right edge. `weights`
+/// (a's shape) sums them instead of counting; `density` divides by the total and the widths.
+/// Counts are exact integers; weighted sums are per chunk, then across chunks in a fixed
+/// order (NumPy's sum runs in data order: the last bits can differ).
+histogram_result histogram(const array& a, index_t bins = 10,
+                           std::optional<std::pair<double, double>> range = std::nullopt,
+                           std::optional<array> weights = std::nullopt, bool density = false);
+/// With the bins' edges given (increasing): bin i holds edges[i] <= x < edges[i + 1], the last
+/// one x == edges.back() too.
+histogram_result histogram(const array& a, const std::vector<double>& edges,
+                           std::optional<array> weights = std::nullopt, bool density = false);
+/// numpy.histogram_bin_edges for equal bins.
+array histogram_bin_edges(const array& a, index_t bins = 10,
+                          std::optional<std::pair<double, double>> range = std::nullopt);
 
 }  // namespace chunkarr
