@@ -141,6 +141,16 @@ class Eval(TempDirCase):
         self.check("t.argmin()")
         self.check("b.argmax()")
         self.check("argmax(a)")  # NaN wins, as in NumPy
+        for fn in ["nanargmin", "nanargmax", "ptp", "count_nonzero"]:
+            for args in ["", ", axis=0", ", axis=1"]:
+                for src in ["a", "i", "u"] + (["m"] if fn == "count_nonzero" else []):
+                    self.check(f"{fn}({src}{args})")
+        self.check("ptp(t, axis=(0, 2), keepdims=True)")
+        self.check("count_nonzero(a > 1, axis=1, keepdims=True)")
+        for expr in ["average(a)", "average(i, axis=0)", "average(a, weights=b)",
+                     "average(i, axis=1, weights=u)", "average(b, axis=0, weights=u[:, 0])",
+                     "average(a, axis=(0, 1), weights=b, keepdims=True)"]:
+            self.check(expr)
 
     def test_indexing(self):
         for expr in ["a[0]", "a[-1, 3]", "a[5:20]", "a[:, 3:9]", "a[::3, ::2]", "a[::-1]",

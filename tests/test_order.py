@@ -230,7 +230,11 @@ class Order(TempDirCase):
                 ("histogram(x, [3, 1, 2])", "bins must increase monotonically"),
                 ("histogram(x, 5, weights=x[0])", "weights of shape (41,) for values of shape"),
                 ("histogram(x, 'auto')", "bins by name"),
-                ("histogram(b)", "booleans have no bins")]:
+                ("histogram(b)", "booleans have no bins"),
+                ("nanargmin(x[:2] * nan, axis=1)", "nanargmin: All-NaN slice encountered"),
+                ("ptp(b)", "ptp(): booleans cannot be subtracted"),
+                ("average(x, weights=x[0])", "axis must be given"),
+                ("average(x, axis=1, weights=x[:, 0])", "length of weights (12) differs")]:
             with self.subTest(expr=expr):
                 self.assert_error(["eval", expr, "-i", f"x={x}", "-i", f"b={b}"], 1, needle)
 

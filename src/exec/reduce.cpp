@@ -279,7 +279,8 @@ struct any_all {
 };
 
 // argmin/argmax: the first index of the extreme value; the first NaN wins, as in NumPy.
-template <class T, bool Max>
+// nanargmin/nanargmax skip NaNs, and a slice of NaNs only is an error, as in NumPy.
+template <class T, bool Max, bool SkipNan = false>
 struct arg_extreme {
   struct state {
     T value;
@@ -295,6 +296,7 @@ struct arg_extreme {
   static bool same(T a, T b) { return (nan_value(a) && nan_value(b)) || a == b; }
   void init(state& s) const { s = {T{}, 0, false}; }
   void add(state& s, T x, index_t index, int) const {
+    if (SkipNan && nan_value(x)) return;
     if (!s.seen || better(x, s.value)) s = {x, index, true};
   }
   void add_row(state& s, const T* v, index_t n, index_t index, index_t step, int) const {
@@ -307,6 +309,8 @@ struct arg_extreme {
   }
   template <class Out>
   Out finish(const state& s, int, index_t) const {
+    if (SkipNan && !s.seen)
+      throw_error<value_error>(Max ? "nanargmax" : "nanargmin", ": All-NaN slice encountered");
     return to_out<Out>(s.index);
   }
 };

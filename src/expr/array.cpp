@@ -763,6 +763,45 @@ array reduce(reduce_op op, const array& a, axes_t axes, bool keepdims, int ddof)
   return array(std::move(n));
 }
 
+array ptp(const array& a, axes_t axes, bool keepdims) {
+  if (get(a).dtype.is_bool()) throw_error<type_error>("ptp: booleans cannot be subtracted");
+  return apply(binary_op::subtract, reduce(reduce_op::max, a, axes, keepdims),
+               reduce(reduce_op::min, a, axes, keepdims));
+}
+
+array count_nonzero(const array& a, axes_t axes, bool keepdims) {
+  const dtype b = native(scalar_kind::bool_);
+  const array mask = get(a).dtype.is_bool() ? a : a.astype(b);
+  return reduce(reduce_op::sum, mask, std::move(axes), keepdims);
+}
+
+array average(const array& a, axes_t axes, std::optional<array> weights, bool keepdims) {
+  if (!weights) return reduce(reduce_op::mean, a, std::move(axes), keepdims);
+  const node& in = get(a);
+  const node& w = get(*weights);
+  const dtype f8 = native(scalar_kind::float64);
+  array wt = *weights;
+  if (w.shape != in.shape) {
+    if (axes.size() != 1)
+      throw_error<shape_error>("average: axis must be given when shapes of a and weights differ");
+    if (w.shape.size() != 1)
+      throw_error<shape_error>("average: 1D weights expected when shapes of a and weights differ");
+    const int axis = normalize_axis(axes[0], in.shape.size(), "average");
+    if (w.shape[0] != in.shape[static_cast<std::size_t>(axis)]) {
+      throw_error<shape_error>("average: length of weights (", w.shape[0],
+                               ") differs from that of the axis (",
+                               in.shape[static_cast<std::size_t>(axis)], ")");
+    }
+    shape_t along(in.shape.size(), 1);
+    along[static_cast<std::size_t>(axis)] = w.shape[0];
+    wt = reshape(wt, along);
+  }
+  const array num = reduce(reduce_op::sum, apply(binary_op::multiply, a.astype(f8), wt.astype(f8)),
+                           axes, keepdims);
+  const array den = reduce(reduce_op::sum, broadcast_to(wt.astype(f8), in.shape), axes, keepdims);
+  return apply(binary_op::true_divide, num, den);
+}
+
 // ---- chunking ------------------------------------------------------------------------------
 
 array rechunk(const array& a, shape_t chunk_shape) {

@@ -238,7 +238,10 @@ constexpr std::string_view other_functions[] = {"logical_not",
                                                 "percentile",
                                                 "nanpercentile",
                                                 "histogram",
-                                                "histogram_bin_edges"};
+                                                "histogram_bin_edges",
+                                                "ptp",
+                                                "count_nonzero",
+                                                "average"};
 
 template <class Op, std::size_t Count>
 constexpr std::optional<Op> table_entry(std::string_view name) {
@@ -770,6 +773,32 @@ class parser {
         }
       }
       return value{reduce(*op, a, axes, keepdims, ddof)};
+    }
+    if (fn == "ptp" || fn == "count_nonzero" || fn == "average") {
+      // NumPy's ptp(a, axis, out, keepdims), count_nonzero(a, axis, *, keepdims) and
+      // average(a, axis, weights, returned, *, keepdims).
+      const bool avg = fn == "average";
+      accept_only(args, avg ? 3 : 2, {"a", "axis", "out", "keepdims", "weights", "returned"}, fn,
+                  at);
+      if (!avg && args.keywords.count("weights"))
+        bad_call(fn, at, "unexpected keyword argument 'weights'");
+      const array a = arr(0, "a");
+      axes_t axes;
+      if (auto ax = arg(1, "axis")) axes = axes_of(ax->first, fn, ax->second);
+      bool keepdims = false;
+      if (auto k = arg(99, "keepdims")) keepdims = bool_of(k->first, fn, k->second);
+      if (auto o = arg(99, "out"); o && !std::holds_alternative<none_t>(o->first.v))
+        bad_call(fn, at, "out= is not supported");
+      if (auto r = arg(99, "returned"); r && bool_of(r->first, fn, r->second))
+        bad_call(fn, at, "returned=True is not supported (compute sum(w) alongside)");
+      std::optional<array> weights;
+      if (auto w = arg(avg ? 2 : 99, "weights"); w && !std::holds_alternative<none_t>(w->first.v))
+        weights = to_array(w->first, w->second);
+      return placed(fn, at, [&] {
+        if (fn == "ptp") return value{ptp(a, axes, keepdims)};
+        if (fn == "count_nonzero") return value{count_nonzero(a, axes, keepdims)};
+        return value{average(a, axes, weights, keepdims)};
+      });
     }
     if (fn == "extract") {  // NumPy's extract(condition, arr): arr.ravel()[condition.ravel()]
       accept_only(args, 2, {"condition", "arr"}, fn, at);

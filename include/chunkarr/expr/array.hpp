@@ -296,6 +296,15 @@ inline array any_of(const array& a, axes_t axes = {}, bool keepdims = false) {
 inline array stddev(const array& a, axes_t axes = {}, bool keepdims = false, int ddof = 0) {
   return reduce(reduce_op::std, a, std::move(axes), keepdims, ddof);
 }
+/// NumPy's ptp: max - min, in a's dtype (integers wrap, as NumPy's).
+array ptp(const array& a, axes_t axes = {}, bool keepdims = false);
+/// NumPy's count_nonzero (int64; NaN counts).
+array count_nonzero(const array& a, axes_t axes = {}, bool keepdims = false);
+/// NumPy's average: the mean over `axes`, or with `weights` (a's shape, or 1-d along the one
+/// axis given) sum(a * w) / sum(w) in float64. Weights that sum to zero give inf or NaN where
+/// NumPy raises ZeroDivisionError (the sum is known only when computed).
+array average(const array& a, axes_t axes = {}, std::optional<array> weights = std::nullopt,
+              bool keepdims = false);
 
 // ---- joining -----------------------------------------------------------------------------
 

@@ -130,7 +130,9 @@ enum class reduce_rule {
   X(nanvar, ddof_function, float_result, var_like<T, true, false>) \
   X(nanstd, ddof_function, float_result, var_like<T, true, true>)  \
   X(nanmin, function, extreme, min_max<T, false, true>)            \
-  X(nanmax, function, extreme, min_max<T, true, true>)
+  X(nanmax, function, extreme, min_max<T, true, true>)             \
+  X(nanargmin, function, index, arg_extreme<T, false, true>)       \
+  X(nanargmax, function, index, arg_extreme<T, true, true>)
 
 // ---- what the tables generate here -------------------------------------------------------
 
