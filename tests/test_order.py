@@ -210,6 +210,45 @@ class Order(TempDirCase):
         self.assert_error(["eval", "histogram(x)[0]", "-i", f"x={x}"], 1,
                           "autodetected range of [nan, nan] is not finite")
 
+    def test_same_bits_for_any_storage(self):
+        # The same values in five Zarr chunkings and an HDF5 copy: every statistic here is
+        # exact, so each gives identical bits whatever the chunks (and equals NumPy's).
+        rng = np.random.default_rng(33)
+        v = rng.normal(0, 50, size=(48, 700)).astype("f4")
+        v[7, ::9] = np.nan
+        stores = [self.write(f"v{c}", v, c) for c in [(8, 100), (3, 77), (48, 700), (1, 700),
+                                                       (16, 1)]]
+        h5 = self.path("v.h5")
+        try:
+            import h5py
+            with h5py.File(h5, "w") as f:
+                f.create_dataset("a", data=v, chunks=(5, 64))
+            probe = cli_harness.run("eval", "x.sum()", "-i", f"x={h5}:/a", check=False)
+            if probe.returncode == 0:
+                stores.append(f"{h5}:/a")
+        except ImportError:
+            pass
+        w = np.where(np.isnan(v), np.float32(0), v)  # NumPy 2: float32
+        for expr, expected in [
+                ("nanmedian(v, axis=1)", np.nanmedian(v, axis=1)),
+                ("nanquantile(v, [0.01, 0.5, 0.99], axis=0, method='hazen')",
+                 np.nanquantile(v, [0.01, 0.5, 0.99], axis=0, method="hazen")),
+                ("median(where(isnan(v), 0, v))", np.median(w)),
+                ("histogram(v, 50, range=(-100.0, 100.0))[0]",
+                 np.histogram(v, 50, range=(-100.0, 100.0))[0]),
+                ("ptp(where(isnan(v), 0, v), axis=0)", np.ptp(w, axis=0)),
+                ("count_nonzero(v > 10, axis=1)", np.count_nonzero(v > 10, axis=1)),
+                ("nanargmax(v, axis=1)", np.nanargmax(v, axis=1))]:
+            results = []
+            for store in stores:
+                for flags in [(), ("--memory-limit", "2MiB", "--threads", "3")]:
+                    with self.subTest(expr=expr, store=store, flags=flags):
+                        got = evaluate(expr, {"v": store}, *flags)
+                        results.append(got.tobytes())
+                        self.assertEqual(got.dtype, expected.dtype)
+                        np.testing.assert_array_equal(got, expected)
+            self.assertEqual(len(set(results)), 1, expr)
+
     def test_errors(self):
         x = self.write("x", self.arrays["f8"], (5, 7))
         b = self.write("b", self.arrays["b"], (5, 7))

@@ -474,14 +474,31 @@ class planner {
     s.blocks = block_layout(input.chunks);
     s.tasks = input.shape.empty() ? 1 : s.blocks.tasks();
     s.task_bytes.resize(static_cast<std::size_t>(s.tasks));
-    const selector::params sp = selector::params_for(*sel, p_.memory_limit - running_held_);
+    // Fewer digits a pass and fewer candidates at once (more passes) until the selector's
+    // histograms and the largest task fit the memory left.
+    const index_t left = p_.memory_limit - running_held_;
+    selector::params sp = selector::params_for(*sel, left);
+    std::vector<index_t> eval(static_cast<std::size_t>(s.tasks));
+    for (index_t i = 0; i < s.tasks; ++i)
+      eval[static_cast<std::size_t>(i)] = estimate_bytes(p_.programs, input, s.blocks.task_box(i));
+    while (true) {
+      index_t largest = 0;
+      for (index_t i = 0; i < s.tasks; ++i) {
+        const index_t bytes = eval[static_cast<std::size_t>(i)] +
+                              selector::task_bytes(*sel, sp, s.blocks.task_box(i));
+        s.task_bytes[static_cast<std::size_t>(i)] = bytes;
+        largest = std::max(largest, bytes);
+      }
+      if (largest + selector::held_bytes(*sel, sp) <= left) break;
+      if (sp.digits > 4)
+        --sp.digits;
+      else if (sp.collect > 1024)
+        sp.collect /= 2;
+      else
+        break;  // the budget check reports it
+    }
     s.select_digits = sp.digits;
     s.select_collect = sp.collect;
-    for (index_t i = 0; i < s.tasks; ++i) {
-      const box b = s.blocks.task_box(i);
-      s.task_bytes[static_cast<std::size_t>(i)] =
-          estimate_bytes(p_.programs, input, b) + selector::task_bytes(*sel, sp, b);
-    }
     s.result = materialised_node(*sel, sel->chunks, false);
     running_held_ += element_count(sel->shape) * itemsize_of(*sel);
     p_.stages.push_back(std::move(s));
