@@ -210,6 +210,38 @@ class Order(TempDirCase):
         self.assert_error(["eval", "histogram(x)[0]", "-i", f"x={x}"], 1,
                           "autodetected range of [nan, nan] is not finite")
 
+    def test_bincount_digitize_searchsorted(self):
+        rng = np.random.default_rng(41)
+        k = rng.integers(0, 40, size=500).astype("i4")
+        u = rng.integers(0, 7, size=500).astype("u1")
+        w = rng.uniform(0, 1, size=500)
+        f = rng.normal(0, 3, size=(17, 29)).astype("f4")
+        f[3, 4] = np.nan
+        arrays = {"k": k, "u": u, "w": w, "f": f, "m": k > 20}
+        for chunks in [(7,), (1,), (500,)]:
+            inputs = {name: self.write(f"{name}{chunks}", v, chunks if v.ndim == 1 else (5, 6))
+                      for name, v in arrays.items()}
+            for expr, expected in [
+                    ("bincount(k)", np.bincount(k)), ("bincount(u, minlength=20)",
+                                                      np.bincount(u, minlength=20)),
+                    ("bincount(m)", np.bincount(k > 20)), ("bincount(k[:0], minlength=3)",
+                                                           np.bincount(k[:0], minlength=3)),
+                    ("searchsorted([-2, 0, 0, 1.5, 4], f)",
+                     np.searchsorted([-2, 0, 0, 1.5, 4], f)),
+                    ("searchsorted([-2, 0, 0, 1.5, 4], f, side='right')",
+                     np.searchsorted([-2, 0, 0, 1.5, 4], f, side="right")),
+                    ("searchsorted([1, 5, 9], k)", np.searchsorted([1, 5, 9], k)),
+                    ("digitize(f, [-3, -1, 0, 2])", np.digitize(f, [-3, -1, 0, 2])),
+                    ("digitize(f, [-3, -1, 0, 2], right=True)",
+                     np.digitize(f, [-3, -1, 0, 2], right=True)),
+                    ("digitize(f, [5, 1, 0, -4])", np.digitize(f, [5, 1, 0, -4])),
+                    ("digitize(k, [30, 10, 10], True)", np.digitize(k, [30, 10, 10], True))]:
+                self.compare(expr, expected, inputs)
+            with self.subTest(expr="bincount(k, w)", chunks=chunks):
+                got = evaluate("bincount(k, w)", inputs)
+                self.assertEqual(got.dtype, np.float64)
+                np.testing.assert_allclose(got, np.bincount(k, w), rtol=1e-14)
+
     def test_same_bits_for_any_storage(self):
         # The same values in five Zarr chunkings and an HDF5 copy: every statistic here is
         # exact, so each gives identical bits whatever the chunks (and equals NumPy's).
@@ -273,7 +305,12 @@ class Order(TempDirCase):
                 ("nanargmin(x[:2] * nan, axis=1)", "nanargmin: All-NaN slice encountered"),
                 ("ptp(b)", "ptp(): booleans cannot be subtracted"),
                 ("average(x, weights=x[0])", "axis must be given"),
-                ("average(x, axis=1, weights=x[:, 0])", "length of weights (12) differs")]:
+                ("average(x, axis=1, weights=x[:, 0])", "length of weights (12) differs"),
+                ("bincount(x[0])", "cannot cast float64 to int64 safely"),
+                ("bincount(x.astype('i4') - 100)", "takes a 1-d array"),
+                ("bincount(x[0].astype('i4') - 100)", "must be non-negative, not"),
+                ("searchsorted([3, 1], x)", "must be sorted"),
+                ("digitize(x, [1, 3, 2])", "monotonically increasing or decreasing")]:
             with self.subTest(expr=expr):
                 self.assert_error(["eval", expr, "-i", f"x={x}", "-i", f"b={b}"], 1, needle)
 

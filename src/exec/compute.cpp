@@ -11,6 +11,7 @@
 #include "chunkarr/codec/codec.hpp"
 #include "chunkarr/core/error.hpp"
 #include "chunkarr/core/region_copy.hpp"
+#include "chunkarr/expr/order.hpp"
 #include "chunkarr/store/location.hpp"
 #include "chunkarr/zarr/group.hpp"
 #include "exec/run_plan.hpp"
@@ -356,6 +357,50 @@ array flatnonzero(const array& a, const compute_options& options) {
   const counted_mask m = count_mask(a, options);
   const index_t length = std::max<index_t>(1, m.length);
   return extract_node(arange(element_count(n.shape), make_dtype(scalar_kind::int64), length), m);
+}
+
+array bincount(const array& x, std::optional<array> weights, index_t minlength,
+               const compute_options& options) {
+  const node& n = checked(x);
+  if (n.shape.size() != 1)
+    throw_error<shape_error>("bincount: takes a 1-d array, not one of shape ", to_string(n.shape));
+  const dtype t = n.dtype;
+  if (!(t.is_bool() || t.is_signed_int() || (t.is_unsigned_int() && t.itemsize() < 8))) {
+    throw_error<type_error>("bincount: cannot cast ", t.name(),
+                            " to int64 safely (non-negative integers only)");
+  }
+  if (minlength < 0)
+    throw_error<value_error>("bincount: minlength must be non-negative, not ", minlength);
+  if (weights && weights->shape() != n.shape) {
+    throw_error<shape_error>("bincount: weights of shape ", to_string(weights->shape()),
+                             " for values of shape ", to_string(n.shape));
+  }
+  index_t length = minlength;
+  if (n.shape[0] > 0) {
+    const dtype i8 = make_dtype(scalar_kind::int64);
+    std::int64_t range[2] = {0, 0};
+    compute_into(
+        stack({reduce(reduce_op::min, x).astype(i8), reduce(reduce_op::max, x).astype(i8)}),
+        std::as_writable_bytes(std::span<std::int64_t>(range)), options);
+    if (range[0] < 0)
+      throw_error<value_error>("bincount: the values must be non-negative, not ", range[0]);
+    if (range[1] >= (index_t{1} << 28)) {
+      throw_error<value_error>("bincount: the largest value is ", range[1],
+                               ": more than 2^28 bins");
+    }
+    length = std::max<index_t>(length, range[1] + 1);
+  }
+  if (length == 0) {
+    const std::vector<std::int64_t> none;
+    return from_buffer(std::as_bytes(std::span<const std::int64_t>(none)), {0},
+                       make_dtype(weights ? scalar_kind::float64 : scalar_kind::int64));
+  }
+  std::vector<double> edges(static_cast<std::size_t>(length) + 1);
+  for (std::size_t i = 0; i < edges.size(); ++i) edges[i] = static_cast<double>(i);
+  if (weights) weights = weights->astype(make_dtype(scalar_kind::float64));
+  return histogram(x.dtype().is_bool() ? x.astype(make_dtype(scalar_kind::int64)) : x, edges,
+                   weights)
+      .counts;
 }
 
 zarr_array store(const array& a, const std::filesystem::path& path, const store_options& options) {

@@ -389,6 +389,64 @@ histogram_result histogram(const array& a, const std::vector<double>& edges,
   return histogram_of(a, h, std::move(weights), density);
 }
 
+namespace {
+
+// Positions in `sorted` (increasing) of each value of `v`, as searchsorted; `flip`: counted
+// from the end of the reversed bins instead (digitize of decreasing bins).
+array positions(std::vector<double> sorted, const array& v, bool right, bool flip, const char* op) {
+  detail::node_of(v);
+  if (v.dtype().is_bool()) throw_error<type_error>(op, ": booleans (astype them first)");
+  map_blocks_options o;
+  o.dtype = make_dtype(scalar_kind::int64);
+  o.name = op;
+  const auto n = static_cast<std::int64_t>(sorted.size());
+  return map_blocks(
+      [sorted = std::move(sorted), right, flip, n](std::span<const block_view> in, block_span out,
+                                                   const block_info&) {
+        auto* to = reinterpret_cast<std::int64_t*>(out.data);
+        visit_kind(in[0].dtype.kind, [&](auto sample) {
+          using T = decltype(sample);
+          const auto* from = reinterpret_cast<const T*>(in[0].data);
+          const index_t count = element_count(in[0].shape);
+          for (index_t k = 0; k < count; ++k) {
+            const auto x = static_cast<double>(from[k]);
+            std::int64_t i = n;  // NaN sorts last
+            if (!std::isnan(x)) {
+              i = (right ? std::upper_bound(sorted.begin(), sorted.end(), x)
+                         : std::lower_bound(sorted.begin(), sorted.end(), x)) -
+                  sorted.begin();
+            }
+            to[k] = flip ? n - i : i;
+          }
+        });
+      },
+      {v}, o);
+}
+
+}  // namespace
+
+array searchsorted(const std::vector<double>& sorted, const array& v, bool right) {
+  for (std::size_t i = 1; i < sorted.size(); ++i) {
+    if (!(sorted[i - 1] <= sorted[i]))
+      throw_error<value_error>("searchsorted: the array to search must be sorted (increasing)");
+  }
+  return positions(sorted, v, right, false, "searchsorted");
+}
+
+array digitize(const array& x, const std::vector<double>& bins, bool right) {
+  bool increasing = true, decreasing = true;
+  for (std::size_t i = 1; i < bins.size(); ++i) {
+    increasing = increasing && bins[i - 1] <= bins[i];
+    decreasing = decreasing && bins[i - 1] >= bins[i];
+  }
+  if (!increasing && !decreasing)
+    throw_error<value_error>("digitize: bins must be monotonically increasing or decreasing");
+  // NumPy: searchsorted(bins, x, side='left' if right else 'right'), or for decreasing bins
+  // len(bins) - searchsorted(bins[::-1], x, same side).
+  if (increasing) return positions(bins, x, !right, false, "digitize");
+  return positions(std::vector<double>(bins.rbegin(), bins.rend()), x, !right, true, "digitize");
+}
+
 array histogram_bin_edges(const array& a, index_t bins,
                           std::optional<std::pair<double, double>> range) {
   return histogram(a, bins, range).edges;

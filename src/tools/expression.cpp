@@ -241,7 +241,10 @@ constexpr std::string_view other_functions[] = {"logical_not",
                                                 "histogram_bin_edges",
                                                 "ptp",
                                                 "count_nonzero",
-                                                "average"};
+                                                "average",
+                                                "searchsorted",
+                                                "digitize",
+                                                "bincount"};
 
 template <class Op, std::size_t Count>
 constexpr std::optional<Op> table_entry(std::string_view name) {
@@ -799,6 +802,41 @@ class parser {
         if (fn == "count_nonzero") return value{count_nonzero(a, axes, keepdims)};
         return value{average(a, axes, weights, keepdims)};
       });
+    }
+    if (fn == "searchsorted" || fn == "digitize") {
+      // NumPy's searchsorted(a, v, side='left') (a: a list or a small array, sorted) and
+      // digitize(x, bins, right=False).
+      const bool search = fn == "searchsorted";
+      accept_only(args, 3, {"a", "v", "side", "x", "bins", "right"}, fn, at);
+      const auto& [first, first_at] = required(args, 0, search ? "a" : "x", fn, at);
+      const auto& [second, second_at] = required(args, 1, search ? "v" : "bins", fn, at);
+      bool right = false;
+      if (search) {
+        if (auto sd = arg(2, "side")) {
+          const auto* name = std::get_if<std::string>(&sd->first.v);
+          if (!name || (*name != "left" && *name != "right"))
+            bad_call(fn, at, "side must be 'left' or 'right'");
+          right = *name == "right";
+        }
+      } else if (auto r = arg(2, "right")) {
+        right = bool_of(r->first, fn, r->second);
+      }
+      return placed(fn, at, [&] {
+        if (search)
+          return value{
+              searchsorted(doubles_of(first, fn, first_at), to_array(second, second_at), right)};
+        return value{digitize(to_array(first, first_at), doubles_of(second, fn, second_at), right)};
+      });
+    }
+    if (fn == "bincount") {  // NumPy's bincount(x, weights=None, minlength=0)
+      accept_only(args, 3, {"x", "weights", "minlength"}, fn, at);
+      const array x = arr(0, "x");
+      std::optional<array> weights;
+      if (auto w = arg(1, "weights"); w && !std::holds_alternative<none_t>(w->first.v))
+        weights = to_array(w->first, w->second);
+      index_t minlength = 0;
+      if (auto m = arg(2, "minlength")) minlength = int_of(m->first, fn, m->second);
+      return placed(fn, at, [&] { return value{bincount(x, weights, minlength, build_)}; });
     }
     if (fn == "extract") {  // NumPy's extract(condition, arr): arr.ravel()[condition.ravel()]
       accept_only(args, 2, {"condition", "arr"}, fn, at);

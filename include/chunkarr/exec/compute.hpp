@@ -17,6 +17,7 @@
 #include <cstring>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -134,6 +135,13 @@ array extract(const array& condition, const array& arr, const compute_options& o
 std::vector<array> nonzero(const array& a, const compute_options& options = {});
 array argwhere(const array& a, const compute_options& options = {});
 array flatnonzero(const array& a, const compute_options& options = {});
+
+/// NumPy's bincount of the non-negative integers `x` (1-d, of a type that casts to int64
+/// safely): how many times each value occurs (int64), or the sums of `weights` (float64),
+/// max(x) + 1 long, or `minlength` when that is longer. The length depends on the values, so
+/// their min and max are computed now; the counts when the result is (a histogram per chunk).
+array bincount(const array& x, std::optional<array> weights = std::nullopt, index_t minlength = 0,
+               const compute_options& options = {});
 
 /// The chunk task graph in Graphviz DOT, summarised when large. Runs nothing.
 std::string to_dot(const array& a, const compute_options& options = {});

@@ -94,6 +94,14 @@ histogram_result histogram(const array& a, index_t bins = 10,
 /// one x == edges.back() too.
 histogram_result histogram(const array& a, const std::vector<double>& edges,
                            std::optional<array> weights = std::nullopt, bool density = false);
+/// numpy.searchsorted(sorted, v, side): for each of v's values, where it would go in
+/// `sorted` (increasing) to keep it sorted — before equal values (`right` false: 'left') or
+/// after them. NaN goes at the end. int64, v's shape.
+array searchsorted(const std::vector<double>& sorted, const array& v, bool right = false);
+/// numpy.digitize(x, bins, right): the index of the bin each value falls in, for bins
+/// increasing or decreasing. int64, x's shape.
+array digitize(const array& x, const std::vector<double>& bins, bool right = false);
+
 /// numpy.histogram_bin_edges for equal bins.
 array histogram_bin_edges(const array& a, index_t bins = 10,
                           std::optional<std::pair<double, double>> range = std::nullopt);
