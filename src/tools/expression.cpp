@@ -808,8 +808,11 @@ class parser {
       // digitize(x, bins, right=False).
       const bool search = fn == "searchsorted";
       accept_only(args, 3, {"a", "v", "side", "x", "bins", "right"}, fn, at);
-      const auto& [first, first_at] = required(args, 0, search ? "a" : "x", fn, at);
-      const auto& [second, second_at] = required(args, 1, search ? "v" : "bins", fn, at);
+      // (named, not structured bindings: clang 14 cannot capture those in lambdas)
+      const std::pair<value, token>& one = required(args, 0, search ? "a" : "x", fn, at);
+      const std::pair<value, token>& two = required(args, 1, search ? "v" : "bins", fn, at);
+      const value &first = one.first, &second = two.first;
+      const token &first_at = one.second, &second_at = two.second;
       bool right = false;
       if (search) {
         if (auto sd = arg(2, "side")) {
