@@ -155,8 +155,9 @@ class LargerThanMemory(TempDirCase):
         return path, values
 
     def test_reduction_result_four_times_the_limit_spills_bit_identical(self):
-        # The mean over axis 0 is 8 MiB of float64 (its states 16 MiB): 4x a 2 MiB limit.
-        src, values = self.wide("wide.zarr", (8, 1048576), (4, 8192))
+        # The mean over axis 0 is 8 MiB of float64 (its exact states 300 MiB): 4x a 2 MiB
+        # limit. Chunks of 2048 columns keep one task's states (600 KiB) within it.
+        src, values = self.wide("wide.zarr", (8, 1048576), (4, 2048))
         spill = self.path("spill")
         os.mkdir(spill)
         small = self.path("small.zarr")

@@ -5,7 +5,9 @@
 #include <doctest/doctest.h>
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <random>
+#include <span>
 #include <vector>
 
 #include "chunkarr/chunkarr.hpp"
@@ -86,4 +88,103 @@ TEST_CASE("median and quantile: gathered or selected, the same bits for any chun
       CHECK(rows(1, r) == linear(row, 0.75));
     }
   }
+}
+
+namespace {
+
+template <class T>
+array of_values(const std::vector<T>& v, const shape_t& shape, const shape_t& chunks) {
+  return from_buffer(std::as_bytes(std::span<const T>(v)), shape, make_dtype(kind_of<T>::value),
+                     chunks);
+}
+
+// Values over 160 binades, signed zeros, subnormals, a pair of huge ones that cancel.
+std::vector<double> wide_values(std::size_t n, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> exponent(-80, 80);
+  std::uniform_real_distribution<double> mantissa(-1, 1);
+  std::vector<double> v(n);
+  for (double& x : v) x = std::ldexp(mantissa(rng), exponent(rng));
+  v[3] = 1e300, v[n / 2] = -1e300, v[5] = 4.9e-324, v[6] = -0.0, v[7] = 0.0;
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("sum, mean, var and std: exact sums, the same bits for any chunking and thread count") {
+  const shape_t shape{37, 530};
+  const std::size_t n = 37 * 530;
+  const std::vector<double> f8 = wide_values(n, 5);
+  std::vector<float> f4(n);
+  std::mt19937 rng(9);
+  std::normal_distribution<float> normal(100, 40);
+  for (float& x : f4) x = normal(rng);
+  f4[11] = 1e-40f, f4[12] = 3e38f, f4[13] = -3e38f;  // a subnormal, a cancelling pair
+  std::vector<std::int32_t> i4(n);
+  for (std::size_t i = 0; i < n; ++i) i4[i] = static_cast<std::int32_t>(rng()) / (1 + i % 7);
+  std::vector<float> nans = f4;
+  for (std::size_t i = 0; i < n; i += 41) nans[i] = std::nanf("");
+
+  const auto reductions = [](const array& a) {
+    std::vector<array> r;
+    for (const axes_t& axes : {axes_t{}, axes_t{0}, axes_t{1}}) {
+      r.push_back(sum(a, axes).astype(make_dtype(scalar_kind::float64)));
+      r.push_back(mean(a, axes));
+      r.push_back(var(a, axes));
+      r.push_back(stddev(a, axes, false, 1));
+      r.push_back(nanmean(a, axes));
+      r.push_back(nanvar(a, axes, false, 1));
+    }
+    return r;
+  };
+  const std::vector<shape_t> chunkings{{37, 530}, {8, 64}, {1, 530}, {37, 1}, {5, 7}, {36, 529}};
+  const auto check = [&](const auto& values) {
+    std::vector<std::vector<std::byte>> reference;
+    for (const shape_t& chunks : chunkings) {
+      CAPTURE(to_string(chunks));
+      const std::vector<array> r = reductions(of_values(values, shape, chunks));
+      for (std::size_t k = 0; k < r.size(); ++k) {
+        CAPTURE(k);
+        for (int threads : {1, 3}) {
+          compute_options o;
+          o.threads = threads;
+          const xt::xarray<double> got = compute<double>(r[k], o);
+          std::vector<std::byte> b(got.size() * sizeof(double));
+          std::memcpy(b.data(), got.data(), b.size());
+          if (reference.size() <= k) reference.push_back(b);
+          CHECK(b == reference[k]);
+        }
+      }
+    }
+  };
+  check(f8);
+  check(f4);
+  check(i4);
+  check(nans);
+
+  // The exact values where double accumulation loses them.
+  const std::vector<double> cancel{1e300, 1.0, -1e300, 0.5, 1e-300};
+  for (const shape_t& chunks : {shape_t{1}, shape_t{2}, shape_t{5}}) {
+    const array a = of_values(cancel, {5}, chunks);
+    CHECK(compute<double>(sum(a))() == 1.5);  // 1.5 + 1e-300 rounds to 1.5
+    CHECK(compute<double>(mean(a))() == 1.5 / 5);
+  }
+  std::vector<double> tenths(10, 0.1);
+  // 0.1 is 0.1000000000000000055511151231257827…: ten of them round to 1.0000000000000000555…
+  // → 1.0 exactly, where a running double sum gives 0.9999999999999999.
+  CHECK(compute<double>(sum(of_values(tenths, {10}, {3})))() == 1.0);
+  const std::vector<double> specials{1.0, INFINITY, 2.0, -INFINITY};
+  CHECK(std::isnan(compute<double>(sum(of_values(specials, {4}, {1})))()));
+  CHECK(compute<double>(sum(of_values(std::vector<double>{1.0, INFINITY}, {2}, {1})))() ==
+        INFINITY);
+  CHECK(
+      std::isnan(compute<double>(var(of_values(std::vector<double>{1.0, INFINITY}, {2}, {1})))()));
+  const std::vector<double> with_nan{1.0, NAN, 3.0};
+  CHECK(compute<double>(nanmean(of_values(with_nan, {3}, {2})))() == 2.0);
+  CHECK(compute<double>(nanvar(of_values(with_nan, {3}, {2})))() == 1.0);
+  CHECK(std::isnan(compute<double>(mean(of_values(with_nan, {3}, {2})))()));
+  // A variance whose mean is 2^40 times its spread.
+  std::vector<double> offset(1000);
+  for (std::size_t i = 0; i < offset.size(); ++i) offset[i] = 0x1p40 + static_cast<double>(i % 2);
+  CHECK(compute<double>(var(of_values(offset, {1000}, {7})))() == 0.25);
 }

@@ -6,7 +6,9 @@ The comparison is bit for bit, dtype included: chunkarr computes NumPy's virtual
 interpolation in NumPy's arithmetic. Data include NaNs, infinities, ties, signed zeros and
 integers whose differences wrap; chunkings include one-element chunks and edge chunks.
 """
+import math
 import warnings
+from fractions import Fraction
 
 import numpy as np
 
@@ -313,6 +315,115 @@ class Order(TempDirCase):
                 ("digitize(x, [1, 3, 2])", "monotonically increasing or decreasing")]:
             with self.subTest(expr=expr):
                 self.assert_error(["eval", expr, "-i", f"x={x}", "-i", f"b={b}"], 1, needle)
+
+
+def exact_sum(values):
+    """The exact sum of finite floats or integers, as a Fraction."""
+    return sum((Fraction(v) for v in values.ravel().tolist()), Fraction(0))
+
+
+def exact_var(values, ddof=0):
+    xs = [Fraction(v) for v in values.ravel().tolist()]
+    m = sum(xs, Fraction(0)) / len(xs)
+    return sum(((x - m) ** 2 for x in xs), Fraction(0)) / (len(xs) - ddof)
+
+
+def ulps(got, exact):
+    """How many units in the last place of float64 `got` is from the Fraction `exact`."""
+    if abs(exact) > Fraction(np.finfo("f8").max):
+        return 0 if got == (math.inf if exact > 0 else -math.inf) else math.inf  # as NumPy
+    want = float(exact)
+    return abs(float(Fraction(float(got)) - exact)) / np.spacing(abs(want)) if want else abs(got)
+
+
+class ExactSums(TempDirCase):
+    """sum, mean, var and std accumulate exactly: the same bits for any chunking, storage,
+    thread count and budget, and the correctly rounded sum (checked against Python's
+    math.fsum and exact fractions)."""
+    write = test_eval.Eval.write
+
+    def test_exact_against_fractions(self):
+        rng = np.random.default_rng(17)
+        # 120 binades, subnormals, signed zeros and a huge pair that cancels.
+        wide = np.ldexp(rng.uniform(-1, 1, size=(9, 301)), rng.integers(-60, 60, size=(9, 301)))
+        wide[0, 0], wide[4, 100], wide[2, 7], wide[3, 3] = 1e300, -1e300, 5e-324, -0.0
+        ints = rng.integers(-2**31, 2**31, size=(9, 301), dtype="i8").astype("i4")
+        f4 = (rng.normal(0, 1, size=(9, 301)) * np.exp2(rng.integers(-30, 30, (9, 301))))
+        f4 = f4.astype("f4")
+        for name, v in [("wide", wide), ("ints", ints), ("f4", f4)]:
+            for chunks in [(9, 301), (2, 17), (1, 301), (9, 1)]:
+                store = {"v": self.write(f"{name}{chunks}", v, chunks)}
+                with self.subTest(data=name, chunks=chunks):
+                    got = evaluate("sum(v.astype('f8'))", store)
+                    self.assertEqual(got, math.fsum(v.astype("f8").ravel()))  # correctly rounded
+                    rows = evaluate("sum(v.astype('f8'), axis=1)", store)
+                    self.assertEqual(rows.tolist(), [math.fsum(r) for r in v.astype("f8")])
+                    if v.dtype == np.float32:
+                        # float32's sum: the exact sum rounded to double, then to float32.
+                        self.assertEqual(evaluate("sum(v)", store),
+                                         np.float32(float(exact_sum(v))))
+                    mean = evaluate("mean(v.astype('f8'))", store)
+                    self.assertLessEqual(ulps(mean, exact_sum(v) / v.size), 0.5001)
+                    for ddof in (0, 1):
+                        var = evaluate(f"var(v.astype('f8'), ddof={ddof})", store)
+                        self.assertLessEqual(ulps(var, exact_var(v, ddof)), 1.0)
+                    cols = evaluate("var(v.astype('f8'), axis=0)", store)
+                    for j in range(0, v.shape[1], 37):
+                        self.assertLessEqual(ulps(cols[j], exact_var(v[:, j])), 1.0)
+
+    def test_same_bits_for_any_storage(self):
+        rng = np.random.default_rng(34)
+        v = (rng.normal(30, 50, size=(48, 700))).astype("f4")
+        v[7, ::9] = np.nan
+        v[20, 5] = 1e-42  # a subnormal
+        w = rng.uniform(0, 2, size=700)
+        i2 = rng.integers(-3000, 3000, size=(48, 700)).astype("i2")
+        chunkings = [(8, 100), (3, 77), (48, 700), (1, 700), (16, 1)]
+        stores = {"f4": [self.write(f"v{c}", v, c) for c in chunkings],
+                  "i2": [self.write(f"i{c}", i2, c) for c in chunkings]}
+        try:
+            import h5py
+            h5 = self.path("v.h5")
+            with h5py.File(h5, "w") as f:
+                f.create_dataset("f4", data=v, chunks=(5, 64))
+                f.create_dataset("i2", data=i2, chunks=(7, 100))
+            if cli_harness.run("eval", "x.sum()", "-i", f"x={h5}:/f4", check=False).returncode == 0:
+                stores["f4"].append(f"{h5}:/f4")
+                stores["i2"].append(f"{h5}:/i2")
+        except ImportError:
+            pass
+        clean = np.where(np.isnan(v), 0, v).astype("f8")
+        exprs = [
+            ("nansum(v.astype('f8'))", np.nansum(v.astype("f8")), 1e-12),
+            ("nansum(v, axis=0)", np.nansum(v.astype("f8"), axis=0), 1e-5),
+            ("nanvar(v)", np.nanvar(v.astype("f8")), 1e-6),
+            ("sum(v, axis=1)", np.sum(v.astype("f8"), axis=1), 1e-5),
+            ("nanmean(v.astype('f8'), axis=1)", np.nanmean(v.astype("f8"), axis=1), 1e-12),
+            ("mean(where(isnan(v), 0, v) * 3.5)", np.mean(clean * np.float32(3.5)), 1e-6),
+            ("nanvar(v.astype('f8'), axis=0, ddof=1)", np.nanvar(v.astype("f8"), axis=0, ddof=1), 1e-12),
+            ("nanstd(v.astype('f8'))", np.nanstd(v.astype("f8")), 1e-12),
+            ("var(v, axis=1)", np.var(v.astype("f8"), axis=1), 1e-6),
+            ("std(where(isnan(v), 0, v), axis=(0, 1))", np.std(clean), 1e-6),
+            ("average(where(isnan(v), 0, v), axis=1, weights=w)",
+             np.average(clean, axis=1, weights=w), 1e-6),
+        ]
+        int_exprs = [
+            ("mean(v)", np.mean(i2), 1e-12),
+            ("var(v, axis=0)", np.var(i2.astype("f8"), axis=0), 1e-12),
+            ("std(v, axis=1, ddof=1)", np.std(i2.astype("f8"), axis=1, ddof=1), 1e-12),
+            ("sum(v, axis=0)", np.sum(i2, axis=0), 0),
+        ]
+        weights = self.write("w", w, (64,))
+        for kind, cases in [("f4", exprs), ("i2", int_exprs)]:
+            for expr, expected, rtol in cases:
+                results = set()
+                for store in stores[kind]:
+                    for flags in [(), ("--memory-limit", "4MiB", "--threads", "3")]:
+                        with self.subTest(expr=expr, store=store, flags=flags):
+                            got = evaluate(expr, {"v": store, "w": weights}, *flags)
+                            results.add(got.tobytes())
+                            np.testing.assert_allclose(got, expected, rtol=rtol)
+                self.assertEqual(len(results), 1, expr)
 
 
 if __name__ == "__main__":

@@ -90,8 +90,9 @@ TEST_CASE("a DAG that shares subexpressions is planned and computed once per dis
 
 TEST_CASE("a reduction result larger than the memory limit spills to disk, bit-identical") {
   test::temp_dir dir;
-  // 8 MiB of float32, 64 chunks; means over axis 0 are 1 MiB, their states 4 MiB.
-  const zarr_array z = write_source(dir.path() / "wide.zarr", {8, 262144}, {2, 16384});
+  // 8 MiB of float32, 256 chunks; means over axis 0 are 1 MiB, their exact states 16 MiB
+  // (var's 40 MiB); one chunk's states fit in the 2 MiB limit.
+  const zarr_array z = write_source(dir.path() / "wide.zarr", {8, 262144}, {2, 4096});
   const array x = from_zarr(z);
   const std::filesystem::path spill = dir.path() / "spill";
   std::filesystem::create_directories(spill);

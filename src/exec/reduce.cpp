@@ -1,12 +1,14 @@
 #include "exec/reduce.hpp"
 #include <stdexcept>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include <type_traits>
 
 #include "chunkarr/core/error.hpp"
+#include "exec/exact_sum.hpp"
 
 namespace chunkarr::detail {
 namespace {
@@ -101,128 +103,65 @@ struct sum_like {
   }
 };
 
-// mean: NaN-skipping means count what they add; plain means divide by the number of reduced
-// elements, so their state is one double and the column loop vectorises.
-template <class T, bool SkipNan>
-struct mean_like {
-  struct state {
-    double sum;
-    std::int64_t count;
-  };
+// sum (of floats), mean, var and std: exact sums (exec/exact_sum.hpp), rounded once when
+// finished, so the result is the same for any chunking, grouping and thread count. What:
+// 0 sum, 1 mean, 2 var, 3 std. var is (Σx² − (Σx)²/n) / (n − ddof) from the exact sums in
+// double-double arithmetic: its relative error is about 2^-104 · (1 + mean²/var).
+template <class T, bool SkipNan, int What>
+struct exact_op {
+  static constexpr bool squares = What >= 2;
+  using state = exact::sums<T, squares>;
   static constexpr int passes = 1;
-  void init(state& s) const { s = {0.0, 0}; }
-  void add(state& s, T x, index_t, int) const {
-    if (SkipNan && nan_value(x)) return;
-    s.sum += static_cast<double>(x);
-    ++s.count;
-  }
+  void init(state& s) const { s.clear(); }
+  void add(state& s, T x, index_t, int) const { exact::add_one<T, squares, SkipNan>(s, x); }
   void add_row(state& s, const T* v, index_t n, index_t, index_t, int) const {
-    double lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    std::int64_t count = 0;
-    index_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-      for (int k = 0; k < 8; ++k) {
-        const double x = static_cast<double>(v[i + k]);
-        if (SkipNan && std::isnan(x)) continue;
-        lanes[k] += x;
-        ++count;
-      }
-    }
-    for (; i < n; ++i) {
-      const double x = static_cast<double>(v[i]);
-      if (SkipNan && std::isnan(x)) continue;
-      lanes[0] += x;
-      ++count;
-    }
-    s.sum += ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) +
-             ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
-    s.count += count;
+    exact::add_row<T, squares, SkipNan>(s, v, n);
+  }
+  void add_columns(state* s, const T* const* rows, int count, index_t n) const {
+    exact::add_columns<T, squares, SkipNan>(s, rows, count, n);
   }
   void between(state&) const {}
-  void combine(state& a, const state& b) const {
-    a.sum += b.sum;
-    a.count += b.count;
-  }
-  template <class Out>
-  Out finish(const state& s, int, index_t) const {
-    return to_out<Out>(s.count ? s.sum / static_cast<double>(s.count) : nan_d);
-  }
-};
-
-template <class T>
-struct mean_like<T, false> {
-  struct state {
-    double sum;
-  };
-  static constexpr int passes = 1;
-  void init(state& s) const { s.sum = 0.0; }
-  void add(state& s, T x, index_t, int) const { s.sum += static_cast<double>(x); }
-  void add_row(state& s, const T* v, index_t n, index_t, index_t, int) const {
-    double lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    index_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-      for (int k = 0; k < 8; ++k) lanes[k] += static_cast<double>(v[i + k]);
-    }
-    for (; i < n; ++i) lanes[0] += static_cast<double>(v[i]);
-    s.sum += ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) +
-             ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
-  }
-  void between(state&) const {}
-  void combine(state& a, const state& b) const { a.sum += b.sum; }
-  template <class Out>
-  Out finish(const state& s, int, index_t reduced_count) const {
-    return to_out<Out>(reduced_count ? s.sum / static_cast<double>(reduced_count) : nan_d);
-  }
-};
-
-// Variance by count/mean/M2: two passes over each block, then Chan's combination.
-template <class T, bool SkipNan, bool Sqrt>
-struct var_like {
-  struct state {
-    std::int64_t count;
-    double mean;  // the sum during the first pass
-    double m2;
-  };
-  static constexpr int passes = 2;
-  void init(state& s) const { s = {0, 0.0, 0.0}; }
-  void add(state& s, T x, index_t, int pass) const {
-    if (SkipNan && nan_value(x)) return;
-    const double v = static_cast<double>(x);
-    if (pass == 0) {
-      s.mean += v;
-      ++s.count;
-    } else {
-      const double d = v - s.mean;
-      s.m2 += d * d;
-    }
-  }
-  void add_row(state& s, const T* v, index_t n, index_t, index_t, int pass) const {
-    for (index_t i = 0; i < n; ++i) add(s, v[i], 0, pass);
-  }
-  void between(state& s) const {
-    if (s.count) s.mean /= static_cast<double>(s.count);
-  }
-  void combine(state& a, const state& b) const {
-    if (b.count == 0) return;
-    if (a.count == 0) {
-      a = b;
-      return;
-    }
-    const double na = static_cast<double>(a.count), nb = static_cast<double>(b.count);
-    const double n = na + nb;
-    const double delta = b.mean - a.mean;
-    a.mean += delta * (nb / n);
-    a.m2 += b.m2 + delta * delta * (na * nb / n);
-    a.count += b.count;
-  }
+  void combine(state& a, const state& b) const { a.add(b); }
   template <class Out>
   Out finish(const state& s, int ddof, index_t) const {
-    const double dof = static_cast<double>(s.count - ddof);
-    if (dof <= 0) return to_out<Out>(nan_d);
-    const double var = s.m2 / dof;
-    return to_out<Out>(Sqrt ? std::sqrt(var) : var);
+    const std::uint32_t f = s.flags;
+    const bool nan = (!SkipNan && (f & exact::has_nan)) ||
+                     ((f & exact::has_pos_inf) && (f & exact::has_neg_inf));
+    if constexpr (!squares) {
+      if (nan) return to_out<Out>(nan_d);
+      if (f & (exact::has_pos_inf | exact::has_neg_inf)) {
+        return to_out<Out>(f & exact::has_pos_inf ? std::numeric_limits<double>::infinity()
+                                                  : -std::numeric_limits<double>::infinity());
+      }
+      if constexpr (What == 0) {
+        return to_out<Out>(s.s1.rounded());
+      } else {
+        if (s.count == 0) return to_out<Out>(nan_d);
+        return to_out<Out>(exact::dd_div(exact::to_dd(s.s1), static_cast<double>(s.count)).hi);
+      }
+    } else {
+      if (nan || (f & (exact::has_pos_inf | exact::has_neg_inf))) return to_out<Out>(nan_d);
+      const double dof = static_cast<double>(s.count - ddof);
+      if (s.count - ddof <= 0) return to_out<Out>(nan_d);
+      double var = std::numeric_limits<double>::infinity();
+      if (!(f & exact::square_overflow)) {
+        const exact::dd s1 = exact::to_dd(s.s1), s2 = exact::to_dd(s.s2);
+        const double n = static_cast<double>(s.count);
+        const exact::dd m2 = exact::dd_sub(s2, exact::dd_div(exact::dd_mul(s1, s1), n));
+        var = m2.hi > 0 ? exact::dd_div(m2, dof).hi : 0.0;
+      }
+      return to_out<Out>(What == 3 ? std::sqrt(var) : var);
+    }
   }
 };
+
+template <class T, bool SkipNan>
+using sum_of =
+    std::conditional_t<is_float_v<T>, exact_op<T, SkipNan, 0>, sum_like<T, false, SkipNan>>;
+template <class T, bool SkipNan>
+using mean_of = exact_op<T, SkipNan, 1>;
+template <class T, bool SkipNan, bool Sqrt>
+using var_of = exact_op<T, SkipNan, Sqrt ? 3 : 2>;
 
 template <class T, bool Max, bool SkipNan>
 struct min_max {
@@ -427,6 +366,26 @@ class reducer_for final : public reducer::impl {
     // Along a kept last axis, walk the rows one tile of columns at a time, so the tile's
     // states stay in L1 while every row adds to them.
     constexpr index_t tile = 1024;
+    if constexpr (requires(const T* const* p) { op_.add_columns(states, p, 1, row); }) {
+      if (!last_reduced) {
+        // The rows that share states, in groups of up to exact::group rows.
+        std::vector<index_t> order(static_cast<std::size_t>(rows));
+        for (index_t r = 0; r < rows; ++r) order[static_cast<std::size_t>(r)] = r;
+        std::stable_sort(order.begin(), order.end(),
+                         [&](index_t a, index_t b) { return row_state[a] < row_state[b]; });
+        const T* group[exact::group];
+        for (std::size_t g0 = 0, g1 = 0; g0 < order.size(); g0 = g1) {
+          const index_t st = row_state[order[g0]];
+          int count = 0;
+          for (g1 = g0; g1 < order.size() && count < exact::group && row_state[order[g1]] == st;
+               ++g1) {
+            group[count++] = v + order[g1] * row;
+          }
+          op_.add_columns(states + st, group, count, row);
+        }
+        return out;
+      }
+    }
     for (int pass = 0; pass < Op::passes; ++pass) {
       if (pass > 0) {
         for (index_t i = 0; i < l.count; ++i) op_.between(states[i]);

@@ -3,8 +3,9 @@
 // A reduction runs as a stage of tasks, one per chunk of its input. Each task turns its
 // block of values into partial states — one per output element its block covers (sum and
 // count, count/mean/M2, value and index, …) — and the executor folds partials into the
-// output's states in chunk order, so results are bit-identical for any thread count.
-// Floating sums accumulate in double.
+// output's states in chunk order, so results are bit-identical for any thread count. sum
+// (of floats), mean, var and std accumulate exactly (exec/exact_sum.hpp), so theirs are the
+// same for any chunking too.
 #pragma once
 
 #include <concepts>

@@ -114,21 +114,21 @@ enum class reduce_rule {
 };
 
 #define CHUNKARR_REDUCE_OPS(X)                                     \
-  X(sum, function, accumulate, sum_like<T, false, false>)          \
+  X(sum, function, accumulate, sum_of<T, false>)          \
   X(prod, function, accumulate, sum_like<T, true, false>)          \
-  X(mean, function, float_result, mean_like<T, false>)             \
-  X(var, ddof_function, float_result, var_like<T, false, false>)   \
-  X(std, by_hand, float_result, var_like<T, false, true>)          \
+  X(mean, function, float_result, mean_of<T, false>)             \
+  X(var, ddof_function, float_result, var_of<T, false, false>)   \
+  X(std, by_hand, float_result, var_of<T, false, true>)          \
   X(min, function, extreme, min_max<T, false, false>)              \
   X(max, function, extreme, min_max<T, true, false>)               \
   X(any, function, logical, any_all<T, false>)                     \
   X(all, by_hand, logical, any_all<T, true>)                       \
   X(argmin, function, index, arg_extreme<T, false>)                \
   X(argmax, function, index, arg_extreme<T, true>)                 \
-  X(nansum, function, accumulate, sum_like<T, false, true>)        \
-  X(nanmean, function, float_result, mean_like<T, true>)           \
-  X(nanvar, ddof_function, float_result, var_like<T, true, false>) \
-  X(nanstd, ddof_function, float_result, var_like<T, true, true>)  \
+  X(nansum, function, accumulate, sum_of<T, true>)        \
+  X(nanmean, function, float_result, mean_of<T, true>)           \
+  X(nanvar, ddof_function, float_result, var_of<T, true, false>) \
+  X(nanstd, ddof_function, float_result, var_of<T, true, true>)  \
   X(nanmin, function, extreme, min_max<T, false, true>)            \
   X(nanmax, function, extreme, min_max<T, true, true>)             \
   X(nanargmin, function, index, arg_extreme<T, false, true>)       \
