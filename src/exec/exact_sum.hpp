@@ -29,6 +29,65 @@ namespace chunkarr::detail::exact {
 
 __extension__ typedef unsigned __int128 u128;  // GCC's and Clang's; the carries of the limbs
 
+/// A finite non-zero double as ±m · 2^pos units of 2^lo (pos ≥ 0; d a multiple of 2^lo):
+/// the words m · 2^(pos mod 64) at limb pos / 64 and the next.
+struct placed {
+  int limb;
+  std::uint64_t lo, hi;
+  bool negative;
+};
+inline placed place(double d, int lo) {
+  const std::uint64_t bits = std::bit_cast<std::uint64_t>(d);
+  const int biased = static_cast<int>((bits >> 52) & 0x7ff);
+  std::uint64_t m = bits & ((std::uint64_t{1} << 52) - 1);
+  int e = -1074;
+  if (biased != 0) {
+    m |= std::uint64_t{1} << 52;
+    e = biased - 1075;
+  }
+  int pos = e - lo;
+  if (pos < 0) {  // the low bits are zero: d is a multiple of 2^lo
+    m = -pos < 64 ? m >> -pos : 0;
+    pos = 0;
+  }
+  const u128 v = static_cast<u128>(m) << (pos & 63);
+  return {pos >> 6, static_cast<std::uint64_t>(v), static_cast<std::uint64_t>(v >> 64),
+          (bits >> 63) != 0};
+}
+
+/// A two's-complement integer of n limbs, counting units of 2^lo, rounded to the nearest
+/// double (ties to even; ±inf beyond the range).
+inline double round_limbs(const std::uint64_t* limb, int n, int lo) {
+  std::uint64_t mag[64];
+  const bool negative = limb[n - 1] >> 63;
+  unsigned carry = negative ? 1 : 0;
+  for (int i = 0; i < n; ++i) {
+    const std::uint64_t w = negative ? ~limb[i] : limb[i];
+    mag[i] = w + carry;
+    carry = carry && mag[i] == 0;
+  }
+  int t = n - 1;
+  while (t >= 0 && mag[t] == 0) --t;
+  if (t < 0) return 0.0;
+  const int top = t * 64 + 63 - std::countl_zero(mag[t]);  // the highest set bit
+  double r;
+  if (top < 53) {
+    r = std::ldexp(static_cast<double>(mag[0]), lo);  // exact
+  } else {
+    const int low = top - 63;  // bits [low, top] as a 64-bit mantissa
+    const int w = low >> 6, off = low & 63;
+    std::uint64_t m64 = mag[w] >> off;
+    if (off) m64 |= mag[w + 1] << (64 - off);
+    bool sticky = off && (mag[w] & ((std::uint64_t{1} << off) - 1));
+    for (int i = 0; i < w && !sticky; ++i) sticky = mag[i] != 0;
+    std::uint64_t m53 = m64 >> 11;
+    const std::uint64_t rest = m64 & 0x7ff;
+    if (rest > 0x400 || (rest == 0x400 && (sticky || (m53 & 1)))) ++m53;
+    r = std::ldexp(static_cast<double>(m53), low + 11 + lo);
+  }
+  return negative ? -r : r;
+}
+
 /// An exact sum of doubles that are multiples of 2^Lo: a two's-complement integer of
 /// `Limbs` 64-bit limbs counting units of 2^Lo, wide enough for 2^63 values of the type.
 template <int Lo, int Limbs>
@@ -42,26 +101,11 @@ struct fixed_sum {
   /// Adds a finite double that is a multiple of 2^Lo, exactly.
   void add(double d) {
     if (d == 0) return;
-    const std::uint64_t bits = std::bit_cast<std::uint64_t>(d);
-    const int biased = static_cast<int>((bits >> 52) & 0x7ff);
-    std::uint64_t m = bits & ((std::uint64_t{1} << 52) - 1);
-    int e = -1074;
-    if (biased != 0) {
-      m |= std::uint64_t{1} << 52;
-      e = biased - 1075;
-    }
-    int pos = e - Lo;
-    if (pos < 0) {  // the low bits are zero: d is a multiple of 2^Lo
-      m = -pos < 64 ? m >> -pos : 0;
-      pos = 0;
-    }
-    const int i = pos >> 6;
-    const u128 v = static_cast<u128>(m) << (pos & 63);
-    const auto lo = static_cast<std::uint64_t>(v), hi = static_cast<std::uint64_t>(v >> 64);
-    if (bits >> 63)
-      sub_at(i, lo, hi);
+    const placed p = place(d, Lo);
+    if (p.negative)
+      sub_at(p.limb, p.lo, p.hi);
     else
-      add_at(i, lo, hi);
+      add_at(p.limb, p.lo, p.hi);
   }
 
   void add(const fixed_sum& o) {
@@ -74,36 +118,7 @@ struct fixed_sum {
   }
 
   /// The sum rounded to the nearest double (ties to even; ±inf beyond the range).
-  double rounded() const {
-    std::uint64_t mag[Limbs];
-    const bool negative = limb[Limbs - 1] >> 63;
-    unsigned carry = negative ? 1 : 0;
-    for (int i = 0; i < Limbs; ++i) {
-      const std::uint64_t w = negative ? ~limb[i] : limb[i];
-      mag[i] = w + carry;
-      carry = carry && mag[i] == 0;
-    }
-    int t = Limbs - 1;
-    while (t >= 0 && mag[t] == 0) --t;
-    if (t < 0) return 0.0;
-    const int top = t * 64 + 63 - std::countl_zero(mag[t]);  // the highest set bit
-    double r;
-    if (top < 53) {
-      r = std::ldexp(static_cast<double>(mag[0]), Lo);  // exact
-    } else {
-      const int low = top - 63;  // bits [low, top] as a 64-bit mantissa
-      const int w = low >> 6, off = low & 63;
-      std::uint64_t m64 = mag[w] >> off;
-      if (off) m64 |= mag[w + 1] << (64 - off);
-      bool sticky = off && (mag[w] & ((std::uint64_t{1} << off) - 1));
-      for (int i = 0; i < w && !sticky; ++i) sticky = mag[i] != 0;
-      std::uint64_t m53 = m64 >> 11;
-      const std::uint64_t rest = m64 & 0x7ff;
-      if (rest > 0x400 || (rest == 0x400 && (sticky || (m53 & 1)))) ++m53;
-      r = std::ldexp(static_cast<double>(m53), low + 11 + Lo);
-    }
-    return negative ? -r : r;
-  }
+  double rounded() const { return round_limbs(limb, Limbs, Lo); }
 
  private:
   void add_at(int i, std::uint64_t lo, std::uint64_t hi) {
@@ -121,6 +136,123 @@ struct fixed_sum {
     limb[i + 1] = next - hi - b0;
     bool borrow = next < hi || (next == hi && b0);
     for (int j = i + 2; borrow && j < Limbs; ++j) borrow = limb[j]-- == 0;
+  }
+};
+
+/// A sum of doubles that are multiples of 2^Lo in W limbs that move: the W limbs of the
+/// full-range integer (fixed_sum's) from limb `base` up, placed where the sum's bits are.
+/// It is exact, so identical to a fixed_sum, while the bits of one sum's values span at most
+/// 64·(W − 2) − 63 (alignment) − 63 (count) bits: with W = 9, 322 bits, so doubles within
+/// 2^269 (10^81) of each other, and for squares doubles within 2^108 (10^32). Wider, the bits
+/// that fall below the window are rounded away (`lossy`): still far more accurate than a
+/// double accumulation, deterministic for a given chunking, but no longer the same for
+/// every chunking. A double's fixed sum is 35 limbs, 280 bytes per output element; this is
+/// 80.
+template <int Lo, int W>
+struct window_sum {
+  std::uint64_t limb[W];
+  std::int32_t base;
+  std::uint32_t lossy;
+
+  void clear() {
+    for (std::uint64_t& l : limb) l = 0;
+    base = 0;
+    lossy = 0;
+  }
+
+  void add(double d) {
+    if (d == 0) return;
+    const placed p = place(d, Lo);
+    add_words(p.limb, p.lo, p.hi, p.negative);
+  }
+
+  void add(const window_sum& o) {
+    lossy |= o.lossy;
+    // o is its limbs up to the highest that is not all sign, less 2^(64(h + 1)) if negative.
+    const std::uint64_t sign = o.sign();
+    int h = W - 1;
+    while (h >= 0 && o.limb[h] == sign) --h;
+    for (int k = 0; k <= h; ++k) {
+      if (o.limb[k]) add_words(o.base + k, o.limb[k], 0, false);
+    }
+    if (sign) add_words(o.base + h + 1, 1, 0, true);
+  }
+
+  double rounded() const { return round_limbs(limb, W, Lo + 64 * base); }
+
+ private:
+  std::uint64_t sign() const {
+    return static_cast<std::int64_t>(limb[W - 1]) < 0 ? ~std::uint64_t{0} : 0;
+  }
+  bool zero() const {
+    for (const std::uint64_t l : limb) {
+      if (l) return false;
+    }
+    return true;
+  }
+
+  // Moves the window so that it holds limbs [lo, hi] of the full integer and what it holds
+  // now, or as much of that from the top as W limbs can.
+  void cover(int lo, int hi) {
+    if (lo >= base && hi <= base + W - 1) return;
+    if (zero()) {
+      base = std::max(0, hi - (W - 1));
+      return;
+    }
+    const std::uint64_t sign = this->sign();
+    int l0 = 0, h0 = W - 1;
+    while (limb[l0] == 0) ++l0;
+    while (h0 >= 0 && limb[h0] == sign) --h0;
+    const int need_lo = std::min(base + l0, lo), need_hi = std::max(base + h0 + 1, hi);
+    const int nb = std::max(0, need_hi - (W - 1));
+    if (nb > need_lo) lossy = 1;
+    const int shift = nb - base;
+    std::uint64_t out[W];
+    for (int k = 0; k < W; ++k) {
+      const int from = k + shift;
+      out[k] = from < 0 ? 0 : from >= W ? sign : limb[from];
+    }
+    // Bits dropped below the new window round to nearest (ties up).
+    const int dropped_top = shift - 1;
+    const bool round_up =
+        dropped_top >= 0 && ((dropped_top < W ? limb[dropped_top] : sign) >> 63) != 0;
+    for (int k = 0; k < W; ++k) limb[k] = out[k];
+    base = nb;
+    if (round_up) add_local(0, 1);
+  }
+
+  // Adds ±(lo + hi · 2^64) · 2^(64g): the sum may need one limb more than the value.
+  void add_words(int g, std::uint64_t lo, std::uint64_t hi, bool negative) {
+    cover(g, g + (hi ? 2 : 1));
+    int k = g - base;
+    bool round_up = false;
+    if (k < 0) {  // the window could not reach down: the value's low words are dropped
+      lossy = 1;
+      round_up = ((k == -1 ? lo : k == -2 ? hi : 0) >> 63) != 0;
+      lo = k == -1 ? hi : 0;
+      hi = 0;
+      k = 0;
+    }
+    if (negative) {
+      sub_local(k, lo);
+      if (hi) sub_local(k + 1, hi);
+      if (round_up) sub_local(0, 1);
+    } else {
+      add_local(k, lo);
+      if (hi) add_local(k + 1, hi);
+      if (round_up) add_local(0, 1);
+    }
+  }
+  void add_local(int k, std::uint64_t w) {
+    const std::uint64_t before = limb[k];
+    limb[k] += w;
+    bool carry = limb[k] < before;
+    for (int j = k + 1; carry && j < W; ++j) carry = ++limb[j] == 0;
+  }
+  void sub_local(int k, std::uint64_t w) {
+    bool borrow = limb[k] < w;
+    limb[k] -= w;
+    for (int j = k + 1; borrow && j < W; ++j) borrow = limb[j]-- == 0;
   }
 };
 
@@ -158,11 +290,11 @@ inline dd dd_div(dd a, double d) {
 }
 
 /// A fixed sum as a double-double: the sum rounded, and the rest rounded.
-template <int Lo, int Limbs>
-dd to_dd(const fixed_sum<Lo, Limbs>& s) {
+template <class Sum>
+dd to_dd(const Sum& s) {
   const double hi = s.rounded();
   if (!std::isfinite(hi)) return {hi, 0.0};
-  fixed_sum<Lo, Limbs> rest = s;
+  Sum rest = s;
   rest.add(-hi);
   return {hi, rest.rounded()};
 }
@@ -214,12 +346,17 @@ enum flag : std::uint32_t { has_nan = 1, has_pos_inf = 2, has_neg_inf = 4, squar
 
 /// The running sums of one output element: Σx, Σx² (when `Squares`), how many values were
 /// added, and which non-finite ones were seen.
-template <class T, bool Squares>
+template <class T, bool Squares, bool Compact = false>
 struct sums {
   using tr = traits<T>;
   struct none {};
-  typename tr::sum_type s1;
-  [[no_unique_address]] std::conditional_t<Squares, typename tr::sq_type, none> s2;
+  // Doubles' sums in a window (80 bytes) when `Compact`, else in the full range (280 bytes).
+  using sum_type = std::conditional_t<std::is_same_v<T, double> && Compact,
+                                      window_sum<tr::sum_lo, 9>, typename tr::sum_type>;
+  using sq_type = std::conditional_t<std::is_same_v<T, double> && Compact, window_sum<tr::sq_lo, 9>,
+                                     typename tr::sq_type>;
+  sum_type s1;
+  [[no_unique_address]] std::conditional_t<Squares, sq_type, none> s2;
   std::int64_t count;
   std::uint32_t flags;
 
@@ -275,8 +412,8 @@ struct terms {
   }
 };
 
-template <class T, bool Squares>
-void add_terms(sums<T, Squares>& into, const double (&t)[terms<T, Squares>::count]) {
+template <class T, bool Squares, class Sums>
+void add_terms(Sums& into, const double (&t)[terms<T, Squares>::count]) {
   into.s1.add(t[0]);
   if constexpr (Squares) {
     into.s2.add(t[1]);
@@ -285,8 +422,8 @@ void add_terms(sums<T, Squares>& into, const double (&t)[terms<T, Squares>::coun
 }
 
 /// Adds one value, exactly.
-template <class T, bool Squares, bool SkipNan>
-void add_one(sums<T, Squares>& into, T value) {
+template <class T, bool Squares, bool SkipNan, class Sums>
+void add_one(Sums& into, T value) {
   const double x = static_cast<double>(value);
   if (!(std::fabs(x) <= dmax)) {
     if (std::isnan(x)) {
@@ -340,8 +477,8 @@ void add_to(Sums& into, int stream, double value) {
 
 /// Adds the terms from stream S0 on of the m values at v[i·stride] (their largest finite
 /// magnitude mx > 0; `bad` when some are not finite, which count as 0 here) through folds.
-template <class T, bool Squares, int S0>
-void fold_block(sums<T, Squares>& into, const T* v, int m, index_t stride, double mx, bool bad) {
+template <class T, bool Squares, int S0, class Sums>
+void fold_block(Sums& into, const T* v, int m, index_t stride, double mx, bool bad) {
   using tm = terms<T, Squares>;
   constexpr int S = tm::count, L = 8;
   const auto value = [&](int i) {
@@ -402,8 +539,8 @@ void fold_block(sums<T, Squares>& into, const T* v, int m, index_t stride, doubl
 }
 
 /// Flags and counts the m values at(i) that are not finite.
-template <class T, bool Squares, bool SkipNan, class At>
-void note_special(sums<T, Squares>& into, int m, At at) {
+template <class T, bool Squares, bool SkipNan, class Sums, class At>
+void note_special(Sums& into, int m, At at) {
   for (int i = 0; i < m; ++i) {
     const double x = at(i);
     if (std::isnan(x)) {
@@ -416,8 +553,8 @@ void note_special(sums<T, Squares>& into, int m, At at) {
 }
 
 /// Adds m ≤ `group` values at v[i·stride] to one element's sums, whatever they are.
-template <class T, bool Squares, bool SkipNan>
-void add_block(sums<T, Squares>& into, const T* v, int m, index_t stride) {
+template <class T, bool Squares, bool SkipNan, class Sums>
+void add_block(Sums& into, const T* v, int m, index_t stride) {
   double mx = 0;
   bool bad = false;
   for (int i = 0; i < m; ++i) {
@@ -442,8 +579,8 @@ template <class T>
 constexpr bool small_integer = !std::is_floating_point_v<T> && sizeof(T) <= 4;
 
 /// Adds values[0, n) to one element's sums, `group` values at a time.
-template <class T, bool Squares, bool SkipNan>
-void add_row(sums<T, Squares>& into, const T* values, index_t n) {
+template <class T, bool Squares, bool SkipNan, class Sums>
+void add_row(Sums& into, const T* values, index_t n) {
   constexpr int L = 8;
   for (index_t b0 = 0; b0 < n; b0 += group) {
     const T* v = values + b0;
@@ -496,9 +633,9 @@ void add_row(sums<T, Squares>& into, const T* values, index_t n) {
 /// Adds, from stream S0 on, column j0 + j (j < w) of rows[0, R) (R ≤ `group`) to into[j],
 /// folding across columns, each with its own σ from its largest finite magnitude mx[j];
 /// `bad[j]` when the column has values that are not finite (they count as 0 here).
-template <class T, bool Squares, int S0>
-void fold_columns(sums<T, Squares>* into, const T* const* rows, int R, index_t j0, int w,
-                  const double* mx, const int* bad) {
+template <class T, bool Squares, int S0, class Sums>
+void fold_columns(Sums* into, const T* const* rows, int R, index_t j0, int w, const double* mx,
+                  const int* bad) {
   using tm = terms<T, Squares>;
   constexpr int S = tm::count, W = 256;
   bool any_bad = false;
@@ -533,7 +670,7 @@ void fold_columns(sums<T, Squares>* into, const T* const* rows, int R, index_t j
     }
   }
   for (int j = 0; j < w; ++j) {
-    sums<T, Squares>& st = into[j];
+    Sums& st = into[j];
     if (mx[j] == 0) continue;
     const auto value = [&](int r) {
       const double x = static_cast<double>(rows[r][j0 + j]);
@@ -567,15 +704,15 @@ void fold_columns(sums<T, Squares>* into, const T* const* rows, int R, index_t j
 }
 
 /// Adds rows[0, R) (R ≤ `group`), each of `n` values, column j to element into[j].
-template <class T, bool Squares, bool SkipNan>
-void add_columns(sums<T, Squares>* into, const T* const* rows, int R, index_t n) {
+template <class T, bool Squares, bool SkipNan, class Sums>
+void add_columns(Sums* into, const T* const* rows, int R, index_t n) {
   constexpr int W = 256;
   double mx[W], sum[W];
   int bad[W];
   std::uint32_t max_bits[W], min_bits[W];
   for (index_t j0 = 0; j0 < n; j0 += W) {
     const int w = static_cast<int>(std::min<index_t>(W, n - j0));
-    sums<T, Squares>* st = into + j0;
+    Sums* st = into + j0;
     for (int j = 0; j < w; ++j) st[j].count += R;
     if constexpr (std::is_same_v<T, float>) {
       measure_float_columns(rows, R, j0, w, sum, max_bits, min_bits);

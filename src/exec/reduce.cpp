@@ -107,10 +107,10 @@ struct sum_like {
 // finished, so the result is the same for any chunking, grouping and thread count. What:
 // 0 sum, 1 mean, 2 var, 3 std. var is (Σx² − (Σx)²/n) / (n − ddof) from the exact sums in
 // double-double arithmetic: its relative error is about 2^-104 · (1 + mean²/var).
-template <class T, bool SkipNan, int What>
+template <class T, bool SkipNan, int What, bool Compact = false>
 struct exact_op {
   static constexpr bool squares = What >= 2;
-  using state = exact::sums<T, squares>;
+  using state = exact::sums<T, squares, Compact>;
   static constexpr int passes = 1;
   void init(state& s) const { s.clear(); }
   void add(state& s, T x, index_t, int) const { exact::add_one<T, squares, SkipNan>(s, x); }
@@ -154,6 +154,9 @@ struct exact_op {
     }
   }
 };
+
+// Reductions of doubles to more than this many elements keep compact states.
+constexpr index_t compact_above = 16384;
 
 template <class T, bool SkipNan>
 using sum_of =
@@ -514,6 +517,34 @@ class user_reducer final : public reducer::impl {
 // names its partial-state type for inputs of type T.
 template <class T>
 std::unique_ptr<reducer::impl> make_impl(reduce_op op, geometry g) {
+  if constexpr (std::is_same_v<T, double>) {
+    // Many outputs: doubles' exact sums in windows (80 bytes a state, not 280), which stay
+    // exact while an output's values span at most 2^269 (2^108 for var and std). The
+    // choice follows the result's
+    // size, never the chunks, so results stay the same for any chunking.
+    index_t outputs = 1;
+    for (std::size_t d = 0; d < g.reduced.size(); ++d) {
+      if (!g.reduced[d]) outputs *= g.input_shape[d];
+    }
+    if (outputs > compact_above) {
+      switch (op) {
+#define CHUNKARR_COMPACT(name, skip, what) \
+  case reduce_op::name:                    \
+    return std::make_unique<reducer_for<T, exact_op<T, skip, what, true>>>(std::move(g));
+        CHUNKARR_COMPACT(sum, false, 0)
+        CHUNKARR_COMPACT(nansum, true, 0)
+        CHUNKARR_COMPACT(mean, false, 1)
+        CHUNKARR_COMPACT(nanmean, true, 1)
+        CHUNKARR_COMPACT(var, false, 2)
+        CHUNKARR_COMPACT(nanvar, true, 2)
+        CHUNKARR_COMPACT(std, false, 3)
+        CHUNKARR_COMPACT(nanstd, true, 3)
+#undef CHUNKARR_COMPACT
+        default:
+          break;
+      }
+    }
+  }
   switch (op) {
 #define CHUNKARR_REDUCER(name, api, rule, ...) \
   case reduce_op::name:                        \
