@@ -11,6 +11,7 @@ import time
 import dask
 import dask.array as da
 import numcodecs
+import numpy as np
 
 
 def main():
@@ -109,6 +110,10 @@ def main():
                 # dask's percentile is of 1-d arrays only, and approximate (per-chunk
                 # percentiles merged).
                 r = da.percentile(a.ravel(), [1, 50, 99])
+            elif workload == "histogram":
+                r = da.histogram(a, bins=1000, range=(0.0, 4000.0))[0]
+            elif workload == "sort0":
+                r = a[0]  # dask cannot sort (dask#4368): NumPy sorts the computed row
             elif workload == "store":
                 (da.sqrt(abs(a)) * 2 + 1).to_zarr(out, overwrite=True, compressor=lz4)
                 r = None
@@ -116,8 +121,10 @@ def main():
                 sys.exit(f"unknown workload {workload}")
             if r is not None:
                 v = r.compute()
+                if workload == "sort0":
+                    v = np.sort(v)
                 checksum = float(v.ravel()[v.size // 2]) if v.ndim else float(v)
-                if workload in ("median1", "percentile"):
+                if workload in ("median1", "percentile", "histogram", "sort0"):
                     print("values=" + ",".join(repr(float(x)) for x in v.ravel()))
         print(f"seconds={time.perf_counter() - start:.6f} checksum={checksum:.9g}")
 

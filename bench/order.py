@@ -6,6 +6,9 @@ bench/results/order.md (and order.json).
               chunk (its median needs that)
   percentile  percentile(a, [1, 50, 99]) over all values; dask's da.percentile takes 1-d
               arrays only (a.ravel()) and merges per-chunk percentiles: approximate
+  histogram   histogram(a, 1000, range=(0, 4000)) of all values: counts
+  sort0       sort(a[0]): one channel sorted; dask cannot sort (dask#4368): NumPy's sort of
+              the computed row
 
 The input is one float32 session (1024, N) in chunks 256x8192 (Blosc lz4+shuffle, SIZE MiB).
 chunkarr is the `chunkarr eval EXPR --json` command, timed as a whole process under
@@ -35,6 +38,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 WORKLOADS = [
     ("median1", "median(a, axis=1)", "median of each channel"),
     ("percentile", "percentile(a, [1, 50, 99])", "1st, 50th and 99th percentile of all values"),
+    ("histogram", "histogram(a, 1000, range=(0.0, 4000.0))[0]",
+     "histogram of all values, 1000 bins"),
+    ("sort0", "sort(a[0])", "one channel sorted"),
 ]
 
 
@@ -42,6 +48,10 @@ def reference(key, source):
     a = zarr.open(source, mode="r")[:]
     if key == "median1":
         return np.median(a, axis=1)
+    if key == "histogram":
+        return np.histogram(a, 1000, range=(0.0, 4000.0))[0]
+    if key == "sort0":
+        return np.sort(a[0])
     return np.percentile(a, [1, 50, 99])
 
 

@@ -239,3 +239,26 @@ TEST_CASE("sum, mean, var and std: exact sums, the same bits for any chunking an
   for (std::size_t i = 0; i < offset.size(); ++i) offset[i] = 0x1p40 + static_cast<double>(i % 2);
   CHECK(compute<double>(var(of_values(offset, {1000}, {7})))() == 0.25);
 }
+
+TEST_CASE("topk of an axis longer than the memory limit, sort refused there with the bytes") {
+  const index_t n = 3'000'000;  // 12 MB of float32, more than the 4 MiB limit
+  std::vector<float> v(static_cast<std::size_t>(n));
+  std::mt19937 rng(4);
+  std::normal_distribution<float> normal(0, 1);
+  for (float& x : v) x = normal(rng);
+  const array a = of_values(v, {n}, {65536});
+  compute_options o;
+  o.memory_limit = 4 << 20;
+  o.threads = 2;
+  std::vector<float> sorted = v;
+  std::sort(sorted.begin(), sorted.end());
+  const xt::xarray<float> top = compute<float>(topk(a, 7), o);
+  const xt::xarray<float> bottom = compute<float>(topk(a, -5), o);
+  const xt::xarray<std::int64_t> where = compute<std::int64_t>(argtopk(a, 3), o);
+  for (std::size_t i = 0; i < 7; ++i) CHECK(top(i) == sorted[sorted.size() - 1 - i]);
+  for (std::size_t i = 0; i < 5; ++i) CHECK(bottom(i) == sorted[i]);
+  for (std::size_t i = 0; i < 3; ++i) CHECK(v[static_cast<std::size_t>(where(i))] == top(i));
+  CHECK_THROWS_AS(compute<float>(sort(a), o), memory_budget_error);
+  const xt::xarray<float> all = compute<float>(sort(a));  // within the default limit
+  CHECK(std::equal(sorted.begin(), sorted.end(), all.begin()));
+}

@@ -317,6 +317,119 @@ class Order(TempDirCase):
                 self.assert_error(["eval", expr, "-i", f"x={x}", "-i", f"b={b}"], 1, needle)
 
 
+class Sorting(TempDirCase):
+    """sort, argsort, partition, argpartition (NumPy's, kind='stable' for ties) and dask's
+    topk and argtopk, against NumPy on several dtypes, chunkings and axes."""
+    write = test_eval.Eval.write
+
+    def setUp(self):
+        super().setUp()
+        rng = np.random.default_rng(23)
+        f4 = np.round(rng.normal(0, 3, size=(13, 57)), 1).astype("f4")  # ties
+        f4[2, [3, 9, 40]] = np.nan
+        f4[4, :4] = [0.0, -0.0, 0.0, -0.0]
+        f4[5, 7], f4[6, 8] = np.inf, -np.inf
+        self.arrays = {
+            "f4": f4,
+            "f8": rng.normal(0, 1, size=(13, 57)),
+            "i8": rng.integers(-2**62, 2**62, size=(13, 57), dtype="i8"),
+            "u1": rng.integers(0, 6, size=(13, 57)).astype("u1"),
+            "b": rng.integers(0, 2, size=(13, 57)).astype(bool),
+        }
+
+    def check(self, expr, expected, inputs, *flags):
+        expected = np.asarray(expected)
+        with self.subTest(expr=expr, flags=flags):
+            got = evaluate(expr, inputs, *flags)
+            self.assertEqual(got.dtype, expected.dtype)
+            self.assertEqual(got.shape, expected.shape)
+            self.assertEqual(got.tobytes(), expected.tobytes())  # NaN, -0.0 and order included
+
+    def test_sort_and_argsort_equal_numpy(self):
+        for chunks in [(13, 57), (4, 10), (1, 1), (5, 57)]:
+            inputs = {k: self.write(f"{k}{chunks}", v, chunks) for k, v in self.arrays.items()}
+            for k, v in self.arrays.items():
+                for axis, text in [(-1, ""), (0, ", axis=0"), (None, ", axis=None")]:
+                    self.check(f"sort(x{text})", np.sort(v, axis=axis, kind="stable"),
+                               {"x": inputs[k]})
+                    self.check(f"argsort(x{text})", np.argsort(v, axis=axis, kind="stable"),
+                               {"x": inputs[k]})
+        x = {"x": self.write("x3", self.arrays["f4"].reshape(13, 3, 19), (5, 2, 7))}
+        v3 = self.arrays["f4"].reshape(13, 3, 19)
+        for axis in (0, 1, 2, -2):
+            self.check(f"sort(x, axis={axis}, kind='mergesort')",
+                       np.sort(v3, axis=axis, kind="stable"), x)
+            self.check(f"argsort(x, {axis})", np.argsort(v3, axis=axis, kind="stable"), x)
+        self.check("sort(x[0] * 2 - 1)", np.sort(v3[0] * np.float32(2) - 1, kind="stable"), x)
+        self.check("sort(x, axis=1)", np.sort(v3, axis=1, kind="stable"), x, "--memory-limit",
+                   "1MiB", "--threads", "3")
+
+    def test_partition(self):
+        v = self.arrays["f8"]
+        x = {"x": self.write("p", v, (4, 10))}
+        for kth, axis in [(5, -1), ((0, 12), 0), (-1, 1), ([3, 30], None)]:
+            kth_text = str(kth) if not isinstance(kth, list) else str(tuple(kth))
+            axis_text = "None" if axis is None else str(axis)
+            got = evaluate(f"partition(x, {kth_text}, axis={axis_text})", x)
+            want = np.partition(v, kth, axis=axis)
+            ks = [kth] if isinstance(kth, int) else list(kth)
+            for k in ks:  # what NumPy promises: each kth value in its sorted place
+                np.testing.assert_array_equal(np.take(got, k, axis=-1 if axis is None else axis),
+                                              np.take(want, k, axis=-1 if axis is None else axis))
+            idx = evaluate(f"argpartition(x, {kth_text}, axis={axis_text})", x)
+            flat = v.ravel() if axis is None else v
+            np.testing.assert_array_equal(
+                np.take_along_axis(flat, idx, axis=-1 if axis is None else axis), got)
+
+    def test_topk_and_argtopk_as_dask(self):
+        import dask.array as da
+        for chunks in [(13, 57), (4, 10), (13, 3), (2, 1)]:
+            inputs = {k: self.write(f"t{k}{chunks}", v, chunks) for k, v in self.arrays.items()
+                      if k != "b"}
+            for k, v in self.arrays.items():
+                if k == "b":
+                    continue
+                d = da.from_array(v, chunks=chunks)
+                for kk, axis in [(5, -1), (-4, -1), (3, 0), (57, 1), (-13, 0), (1, 1)]:
+                    n = v.shape[axis]
+                    if kk > 0:  # the k largest, largest first; of equal ones the first first
+                        desc = np.flip(np.sort(np.flip(v, axis=axis), axis=axis, kind="stable"),
+                                       axis=axis)
+                        want = np.take(desc, range(kk), axis=axis)
+                    else:
+                        want = np.take(np.sort(v, axis=axis, kind="stable"), range(-kk),
+                                       axis=axis)
+                    self.check(f"topk(x, {kk}, axis={axis})", want, {"x": inputs[k]})
+                    idx = evaluate(f"argtopk(x, {kk}, axis={axis})", {"x": inputs[k]})
+                    np.testing.assert_array_equal(np.take_along_axis(v, idx, axis=axis), want)
+                    if k == "f8":  # no ties, no NaN: dask's own result
+                        np.testing.assert_array_equal(
+                            want, da.topk(d, kk, axis=axis).compute())
+                        self.assertLess(abs(kk), n + 1)
+        # Ties: the first index of equal values.
+        t = np.array([3, 1, 3, 2, 3, 1], dtype="i4")
+        x = {"x": self.write("ties", t, (4,))}
+        self.check("argtopk(x, 3)", np.array([0, 2, 4]), x)
+        self.check("argtopk(x, -2)", np.array([1, 5]), x)
+
+    def test_errors(self):
+        x = self.write("e", self.arrays["f4"], (4, 10))
+        for expr, needle in [
+                ("sort(x, axis=2)", "axis 2 is out of bounds"),
+                ("sort(x, kind='bogo')", "kind must be"),
+                ("sort(x, order='f')", "order= (fields of a structured array)"),
+                ("partition(x, 57)", "kth(=57) out of bounds (57)"),
+                ("partition(x, -58)", "kth(=-58) out of bounds (57)"),
+                ("partition(x, 1, kind='quicksort')", "kind must be 'introselect'"),
+                ("topk(x, 0)", "k=0 is out of range"),
+                ("topk(x, 58)", "k=58 is out of range for an axis of 57 values"),
+                ("argtopk(x, -14, axis=0)", "k=-14 is out of range"),
+                ("sort(x[0, 0])", "out of bounds for a 0-d array"),
+                ("sort(x, 1, 'stable', None, 5)", "too many arguments")]:
+            with self.subTest(expr=expr):
+                self.assert_error(["eval", expr, "-i", f"x={x}"], 1, needle)
+
+
 def exact_sum(values):
     """The exact sum of finite floats or integers, as a Fraction."""
     return sum((Fraction(v) for v in values.ravel().tolist()), Fraction(0))

@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <limits>
 #include <type_traits>
+#include <vector>
 
 #include "chunkarr/core/index.hpp"
 
@@ -709,13 +710,25 @@ void add_columns(Sums* into, const T* const* rows, int R, index_t n) {
   constexpr int W = 256;
   double mx[W], sum[W];
   int bad[W];
-  std::uint32_t max_bits[W], min_bits[W];
+  // Floats are measured row by row across all columns first: the rows stream through once
+  // (a tile of columns at a time would touch a page per row per tile).
+  thread_local std::vector<double> float_sums;
+  thread_local std::vector<std::uint32_t> float_max, float_min;
+  if constexpr (std::is_same_v<T, float>) {
+    float_sums.resize(static_cast<std::size_t>(n));
+    float_max.resize(static_cast<std::size_t>(n));
+    float_min.resize(static_cast<std::size_t>(n));
+    measure_float_columns(rows, R, 0, static_cast<int>(n), float_sums.data(), float_max.data(),
+                          float_min.data());
+  }
   for (index_t j0 = 0; j0 < n; j0 += W) {
     const int w = static_cast<int>(std::min<index_t>(W, n - j0));
     Sums* st = into + j0;
     for (int j = 0; j < w; ++j) st[j].count += R;
     if constexpr (std::is_same_v<T, float>) {
-      measure_float_columns(rows, R, j0, w, sum, max_bits, min_bits);
+      const double* sum_of = float_sums.data() + j0;
+      const std::uint32_t* max_bits = float_max.data() + j0;
+      const std::uint32_t* min_bits = float_min.data() + j0;
       bool all_plain = true, any_bad = false;
       for (int j = 0; j < w; ++j) {
         bad[j] = max_bits[j] >= 0x7f800000u;
@@ -724,7 +737,7 @@ void add_columns(Sums* into, const T* const* rows, int R, index_t n) {
         mx[j] = bad[j] ? 0.0 : std::bit_cast<float>(max_bits[j]);
       }
       if (all_plain) {
-        for (int j = 0; j < w; ++j) st[j].s1.add(sum[j]);
+        for (int j = 0; j < w; ++j) st[j].s1.add(sum_of[j]);
         if constexpr (Squares) fold_columns<T, Squares, 1>(st, rows, R, j0, w, mx, bad);
         continue;
       }

@@ -517,4 +517,207 @@ array nanmedian(const array& a, axes_t axes, bool keepdims) {
   return order_statistic(a, s, true, std::move(axes), keepdims, "nanmedian");
 }
 
+// ---- sorting -------------------------------------------------------------------------------
+
+namespace {
+
+// NumPy's sort order: NaN after every number.
+template <class T>
+bool before(T x, T y) {
+  if constexpr (std::is_floating_point_v<T>)
+    return x < y || (std::isnan(y) && !std::isnan(x));
+  else
+    return x < y;
+}
+
+constexpr index_t sort_block_bytes = index_t{8} << 20;  // a block of whole rows, about
+
+// The chunks that make `shape`'s last axis whole and its blocks about sort_block_bytes.
+shape_t row_chunks(const shape_t& shape, index_t bytes_per_value) {
+  shape_t chunks(shape.size());
+  const index_t n = shape.back();
+  index_t rows = std::max<index_t>(1, sort_block_bytes / std::max<index_t>(1, n * bytes_per_value));
+  chunks.back() = std::max<index_t>(1, n);
+  for (std::size_t d = shape.size() - 1; d-- > 0;) {
+    chunks[d] = std::max<index_t>(1, std::min(shape[d], rows));
+    rows = std::max<index_t>(1, rows / chunks[d]);
+  }
+  return chunks;
+}
+
+// a with `axis` moved last (nullopt: a flattened), and the axis.
+std::pair<array, int> last_axis(const array& a, std::optional<int> axis, const char* op) {
+  if (!axis) return {ravel(a), 0};
+  if (a.ndim() == 0)
+    throw_error<shape_error>(op, ": axis ", *axis, " is out of bounds for a 0-d array");
+  const int ax = detail::normalize_axis(*axis, a.ndim(), op);
+  const int last = static_cast<int>(a.ndim()) - 1;
+  return {ax == last ? a : moveaxis(a, {ax}, {last}), ax};
+}
+
+array restore_axis(const array& r, std::optional<int> axis, int ax) {
+  const int last = static_cast<int>(r.ndim()) - 1;
+  return !axis || ax == last ? r : moveaxis(r, {last}, {ax});
+}
+
+array sorted_rows(const array& a, std::optional<int> axis, bool indices, const char* op) {
+  const std::pair<array, int> m = last_axis(a, axis, op);
+  const array& moved = m.first;
+  const int ax = m.second;
+  const index_t itemsize = static_cast<index_t>(moved.dtype().itemsize());
+  const array rows = rechunk(moved, row_chunks(moved.shape(), itemsize + (indices ? 8 : 0)));
+  map_blocks_options o;
+  o.dtype = indices ? make_dtype(scalar_kind::int64) : moved.dtype();
+  o.name = op;
+  const array sorted = map_blocks(
+      [indices](std::span<const block_view> in, block_span out, const block_info&) {
+        const index_t n = in[0].shape.empty() ? 1 : in[0].shape.back();
+        const index_t count = element_count(in[0].shape);
+        if (count == 0) return;
+        visit_kind(in[0].dtype.kind, [&](auto sample) {
+          using T = decltype(sample);
+          const auto* from = reinterpret_cast<const T*>(in[0].data);
+          for (index_t r = 0; r < count / n; ++r) {
+            const T* v = from + r * n;
+            if (indices) {
+              auto* idx = reinterpret_cast<std::int64_t*>(out.data) + r * n;
+              for (index_t i = 0; i < n; ++i) idx[i] = i;
+              std::stable_sort(idx, idx + n,
+                               [v](std::int64_t i, std::int64_t j) { return before(v[i], v[j]); });
+            } else {
+              T* to = reinterpret_cast<T*>(out.data) + r * n;
+              std::copy(v, v + n, to);
+              std::stable_sort(to, to + n, [](T x, T y) { return before(x, y); });
+            }
+          }
+        });
+      },
+      {rows}, o);
+  return restore_axis(sorted, axis, ax);
+}
+
+array partitioned(const array& a, const std::vector<index_t>& kth, std::optional<int> axis,
+                  bool indices, const char* op) {
+  const index_t n =
+      !axis ? a.size()
+      : a.ndim() == 0
+          ? 1
+          : a.shape()[static_cast<std::size_t>(detail::normalize_axis(*axis, a.ndim(), op))];
+  for (const index_t k : kth) {
+    if (k < -n || k >= n) throw_error<value_error>(op, ": kth(=", k, ") out of bounds (", n, ")");
+  }
+  return sorted_rows(a, axis, indices, op);
+}
+
+// The best `keep` of each row of `values` (`labels` its indices, or nullptr for 0, 1, …):
+// largest first (smallest first when !largest), NaN largest, of equal values the smaller
+// label first. Writes values or labels.
+template <class T>
+void best_of_rows(const T* values, const std::int64_t* labels, index_t rows, index_t n,
+                  index_t keep, bool largest, std::int64_t offset, void* out, bool indices) {
+  std::vector<std::int64_t> order(static_cast<std::size_t>(n));
+  for (index_t r = 0; r < rows; ++r) {
+    const T* v = values + r * n;
+    const std::int64_t* l = labels ? labels + r * n : nullptr;
+    for (index_t i = 0; i < n; ++i) order[static_cast<std::size_t>(i)] = i;
+    const auto label = [&](std::int64_t i) { return l ? l[i] : offset + i; };
+    std::partial_sort(order.begin(), order.begin() + keep, order.end(),
+                      [&](std::int64_t i, std::int64_t j) {
+                        const bool ij = largest ? before(v[j], v[i]) : before(v[i], v[j]);
+                        const bool ji = largest ? before(v[i], v[j]) : before(v[j], v[i]);
+                        return ij || (!ji && label(i) < label(j));
+                      });
+    for (index_t i = 0; i < keep; ++i) {
+      const std::int64_t at = order[static_cast<std::size_t>(i)];
+      if (indices)
+        static_cast<std::int64_t*>(out)[r * keep + i] = label(at);
+      else
+        static_cast<T*>(out)[r * keep + i] = v[at];
+    }
+  }
+}
+
+array top(const array& a, index_t k, int axis, bool indices, const char* op) {
+  const std::pair<array, int> m = last_axis(a, axis, op);
+  const array& moved = m.first;
+  const int ax = m.second;
+  const index_t n = moved.shape().back();
+  if (k == 0 || k > n || k < -n)
+    throw_error<value_error>(op, ": k=", k, " is out of range for an axis of ", n, " values");
+  const index_t keep = k < 0 ? -k : k;
+  const bool largest = k > 0;
+  const std::size_t last = moved.ndim() - 1;
+  const axis_chunks along = moved.chunks()[last];
+  // 1. Each chunk's best, in the chunk's order of preference: values, and indices for argtopk.
+  chunks_t best_chunks = moved.chunks();
+  axis_chunks kept;
+  for (index_t c = 0; c < along.size(); ++c) kept.push_back(std::min(keep, along[c]));
+  best_chunks[last] = kept;
+  const auto stage = [&](bool labels) {
+    map_blocks_options o;
+    o.dtype = labels ? make_dtype(scalar_kind::int64) : moved.dtype();
+    o.chunks = best_chunks;
+    o.name = op;
+    return map_blocks(
+        [keep, largest, labels, along](std::span<const block_view> in, block_span out,
+                                       const block_info& info) {
+          const index_t m = in[0].shape.back(), count = element_count(in[0].shape);
+          if (count == 0) return;
+          const auto offset = static_cast<std::int64_t>(along.start(info.chunk.back()));
+          visit_kind(in[0].dtype.kind, [&](auto sample) {
+            using T = decltype(sample);
+            best_of_rows(reinterpret_cast<const T*>(in[0].data), nullptr, count / m, m,
+                         std::min(keep, m), largest, offset, out.data, labels);
+          });
+        },
+        {moved}, o);
+  };
+  const array values = stage(false);
+  // 2. The best of those, whole rows of them.
+  const shape_t chunks =
+      row_chunks(values.shape(), static_cast<index_t>(values.dtype().itemsize()) + 8);
+  std::vector<array> inputs{rechunk(values, chunks)};
+  if (indices) inputs.push_back(rechunk(stage(true), chunks));
+  chunks_t out_chunks = inputs[0].chunks();
+  out_chunks[last] = axis_chunks{keep};
+  map_blocks_options o;
+  o.dtype = indices ? make_dtype(scalar_kind::int64) : moved.dtype();
+  o.chunks = out_chunks;
+  o.name = op;
+  const array best = map_blocks(
+      [keep, largest, indices](std::span<const block_view> in, block_span out, const block_info&) {
+        const index_t m = in[0].shape.back(), count = element_count(in[0].shape);
+        if (count == 0) return;
+        const auto* labels = indices ? reinterpret_cast<const std::int64_t*>(in[1].data) : nullptr;
+        visit_kind(in[0].dtype.kind, [&](auto sample) {
+          using T = decltype(sample);
+          best_of_rows(reinterpret_cast<const T*>(in[0].data), labels, count / m, m, keep, largest,
+                       0, out.data, indices);
+        });
+      },
+      inputs, o);
+  return restore_axis(best, axis, ax);
+}
+
+}  // namespace
+
+array sort(const array& a, std::optional<int> axis) {
+  return sorted_rows(a, axis, false, "sort");
+}
+array argsort(const array& a, std::optional<int> axis) {
+  return sorted_rows(a, axis, true, "argsort");
+}
+array partition(const array& a, const std::vector<index_t>& kth, std::optional<int> axis) {
+  return partitioned(a, kth, axis, false, "partition");
+}
+array argpartition(const array& a, const std::vector<index_t>& kth, std::optional<int> axis) {
+  return partitioned(a, kth, axis, true, "argpartition");
+}
+array topk(const array& a, index_t k, int axis) {
+  return top(a, k, axis, false, "topk");
+}
+array argtopk(const array& a, index_t k, int axis) {
+  return top(a, k, axis, true, "argtopk");
+}
+
 }  // namespace chunkarr

@@ -244,7 +244,13 @@ constexpr std::string_view other_functions[] = {"logical_not",
                                                 "average",
                                                 "searchsorted",
                                                 "digitize",
-                                                "bincount"};
+                                                "bincount",
+                                                "sort",
+                                                "argsort",
+                                                "partition",
+                                                "argpartition",
+                                                "topk",
+                                                "argtopk"};
 
 template <class Op, std::size_t Count>
 constexpr std::optional<Op> table_entry(std::string_view name) {
@@ -802,6 +808,58 @@ class parser {
         if (fn == "count_nonzero") return value{count_nonzero(a, axes, keepdims)};
         return value{average(a, axes, weights, keepdims)};
       });
+    }
+    if (fn == "sort" || fn == "argsort" || fn == "partition" || fn == "argpartition") {
+      // NumPy's sort(a, axis=-1, kind=None, order=None), argsort(likewise) and
+      // partition(a, kth, axis=-1, kind='introselect', order=None): every kind sorts as
+      // kind='stable' does (ties, -0.0 and 0.0 among them, keep their order).
+      const bool part = fn.ends_with("partition");
+      accept_only(args, part ? 5 : 4, {"a", "kth", "axis", "kind", "order"}, fn, at);
+      const std::size_t shift = part ? 1 : 0;
+      const array a = arr(0, "a");
+      std::optional<int> axis = -1;
+      if (auto ax = arg(1 + shift, "axis")) {
+        if (std::holds_alternative<none_t>(ax->first.v))
+          axis = std::nullopt;
+        else
+          axis = small_int_of(ax->first, fn, ax->second);
+      }
+      if (auto k = arg(2 + shift, "kind"); k && !std::holds_alternative<none_t>(k->first.v)) {
+        const auto* name = std::get_if<std::string>(&k->first.v);
+        static const std::set<std::string> sorts = {"quicksort", "mergesort", "heapsort", "stable"};
+        if (!name || (part ? *name != "introselect" : !sorts.count(*name)))
+          bad_call(fn, at,
+                   part ? "kind must be 'introselect'"
+                        : "kind must be 'quicksort', 'mergesort', 'heapsort' or 'stable'");
+      }
+      if (auto o = arg(3 + shift, "order"); o && !std::holds_alternative<none_t>(o->first.v))
+        bad_call(fn, at, "order= (fields of a structured array) is not supported");
+      std::vector<index_t> kth;
+      if (part) {
+        const std::pair<value, token> k = require(1, "kth");
+        if (const auto* t = std::get_if<tuple_t>(&k.first.v)) {
+          for (const value& item : *t) kth.push_back(int_of(item, fn, k.second));
+        } else {
+          kth.push_back(int_of(k.first, fn, k.second));
+        }
+      }
+      return placed(fn, at, [&] {
+        if (fn == "sort") return value{chunkarr::sort(a, axis)};
+        if (fn == "argsort") return value{argsort(a, axis)};
+        if (fn == "partition") return value{chunkarr::partition(a, kth, axis)};
+        return value{argpartition(a, kth, axis)};
+      });
+    }
+    if (fn == "topk" || fn == "argtopk") {
+      // dask's topk(a, k, axis=-1, split_every=None) and argtopk.
+      accept_only(args, 4, {"a", "k", "axis", "split_every"}, fn, at);
+      const array a = arr(0, "a");
+      const std::pair<value, token> kv = require(1, "k");
+      const index_t k = int_of(kv.first, fn, kv.second);
+      int axis = -1;
+      if (auto ax = arg(2, "axis")) axis = small_int_of(ax->first, fn, ax->second);
+      return placed(fn, at,
+                    [&] { return value{fn == "topk" ? topk(a, k, axis) : argtopk(a, k, axis)}; });
     }
     if (fn == "searchsorted" || fn == "digitize") {
       // NumPy's searchsorted(a, v, side='left') (a: a list or a small array, sorted) and

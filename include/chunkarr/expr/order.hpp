@@ -1,5 +1,6 @@
-// Order statistics and histograms, as NumPy computes them: median, quantile and percentile
-// (every `method` of numpy.quantile) and their NaN-skipping forms, over any axes; histogram.
+// Order statistics, histograms and sorting, as NumPy computes them: median, quantile and
+// percentile (every `method` of numpy.quantile) and their NaN-skipping forms, over any axes;
+// histogram; sort, argsort, partition, and dask's topk.
 //
 // Results are exact — NumPy's values, from the same formulas in the same arithmetic (the
 // interpolation's difference in the input's type, then float64), not an approximation from
@@ -105,5 +106,26 @@ array digitize(const array& x, const std::vector<double>& bins, bool right = fal
 /// numpy.histogram_bin_edges for equal bins.
 array histogram_bin_edges(const array& a, index_t bins = 10,
                           std::optional<std::pair<double, double>> range = std::nullopt);
+
+// ---- sorting -------------------------------------------------------------------------------
+
+/// numpy.sort along `axis` (nullopt: all values, flattened): ascending, NaN last, equal values
+/// (-0.0 and 0.0 too) in their order, as NumPy's kind='stable'. A task sorts whole rows along
+/// the axis, so a row must fit in one (the planner says so when it does not).
+array sort(const array& a, std::optional<int> axis = -1);
+/// numpy.argsort(kind='stable'): the int64 indices along `axis` that sort it, of equal values
+/// the first first.
+array argsort(const array& a, std::optional<int> axis = -1);
+/// numpy.partition and argpartition: the rows sorted, which puts each kth value in its place
+/// with none larger before it and none smaller after, as NumPy promises (NumPy leaves the
+/// rest in an order of its own). kth counts from the end when negative.
+array partition(const array& a, const std::vector<index_t>& kth, std::optional<int> axis = -1);
+array argpartition(const array& a, const std::vector<index_t>& kth, std::optional<int> axis = -1);
+/// dask's topk: the k largest values along `axis`, largest first (k < 0: the -k smallest,
+/// smallest first); NaN counts as larger than any number. Each chunk's best k, then the best
+/// of those: the axis may be longer than memory holds. argtopk: their int64 indices along
+/// the axis (of equal values, the first).
+array topk(const array& a, index_t k, int axis = -1);
+array argtopk(const array& a, index_t k, int axis = -1);
 
 }  // namespace chunkarr
