@@ -22,7 +22,6 @@ def main():
         start = time.perf_counter()
         checksum = 0.0
         if workload.startswith("shared:"):
-            import numpy as np
             y = da.from_array((np.arange(64 * 64) / 4096.0).reshape(64, 64), chunks=(8, 64))
             for _ in range(int(workload[7:])):
                 y = y + y
