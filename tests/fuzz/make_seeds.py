@@ -99,6 +99,7 @@ EXPRESSIONS = [
     "median(abs(x), axis=1) / 0.6745 + quantile(x, [0.1, 1], axis=(0,), method='hazen')[1] - nanpercentile(y, 50, keepdims=True, method='nearest')",
     "histogram(x, 7, weights=abs(x))[0] + histogram(y, [0, 1, 2.5], density=True)[0][:1] - histogram_bin_edges(x, 6, range=(-1, 3))[:7]",
     "bincount(abs(x).astype('i4') % 5, minlength=3) + digitize(y[0], [0, 1, 2]).sum() - searchsorted([0, 0.5, 3], x[:, 0], side='right') + count_nonzero(x, axis=1) + ptp(y, axis=0)[:1] - nanargmax(x, axis=1)",
+    "sort(x, axis=0)[1] + argsort(y, None, 'stable')[:3] - partition(x, (0, 2), axis=None)[::4] + topk(x, 2, axis=0)[0] - argtopk(x, -1)[:, 0] + nanvar(x, axis=1, ddof=1) - nansum(y * 1e300)",
 ]
 
 
