@@ -413,13 +413,29 @@ struct terms {
   }
 };
 
-template <class T, bool Squares, class Sums>
-void add_terms(Sums& into, const double (&t)[terms<T, Squares>::count]) {
-  into.s1.add(t[0]);
-  if constexpr (Squares) {
-    into.s2.add(t[1]);
-    if constexpr (terms<T, Squares>::split) into.s2.add(t[2]);
+/// Adds a term to the sums of its stream: x to Σx, the others to Σx².
+template <bool Squares, class Sums>
+void add_to(Sums& into, int stream, double value) {
+  if (stream == 0) {
+    into.s1.add(value);
+  } else if constexpr (Squares) {
+    into.s2.add(value);
   }
+}
+
+/// Adds the terms of a finite x from stream S0 on, exactly, one by one: the slow path, for
+/// values of extreme magnitude.
+template <class T, bool Squares, int S0, class Sums>
+void add_exactly(Sums& into, double x) {
+  using tm = terms<T, Squares>;
+  double t[tm::count];
+  tm::of(x, t);
+  if (Squares && !(std::fabs(t[1]) <= dmax)) {
+    into.flags |= square_overflow;  // var is +inf then: Σx² is not needed
+    if (S0 == 0) into.s1.add(t[0]);
+    return;
+  }
+  for (int s = S0; s < tm::count; ++s) add_to<Squares>(into, s, t[s]);
 }
 
 /// Adds one value, exactly.
@@ -437,15 +453,7 @@ void add_one(Sums& into, T value) {
     return;
   }
   ++into.count;
-  using tm = terms<T, Squares>;
-  double t[tm::count];
-  tm::of(x, t);
-  if (Squares && !(std::fabs(t[1]) <= dmax)) {
-    into.flags |= square_overflow;
-    into.s1.add(x);
-    return;
-  }
-  add_terms<T, Squares>(into, t);
+  add_exactly<T, Squares, 0>(into, x);
 }
 
 // ---- pass 1 for floats (exact_sum.cpp: compiled for AVX2 too) ----------------------------------
@@ -467,15 +475,6 @@ inline bool plain_exact(std::uint32_t max_bits, std::uint32_t min_bits) {
 
 // ---- the folds of a block ---------------------------------------------------------------------
 
-template <bool Squares, class Sums>
-void add_to(Sums& into, int stream, double value) {
-  if (stream == 0) {
-    into.s1.add(value);
-  } else if constexpr (Squares) {
-    into.s2.add(value);
-  }
-}
-
 /// Adds the terms from stream S0 on of the m values at v[i·stride] (their largest finite
 /// magnitude mx > 0; `bad` when some are not finite, which count as 0 here) through folds.
 template <class T, bool Squares, int S0, class Sums>
@@ -488,16 +487,7 @@ void fold_block(Sums& into, const T* v, int m, index_t stride, double mx, bool b
   };
   int E[S];
   if (!tm::bounds(mx, E) || !tm::folds_ok(E)) {  // extreme magnitudes: one value at a time
-    for (int i = 0; i < m; ++i) {
-      double t[S];
-      tm::of(value(i), t);
-      if (Squares && !(std::fabs(t[1]) <= dmax)) {
-        into.flags |= square_overflow;
-        if (S0 == 0) into.s1.add(t[0]);
-        continue;
-      }
-      for (int s = S0; s < S; ++s) add_to<Squares>(into, s, t[s]);
-    }
+    for (int i = 0; i < m; ++i) add_exactly<T, Squares, S0>(into, value(i));
     return;
   }
   double sg[S][2];
@@ -678,16 +668,7 @@ void fold_columns(Sums* into, const T* const* rows, int R, index_t j0, int w, co
       return bad[j] && !(std::fabs(x) <= dmax) ? 0.0 : x;
     };
     if (!ok[j]) {  // extreme magnitudes: one value at a time
-      for (int r = 0; r < R; ++r) {
-        double t[S];
-        tm::of(value(r), t);
-        if (Squares && !(std::fabs(t[1]) <= dmax)) {
-          st.flags |= square_overflow;
-          if (S0 == 0) st.s1.add(t[0]);
-          continue;
-        }
-        for (int s = S0; s < S; ++s) add_to<Squares>(st, s, t[s]);
-      }
+      for (int r = 0; r < R; ++r) add_exactly<T, Squares, S0>(st, value(r));
       continue;
     }
     for (int s = S0; s < S; ++s) {

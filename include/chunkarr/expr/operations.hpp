@@ -113,25 +113,25 @@ enum class reduce_rule {
   index,         // int64; one axis or all (a flat index); no identity
 };
 
-#define CHUNKARR_REDUCE_OPS(X)                                     \
-  X(sum, function, accumulate, sum_of<T, false>)          \
-  X(prod, function, accumulate, sum_like<T, true, false>)          \
+#define CHUNKARR_REDUCE_OPS(X)                                   \
+  X(sum, function, accumulate, sum_of<T, false>)                 \
+  X(prod, function, accumulate, sum_like<T, true, false>)        \
   X(mean, function, float_result, mean_of<T, false>)             \
   X(var, ddof_function, float_result, var_of<T, false, false>)   \
   X(std, by_hand, float_result, var_of<T, false, true>)          \
-  X(min, function, extreme, min_max<T, false, false>)              \
-  X(max, function, extreme, min_max<T, true, false>)               \
-  X(any, function, logical, any_all<T, false>)                     \
-  X(all, by_hand, logical, any_all<T, true>)                       \
-  X(argmin, function, index, arg_extreme<T, false>)                \
-  X(argmax, function, index, arg_extreme<T, true>)                 \
-  X(nansum, function, accumulate, sum_of<T, true>)        \
+  X(min, function, extreme, min_max<T, false, false>)            \
+  X(max, function, extreme, min_max<T, true, false>)             \
+  X(any, function, logical, any_all<T, false>)                   \
+  X(all, by_hand, logical, any_all<T, true>)                     \
+  X(argmin, function, index, arg_extreme<T, false>)              \
+  X(argmax, function, index, arg_extreme<T, true>)               \
+  X(nansum, function, accumulate, sum_of<T, true>)               \
   X(nanmean, function, float_result, mean_of<T, true>)           \
   X(nanvar, ddof_function, float_result, var_of<T, true, false>) \
   X(nanstd, ddof_function, float_result, var_of<T, true, true>)  \
-  X(nanmin, function, extreme, min_max<T, false, true>)            \
-  X(nanmax, function, extreme, min_max<T, true, true>)             \
-  X(nanargmin, function, index, arg_extreme<T, false, true>)       \
+  X(nanmin, function, extreme, min_max<T, false, true>)          \
+  X(nanmax, function, extreme, min_max<T, true, true>)           \
+  X(nanargmin, function, index, arg_extreme<T, false, true>)     \
   X(nanargmax, function, index, arg_extreme<T, true, true>)
 
 // ---- what the tables generate here -------------------------------------------------------
