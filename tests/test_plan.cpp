@@ -26,7 +26,9 @@ std::map<std::string, std::string> chunk_files(const std::filesystem::path& dir)
   std::map<std::string, std::string> files;
   for (const auto& e : std::filesystem::directory_iterator(dir)) {
     const std::string name = e.path().filename().string();
-    if (name.starts_with(".z")) continue;
+    // Metadata, provenance (its time) and the manifest (what each chunk read, which depends on
+    // the plan) are not the chunks.
+    if (name.starts_with(".z") || name.starts_with(".chunkarr")) continue;
     std::ifstream in(e.path(), std::ios::binary);
     files[name] = std::string(std::istreambuf_iterator<char>(in), {});
   }

@@ -2,6 +2,7 @@
 // (gzip members) codecs.
 #include <zlib.h>
 
+#include <algorithm>
 #include <limits>
 
 #include <nlohmann/json.hpp>
@@ -134,3 +135,18 @@ void register_deflate(codec_registry& registry) {
 }
 
 }  // namespace chunkarr::detail
+
+namespace chunkarr {
+
+std::uint32_t crc32(std::span<const std::byte> data) {
+  uLong crc = ::crc32(0L, Z_NULL, 0);
+  std::size_t done = 0;
+  while (done < data.size()) {  // uInt lengths
+    const std::size_t n = std::min<std::size_t>(data.size() - done, 1u << 30);
+    crc = ::crc32(crc, reinterpret_cast<const Bytef*>(data.data() + done), static_cast<uInt>(n));
+    done += n;
+  }
+  return static_cast<std::uint32_t>(crc);
+}
+
+}  // namespace chunkarr

@@ -57,6 +57,12 @@ box chunk_grid::chunks_touching(const box& region) const {
   return r;
 }
 
+index_t chunk_grid::linear_index(std::span<const index_t> index) const {
+  index_t linear = 0;
+  for (std::size_t d = 0; d < counts_.size(); ++d) linear = linear * counts_[d] + index[d];
+  return linear;
+}
+
 shape_t chunk_grid::unravel(index_t linear) const {
   shape_t index(ndim());
   for (std::size_t d = ndim(); d-- > 0;) {

@@ -1,12 +1,17 @@
 // The sinks: compute, store, compute_chunks. Each makes a plan (plan/plan.hpp) with the output
 // its sink needs and runs it (exec/run_plan.hpp); nothing here walks the expression.
 #include "chunkarr/exec/compute.hpp"
+#include "chunkarr/exec/tracking.hpp"
 
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
 #include <functional>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "chunkarr/codec/codec.hpp"
 #include "chunkarr/core/error.hpp"
@@ -106,7 +111,8 @@ void run_chunks(
     const std::string& what,
     const std::function<void(const shape_t&, const box&, std::span<const std::byte>)>& consume,
     const compute_options& options, std::optional<bytes> skip_fill = std::nullopt,
-    std::function<bool(const shape_t&, const stored_chunk&)> copy_stored = {}) {
+    std::function<bool(const shape_t&, const stored_chunk&)> copy_stored = {},
+    std::shared_ptr<const std::vector<shape_t>> only = nullptr, task_observer* observer = nullptr) {
   const node& root = checked(a);
   if (grid.shape() != root.shape) {
     throw_error<shape_error>(what, ": shape ", to_string(grid.shape()), " does not match ",
@@ -118,8 +124,9 @@ void run_chunks(
   spec.chunk_extra = (pad ? full_bytes : 0) + extra;
   spec.blocks = true;
   spec.skip_fill = std::move(skip_fill);
+  spec.only_chunks = std::move(only);
   plan p = make_plan(a.node(), spec, planning(options));
-  run_plan(p, {consume, pad, grid.chunks(), std::move(copy_stored)}, options);
+  run_plan(p, {consume, pad, grid.chunks(), std::move(copy_stored)}, options, observer);
 }
 
 // The shape of a chunk (its full shape, or its box's) without the axes along which the array's
@@ -149,28 +156,117 @@ bool same_stored_form(const zarr_array& out, const shape_t& index, const stored_
 
 }  // namespace
 
-void store(const array& a, const zarr_array& out, const compute_options& options,
-           bool write_empty_chunks) {
+namespace {
+
+// The observer of store_observed: each task's reads of the inputs, logged on its thread.
+class observed_run final : public task_observer, public read_log {
+ public:
+  observed_run(const array& a, store_observer& observer) : observer_(observer) {
+    std::size_t k = 0;
+    for (const expression_input& in : inputs_of(a)) {
+      const void* id = in.zarr ? static_cast<const void*>(in.zarr.get()) : in.source.get();
+      index_.emplace(id, k++);
+    }
+  }
+
+  void stage_begins(std::size_t) override {
+    std::lock_guard lock(mutex_);
+    if (new_stage_reads_) observer_.stage_reads(stage_reads_);
+    new_stage_reads_ = false;
+  }
+  void begin_task() override {
+    task_reads().clear();
+    scope_.emplace(this);
+  }
+  void end_task() noexcept override {
+    scope_.reset();
+    std::vector<input_read>& reads = task_reads();
+    if (reads.empty()) return;
+    // Reads of a stage before the output count for every chunk; the output stage's were told
+    // with their chunks (the union grows a little for them too, harmlessly: it is told only
+    // before a later stage).
+    try {
+      std::lock_guard lock(mutex_);
+      stage_reads_.insert(stage_reads_.end(), reads.begin(), reads.end());
+      new_stage_reads_ = true;
+    } catch (...) {  // out of memory: the run fails elsewhere
+    }
+    reads.clear();
+  }
+  void read(const node& source, const box& region, std::span<const std::byte> values) override {
+    const void* id = source.kind == detail::node_kind::zarr_source
+                         ? static_cast<const void*>(source.zarr.get())
+                         : static_cast<const void*>(source.source.get());
+    read_of(id, region, values);
+  }
+  // A chunk of a Zarr input whose stored bytes were copied: its values, decoded for the
+  // digests (full chunk), as a read of its box.
+  void stored_read(const zarr_array& z, const shape_t& index, std::span<const std::byte> full) {
+    const box b = z.grid().chunk_box(index);
+    if (b.shape() == z.metadata().chunks) return read_of(&z, b, full);
+    bytes clipped(static_cast<std::size_t>(b.size()) * z.dtype().itemsize());
+    copy_region(full.data(), z.metadata().chunks, shape_t(b.ndim(), 0), clipped.data(), b.shape(),
+                shape_t(b.ndim(), 0), b.shape(), z.dtype().itemsize());
+    read_of(&z, b, clipped);
+  }
+  void read_of(const void* id, const box& region, std::span<const std::byte> values) {
+    const auto it = index_.find(id);
+    if (it == index_.end()) return;  // a spilled stage result
+    task_reads().push_back({it->second, region});
+    observer_.input_values(it->second, region, values);
+  }
+  static std::vector<input_read>& task_reads() {
+    thread_local std::vector<input_read> reads;
+    return reads;
+  }
+
+ private:
+  store_observer& observer_;
+  std::unordered_map<const void*, std::size_t> index_;
+  std::mutex mutex_;
+  std::vector<input_read> stage_reads_;
+  bool new_stage_reads_ = false;
+  static thread_local std::optional<read_log_scope> scope_;
+};
+
+thread_local std::optional<read_log_scope> observed_run::scope_;
+
+void store_chunks(const array& a, const zarr_array& out, const compute_options& options,
+                  bool write_empty_chunks, const std::vector<shape_t>* only,
+                  store_observer* observer) {
   const bytes fill = out.metadata().fill_element();
   const array typed =
       a.dtype().kind == out.dtype().kind ? a : a.astype(make_dtype(out.dtype().kind));
+  std::optional<observed_run> watch;
+  if (observer) watch.emplace(typed, *observer);
+  std::shared_ptr<const std::vector<shape_t>> wanted;
+  std::unordered_set<index_t> wanted_set;  // linear chunk indices
+  if (only) {
+    wanted = std::make_shared<const std::vector<shape_t>>(*only);
+    for (const shape_t& index : *only) wanted_set.insert(out.grid().linear_index(index));
+  }
   // Into an array that holds no chunks yet, a chunk of fill needs no removing, and a source's
   // unstored chunks need not be read at all.
-  const bool fresh = !write_empty_chunks && out.stored_chunks().empty();
+  const bool fresh = !write_empty_chunks && !observer && out.stored_chunks().empty();
   run_chunks(
       typed, out.grid(), &fill, out.metadata().chunk_bytes(), "store",
       [&](const shape_t& index, const box&, std::span<const std::byte> chunk) {
-        if (write_empty_chunks || !all_equal(chunk, fill)) {
+        if (only && !wanted_set.contains(out.grid().linear_index(index))) return;
+        const bool stored = write_empty_chunks || !all_equal(chunk, fill);
+        if (stored) {
           out.write_chunk(index, chunk);
         } else if (!fresh) {
           out.erase_chunk(index);
         }
+        if (observer) observer->chunk_done(index, chunk, stored, observed_run::task_reads());
       },
       options, fresh ? std::optional<bytes>(fill) : std::nullopt,
       // A chunk that is a source's stored chunk in the same form is copied as stored (a
       // concatenation, a stack or an aligned slice of arrays stored alike): no decode, no
-      // encode. Not when fill chunks are left out, which needs the values to tell.
+      // encode. Not when fill chunks are left out, which needs the values to tell. Observed,
+      // the chunk is decoded for its digests (still no encode).
       write_empty_chunks ? [&](const shape_t& index, const stored_chunk& from) {
+        if (only && !wanted_set.contains(out.grid().linear_index(index))) return true;
         if (!same_stored_form(out, index, from)) return false;
         const std::optional<bytes> stored =
             from.array->storage()->get(from.array->chunk_key(from.index));
@@ -184,9 +280,31 @@ void store(const array& a, const zarr_array& out, const compute_options& options
         } catch (const codec_error&) {
           return false;
         }
+        if (observer) {
+          bytes full(whole);
+          from.array->read_chunk(from.index, full);
+          watch->stored_read(*from.array, from.index, full);
+          out.storage()->set(out.chunk_key(index), *stored);
+          observer->chunk_done(index, full, true, observed_run::task_reads());
+          return true;
+        }
         out.storage()->set(out.chunk_key(index), *stored);
         return true;
-      } : std::function<bool(const shape_t&, const stored_chunk&)>{});
+      } : std::function<bool(const shape_t&, const stored_chunk&)>{},
+      std::move(wanted), watch ? &*watch : nullptr);
+}
+
+}  // namespace
+
+void store(const array& a, const zarr_array& out, const compute_options& options,
+           bool write_empty_chunks) {
+  store_chunks(a, out, options, write_empty_chunks, nullptr, nullptr);
+}
+
+void store_observed(const array& a, const zarr_array& out, const compute_options& options,
+                    bool write_empty_chunks, const std::vector<shape_t>* only,
+                    store_observer& observer) {
+  store_chunks(a, out, options, write_empty_chunks, only, &observer);
 }
 
 void compute_chunks(const array& a, const shape_t& chunk_shape,
@@ -401,33 +519,6 @@ array bincount(const array& x, std::optional<array> weights, index_t minlength,
   return histogram(x.dtype().is_bool() ? x.astype(make_dtype(scalar_kind::int64)) : x, edges,
                    weights)
       .counts;
-}
-
-zarr_array store(const array& a, const std::filesystem::path& path, const store_options& options) {
-  const node& root_in = checked(a);
-  array_metadata meta;
-  meta.shape = root_in.shape;
-  meta.dtype = root_in.dtype;
-  meta.compressor = make_codec(options.codec);
-  meta.fill = 0.0;
-  if (!options.chunks.empty()) {
-    if (options.chunks.size() != meta.shape.size()) {
-      throw_error<shape_error>("store: chunks ", to_string(options.chunks), " do not match shape ",
-                               to_string(meta.shape));
-    }
-    meta.chunks = options.chunks;
-  } else {
-    for (const axis_chunks& axis : root_in.chunks)
-      meta.chunks.push_back(axis.empty() ? 1 : axis[0]);
-  }
-  meta.validate(path.string());
-  const location where = resolve_location(path.string());
-  create_parent_groups(where);
-  const std::unique_ptr<staged_write> staging = where.store->stage(where.path, options.overwrite);
-  const zarr_array out = zarr_array::create(staging->store(), staging->path(), meta);
-  store(a, out, options.compute, options.write_empty_chunks);
-  staging->commit();
-  return zarr_array::open(where.store, where.path);
 }
 
 }  // namespace chunkarr

@@ -130,6 +130,8 @@ bool is_source(const node& n) {
          (n.kind == node_kind::materialised && n.result->spill);
 }
 
+thread_local read_log* current_read_log = nullptr;  // see read_log_scope
+
 void read_source(const node& n, const box& region, std::span<std::byte> out) {
   if (n.kind == node_kind::zarr_source)
     n.zarr->read(region, out);
@@ -137,6 +139,7 @@ void read_source(const node& n, const box& region, std::span<std::byte> out) {
     n.source->read(region, out);
   else
     n.result->spilled->read(region, out);
+  if (current_read_log) current_read_log->read(n, region, out);
 }
 
 // Values held in memory for the whole node (C order), or nullptr.
@@ -311,6 +314,14 @@ const bytes* source_cache::find(const node* n, const box& b) const {
 const bytes& source_cache::insert(const node* n, const box& b, bytes values) {
   entries_.push_back({n, b, std::move(values)});
   return entries_.back().values;
+}
+
+read_log_scope::read_log_scope(read_log* log) : previous_(current_read_log) {
+  current_read_log = log;
+}
+
+read_log_scope::~read_log_scope() {
+  current_read_log = previous_;
 }
 
 bytes scratch_buffer(std::size_t size) {

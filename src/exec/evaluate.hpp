@@ -87,6 +87,27 @@ class source_cache_scope {
   buffer_pool_scope pool_;
 };
 
+/// Told of every read of a stored source (a Zarr or chunk source, or a spilled stage result)
+/// made on the thread that installed it with read_log_scope: the node, the region and the
+/// values read (C order, native). A task reads each region once: later uses come from its
+/// source_cache.
+class read_log {
+ public:
+  virtual ~read_log() = default;
+  virtual void read(const node& source, const box& region, std::span<const std::byte> values) = 0;
+};
+
+class read_log_scope {
+ public:
+  explicit read_log_scope(read_log* log);
+  ~read_log_scope();
+  read_log_scope(const read_log_scope&) = delete;
+  read_log_scope& operator=(const read_log_scope&) = delete;
+
+ private:
+  read_log* previous_;
+};
+
 /// A scratch buffer of `size` bytes from the current thread's pool (see buffer_pool_scope),
 /// else a fresh one (which costs its page faults); `release` gives it back.
 bytes scratch_buffer(std::size_t size);

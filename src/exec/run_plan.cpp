@@ -107,13 +107,14 @@ class spill_area {
 class plan_runner {
  public:
   plan_runner(plan& p, const std::function<void(index_t, index_t)>& progress,
-              const std::atomic<bool>* cancel)
-      : p_(p), progress_(progress), cancel_(cancel), total_(p.total_tasks()) {}
+              const std::atomic<bool>* cancel, task_observer* observer)
+      : p_(p), progress_(progress), cancel_(cancel), observer_(observer), total_(p.total_tasks()) {}
 
   void run(const output_sink& sink, execution_stats* stats) {
     if (p_.spills()) spill_.emplace(p_.temp_dir);
     for (std::size_t k = 0; k < p_.stages.size(); ++k) {
       plan_stage& s = p_.stages[k];
+      if (observer_) observer_->stage_begins(k);
       allocate(s, "stage" + std::to_string(k));
       switch (s.kind) {
         case stage_kind::reduce:
@@ -173,6 +174,16 @@ class plan_runner {
     s.describe = [&](index_t i) { return plan_s.describe_task(i); };
     s.chunk_shape = first_chunk(plan_s.input->chunks);
     s.cancel = cancel_;
+    if (observer_) {  // each task's body between begin_task and end_task, on its thread
+      s.run = [this, body = std::move(s.run)](index_t i) -> std::any {
+        observer_->begin_task();
+        struct ender {
+          task_observer* o;
+          ~ender() { o->end_task(); }
+        } end{observer_};
+        return body(i);
+      };
+    }
     const stage_stats st =
         run_stage(s, std::max<index_t>(plan_s.budget, 1), p_.threads, [&](index_t) {
           ++done_;
@@ -584,6 +595,7 @@ class plan_runner {
   std::optional<spill_area> spill_;
   const std::function<void(index_t, index_t)>& progress_;
   const std::atomic<bool>* cancel_;
+  task_observer* observer_;
   index_t total_ = 0;
   index_t done_ = 0;
   execution_stats stats_;
@@ -591,8 +603,9 @@ class plan_runner {
 
 }  // namespace
 
-void run_plan(plan& p, const output_sink& sink, const compute_options& options) {
-  plan_runner(p, options.progress, options.cancel).run(sink, options.stats);
+void run_plan(plan& p, const output_sink& sink, const compute_options& options,
+              task_observer* observer) {
+  plan_runner(p, options.progress, options.cancel, observer).run(sink, options.stats);
 }
 
 }  // namespace chunkarr::detail

@@ -31,9 +31,21 @@ struct output_sink {
   std::function<bool(const shape_t& index, const stored_chunk& from)> copy_stored;
 };
 
+/// Told when each stage starts (its index in the plan), and around each task's body, on the
+/// thread that runs it (the sink's consume runs inside a task): what a pipeline needs to learn
+/// which source regions each output chunk was computed from (with a read_log).
+class task_observer {
+ public:
+  virtual ~task_observer() = default;
+  virtual void stage_begins(std::size_t stage) = 0;
+  virtual void begin_task() = 0;
+  virtual void end_task() noexcept = 0;
+};
+
 /// Runs `p`, feeding the output stage's chunks to `sink`. From `options`: `progress(done,
 /// total)` is called from one thread at a time as tasks finish, `stats` is filled in when set,
 /// `cancel` stops the run (the memory limit, threads and temp directory are the plan's).
-void run_plan(plan& p, const output_sink& sink, const compute_options& options);
+void run_plan(plan& p, const output_sink& sink, const compute_options& options,
+              task_observer* observer = nullptr);
 
 }  // namespace chunkarr::detail

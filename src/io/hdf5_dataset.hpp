@@ -16,6 +16,7 @@ namespace chunkarr::detail {
 struct hdf5_dataset {
   H5::DataSet id;     // keeps the file open while the dataset is in use; copies share it
   std::string where;  // "file.h5:/path", for messages
+  std::string file;   // "file.h5"
   h5::extent extent;
   h5::type_info type;
   H5::DataType memory_type;  // what chunkarr reads into: native order, an enum as its integers

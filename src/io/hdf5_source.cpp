@@ -43,6 +43,7 @@ hdf5_dataset open_dataset(const H5::H5File& file, const std::string& file_name,
   h5::quiet();
   hdf5_dataset d;
   d.where = file_name + ":" + path;
+  d.file = file_name;
   const auto info = h5::get_object_info(file, path);
   if (!info) throw_error<not_found_error>(d.where, ": no such dataset");
   if (info->type != H5O_TYPE_DATASET) throw_error<not_found_error>(d.where, ": not a dataset");
@@ -138,6 +139,7 @@ class hdf5_source final : public chunk_source {
   scalar_kind kind() const override { return kind_; }
   const shape_t& chunk_shape() const override { return chunks_; }
   std::string describe() const override { return d_.where; }
+  std::string file() const override { return d_.file; }
   index_t scratch_bytes() const override { return raw_ ? 3 * storage_bytes_ + 8 : 0; }
 
   // Called from the engine's threads: HDF5 serialises the calls (see h5.hpp).

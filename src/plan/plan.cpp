@@ -318,8 +318,14 @@ class planner {
       block = choose_block(chunks, reads.chunks, itemsize_of(*root), task_target());
     }
     s.blocks = block_layout(chunks, block);
-    if (out_.skip_fill && root->kind == node_kind::zarr_source &&
-        root->zarr->metadata().fill_element() == *out_.skip_fill) {
+    if (out_.only_chunks) {
+      std::vector<index_t> only;
+      for (const shape_t& index : *out_.only_chunks) only.push_back(s.blocks.task_of(index));
+      std::sort(only.begin(), only.end());
+      only.erase(std::unique(only.begin(), only.end()), only.end());
+      s.only_blocks = std::move(only);
+    } else if (out_.skip_fill && root->kind == node_kind::zarr_source &&
+               root->zarr->metadata().fill_element() == *out_.skip_fill) {
       // One listing of the source instead of a read per chunk: an array of 10^9 chunks with a
       // few stored costs what those few do.
       std::vector<index_t> only;

@@ -138,6 +138,9 @@ struct output_spec {
   // root's dtype, native order) into an output that holds no chunks yet: a root that reads a
   // Zarr array with this fill, as it is, then runs only the blocks that hold stored chunks.
   std::optional<bytes> skip_fill;
+  // When set, the output stage runs only the blocks holding these chunks (of `chunks`): a
+  // pipeline recomputing the chunks whose inputs changed.
+  std::shared_ptr<const std::vector<shape_t>> only_chunks;
 };
 
 struct plan {

@@ -190,6 +190,21 @@ class directory_store final : public kvstore {
     return n;
   }
 
+  std::optional<value_stamp> stamp(std::string_view key) const override {
+    check_key(key);
+    const fs::path path = root_ / key;
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) {
+      if (errno == ENOENT || errno == ENOTDIR) return value_stamp{};
+      throw_errno("read", path, errno);
+    }
+    if (S_ISDIR(st.st_mode)) return value_stamp{};
+    return value_stamp{
+        true, static_cast<std::uint64_t>(st.st_size),
+        static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec,
+        static_cast<std::uint64_t>(st.st_ino)};
+  }
+
   bool exists(std::string_view key) const override { return size_of(key).has_value(); }
 
   std::optional<std::size_t> size_of(std::string_view key) const override {

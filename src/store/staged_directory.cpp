@@ -146,8 +146,16 @@ staged_directory::staged_directory(fs::path target, bool overwrite)
   if (ec) throw_error<io_error>("cannot create ", staging_.string(), ": ", ec.message());
 }
 
+staged_directory::staged_directory(fs::path target, bool overwrite, fs::path staging)
+    : target_(std::move(target)), staging_(std::move(staging)), overwrite_(overwrite), keep_(true) {
+  std::error_code ec;
+  remove_debris_of_dead_writers(target_);
+  fs::create_directories(staging_, ec);
+  if (ec) throw_error<io_error>("cannot create ", staging_.string(), ": ", ec.message());
+}
+
 staged_directory::~staged_directory() {
-  if (!committed_) {
+  if (!committed_ && !keep_) {
     std::error_code ec;
     fs::remove_all(staging_, ec);
   }

@@ -31,6 +31,10 @@ bool kvstore::get_into(std::string_view key, bytes& buffer) const {
   return true;
 }
 
+std::optional<value_stamp> kvstore::stamp(std::string_view) const {
+  return std::nullopt;
+}
+
 std::optional<std::size_t> kvstore::size_of(std::string_view key) const {
   auto value = get(key);
   if (!value) return std::nullopt;

@@ -83,5 +83,6 @@ void add_copy(CLI::App& app, std::function<void()>& run);
 void add_eval(CLI::App& app, std::function<void()>& run);
 void add_graph(CLI::App& app, std::function<void()>& run);
 void add_convert(CLI::App& app, std::function<void()>& run);
+void add_verify(CLI::App& app, std::function<void()>& run);
 
 }  // namespace chunkarr::cli

@@ -10,7 +10,6 @@
 #include <mutex>
 
 #include "tools/cli.hpp"
-#include "tools/expression.hpp"
 #include "tools/format.hpp"
 
 namespace chunkarr::cli {
@@ -24,6 +23,7 @@ struct eval_options {
   std::string chunks;
   std::string codec = "blosc:lz4:5:shuffle";
   bool overwrite = false;
+  bool incremental = false;
   std::string memory_limit;
   std::string temp_dir;
   int threads = 0;
@@ -48,6 +48,25 @@ std::map<std::string, array> open_inputs(const std::vector<std::string>& specs) 
   return inputs;
 }
 
+// The names of the result's stored inputs, in the order of inputs_of (provenance records them).
+std::vector<std::string> input_names(const array& result,
+                                     const std::map<std::string, array>& inputs) {
+  std::map<const void*, std::string> by_source;
+  for (const auto& [name, a] : inputs) {
+    for (const expression_input& in : inputs_of(a)) {
+      const void* id = in.zarr ? static_cast<const void*>(in.zarr.get()) : in.source.get();
+      by_source.emplace(id, name);
+    }
+  }
+  std::vector<std::string> names;
+  for (const expression_input& in : inputs_of(result)) {
+    const void* id = in.zarr ? static_cast<const void*>(in.zarr.get()) : in.source.get();
+    const auto it = by_source.find(id);
+    names.push_back(it == by_source.end() ? "input" + std::to_string(names.size()) : it->second);
+  }
+  return names;
+}
+
 compute_options engine_options(const eval_options& o) {
   compute_options c;
   if (!o.memory_limit.empty()) c.memory_limit = parse_size(o.memory_limit, "--memory-limit");
@@ -70,6 +89,11 @@ void run_eval(const eval_options& o) {
     so.compute = c;
     so.codec = o.codec;
     so.overwrite = o.overwrite;
+    so.incremental = o.incremental;
+    so.expression = canonical_expression(o.expression);
+    so.input_names = input_names(result, inputs);
+    store_report report;
+    so.report = &report;
     if (!o.chunks.empty()) {
       so.chunks = parse_extents(o.chunks, "--chunks");
       if (so.chunks.size() != result.ndim()) {
@@ -83,10 +107,20 @@ void run_eval(const eval_options& o) {
       throw usage_error(std::string("--codec: ") + e.what());
     }
     std::error_code ec;
-    if (std::filesystem::exists(o.output, ec) && !o.overwrite) {
-      throw_error<io_error>(o.output, " already exists (use --overwrite to replace it)");
+    if (std::filesystem::exists(o.output, ec) && !o.overwrite && !o.incremental) {
+      throw_error<io_error>(o.output,
+                            " already exists (use --overwrite to replace it, or --incremental "
+                            "to update it)");
     }
     store(result, o.output, so);
+    if (o.incremental) {
+      if (report.up_to_date) {
+        std::cerr << o.output << ": up to date (" << report.chunks << " chunks)\n";
+      } else {
+        std::cerr << o.output << ": computed " << report.computed << " of " << report.chunks
+                  << " chunks (" << report.reason << ")\n";
+      }
+    }
     return;
   }
   check_result_fits(result, c);
@@ -167,6 +201,10 @@ void add_eval(CLI::App& app, std::function<void()>& run) {
                   "With -o: chunk shape, e.g. 256,8192 (default: the result's)");
   cmd->add_option("--codec", o->codec, "With -o: codec spec (default blosc:lz4:5:shuffle)");
   cmd->add_flag("--overwrite", o->overwrite, "With -o: replace an existing output when done");
+  cmd->add_flag("--incremental", o->incremental,
+                "With -o: update an output this expression stored before, computing only the "
+                "chunks whose input chunks changed (by digest), or finish one a killed run "
+                "left; prints what it did");
   cmd->add_option("--memory-limit", o->memory_limit,
                   "Bytes in memory at once: tasks, reductions and the printed result "
                   "(e.g. 512MiB; default min(1 GiB, RAM/4))");

@@ -214,6 +214,7 @@ int main(int argc, char** argv) {
   cli::add_eval(app, run);
   cli::add_graph(app, run);
   cli::add_convert(app, run);
+  cli::add_verify(app, run);
   try {
     std::vector<std::string> args(argv + 1, argv + argc);
     cli::expression_after_dashes(args);

@@ -14,7 +14,7 @@
 #include <thread>
 
 #include "chunkarr/chunkarr.hpp"
-#include "tools/expression.hpp"
+#include "chunkarr/pipeline/expression.hpp"
 
 using namespace chunkarr;
 
@@ -62,7 +62,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   o.memory_limit = 64 << 20;
   o.cancel = &cancel;
   try {
-    const array a = cli::parse_expression(text, inputs(), o);
+    const array a = parse_expression(text, inputs(), o);
     if (element_count(a.shape()) <= 4096) {
       bytes out(static_cast<std::size_t>(element_count(a.shape())) * a.dtype().itemsize());
       compute_into(a, out, o);

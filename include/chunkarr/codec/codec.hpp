@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <span>
@@ -71,5 +72,8 @@ class codec_chain {
  private:
   std::vector<std::shared_ptr<const codec>> stages_;
 };
+
+/// The CRC-32 of `data` (zlib's; Python's zlib.crc32 gives the same).
+std::uint32_t crc32(std::span<const std::byte> data);
 
 }  // namespace chunkarr

@@ -38,6 +38,8 @@ class chunk_grid {
 
   /// The chunk index of the `linear`-th chunk in C order.
   shape_t unravel(index_t linear) const;
+  /// The position of chunk `index` in C order (unravel's inverse).
+  index_t linear_index(std::span<const index_t> index) const;
 
   friend bool operator==(const chunk_grid&, const chunk_grid&) = default;
 

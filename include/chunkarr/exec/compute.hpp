@@ -56,17 +56,6 @@ struct compute_options {
   const std::atomic<bool>* cancel = nullptr;
 };
 
-/// What `store` writes, and how to run it.
-struct store_options {
-  shape_t chunks;                             // the output's chunks; default: the expression's
-  std::string codec = "blosc:lz4:5:shuffle";  // codec spec of the output
-  bool overwrite = false;                     // replace an existing output (once complete)
-  // Write chunks whose every element is the fill value (zarr-python's write_empty_chunks);
-  // false leaves them out (and removes an old one), as they read the same.
-  bool write_empty_chunks = true;
-  compute_options compute;  // memory limit, threads, progress, stats, temp directory
-};
-
 /// Computes `a` into `out` (a.nbytes() bytes, C order, a.dtype() in native byte order).
 /// Throws memory_budget_error when the result or any task exceeds the memory limit (the
 /// result of `compute` must fit in memory; a `store` never needs to hold its result).
@@ -85,13 +74,6 @@ xt::xarray<T> compute(const array& a, const compute_options& options = {}) {
   compute_into(typed, std::as_writable_bytes(std::span(out.data(), out.size())), options);
   return out;
 }
-
-/// Writes `a` as a new Zarr array at a location (a directory path, `file://…`,
-/// `memory://name/path`), chunk by chunk, staged by the store and committed only when every
-/// chunk is written: nothing at `path` looks complete before it is, and with `overwrite` an
-/// old array there is replaced only then.
-zarr_array store(const array& a, const std::filesystem::path& path,
-                 const store_options& options = {});
 
 /// Writes `a` into `out`, an array already created with a's shape, chunk by chunk in out's
 /// chunks (values cast to out's dtype; edge chunks padded with its fill value).

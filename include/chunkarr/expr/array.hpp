@@ -139,6 +139,9 @@ class chunk_source {
   virtual index_t scratch_bytes() const = 0;
   /// `file.h5:/recordings/lfp`, for messages and graphs.
   virtual std::string describe() const = 0;
+  /// The file the values are read from, when they are in one ("" otherwise): pipelines take
+  /// its size and modification time as the stamp of every chunk's values.
+  virtual std::string file() const { return {}; }
 };
 array from_source(std::shared_ptr<const chunk_source> source);
 /// Values in memory (C order, native byte order, element_count(shape) * itemsize bytes),

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <new>
@@ -85,6 +86,16 @@ using bytes = std::vector<std::byte, buffer_allocator<std::byte>>;
 
 class staged_write;
 
+/// A cheap identity of a stored value's version: a file's size, modification time and inode.
+/// A value rewritten has another (a new file replaces the old: a new inode, a new time).
+struct value_stamp {
+  bool exists = false;
+  std::uint64_t size = 0;
+  std::int64_t mtime_ns = 0;
+  std::uint64_t inode = 0;
+  friend bool operator==(const value_stamp&, const value_stamp&) = default;
+};
+
 class kvstore {
  public:
   virtual ~kvstore() = default;
@@ -112,6 +123,9 @@ class kvstore {
   virtual std::string describe() const = 0;
   /// The byte size of the value under `key`, or nullopt. Stores may override for speed.
   virtual std::optional<std::size_t> size_of(std::string_view key) const;
+  /// The stamp of the value under `key` (`exists` false when there is none), or nullopt when
+  /// the store cannot tell cheaply (then a pipeline reads the value to digest it).
+  virtual std::optional<value_stamp> stamp(std::string_view key) const;
   /// `length` bytes of the value under `key` from `offset` (fewer at its end), or nullopt when
   /// there is none. The directory store reads only that range.
   virtual std::optional<bytes> get_range(std::string_view key, std::size_t offset,
@@ -148,6 +162,10 @@ class staged_directory {
  public:
   /// Throws io_error when `target` exists and `overwrite` is false.
   staged_directory(std::filesystem::path target, bool overwrite);
+  /// A staging directory of a fixed name, `staging`, that outlives a writer that fails or is
+  /// killed, so that the next one can resume it: kept as it is when it exists (created when it
+  /// does not), and left in place when the write does not commit.
+  staged_directory(std::filesystem::path target, bool overwrite, std::filesystem::path staging);
   ~staged_directory();
   staged_directory(const staged_directory&) = delete;
   staged_directory& operator=(const staged_directory&) = delete;
@@ -167,6 +185,7 @@ class staged_directory {
   std::filesystem::path staging_;
   bool overwrite_ = false;
   bool committed_ = false;
+  bool keep_ = false;  // a resumable staging directory
 };
 
 /// Whether the process whose PID `pid_and_rest` starts with (`1234-0-new`) has ended, so what

@@ -1,4 +1,6 @@
-#include "tools/expression.hpp"
+#include "chunkarr/pipeline/expression.hpp"
+
+#include "chunkarr/chunkarr.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -12,7 +14,7 @@
 #include <utility>
 #include <variant>
 
-namespace chunkarr::cli {
+namespace chunkarr {
 namespace {
 
 // ---- tokens ------------------------------------------------------------------------------
@@ -2147,10 +2149,56 @@ dtype parse_dtype(const std::string& text) {
   throw_error<type_error>("data type '", text, "' not understood");
 }
 
+std::string canonical_expression(const std::string& text) {
+  const std::vector<token> tokens = tokenize(text);
+  std::string out;
+  const token* previous = nullptr;
+  auto is_op = [](const token* t, std::string_view op) {
+    return t && t->kind == tok::op && t->text == op;
+  };
+  auto operand_end = [](const token* t) {  // a token after which + and - are binary
+    return t && (t->kind != tok::op || t->text == ")" || t->text == "]");
+  };
+  bool unary = false;  // the previous token was a unary sign
+  for (std::size_t i = 0; i + 1 < tokens.size(); ++i) {
+    const token& t = tokens[i];
+    // np.sqrt, numpy.sqrt: sqrt (not after a dot: a.np is an attribute)
+    if (t.kind == tok::name && (t.text == "np" || t.text == "numpy") &&
+        is_op(&tokens[i + 1], ".") && !is_op(previous, ".") && i + 2 < tokens.size() &&
+        tokens[i + 2].kind == tok::name) {
+      ++i;  // the dot too
+      continue;
+    }
+    std::string piece;
+    if (t.kind == tok::string) {
+      piece = "'" + t.text + "'";
+    } else {
+      piece = t.text;
+    }
+    bool space = false;
+    if (previous) {
+      const bool tight_after = is_op(previous, "(") || is_op(previous, "[") ||
+                               is_op(previous, ".") || is_op(previous, "~") || unary ||
+                               is_op(previous, ":");
+      const bool tight_before =
+          t.kind == tok::op &&
+          (t.text == ")" || t.text == "]" || t.text == "," || t.text == "." || t.text == ":" ||
+           ((t.text == "(" || t.text == "[") && operand_end(previous)));
+      const bool keyword = is_op(&t, "=") || is_op(previous, "=");
+      space = !tight_after && !tight_before && !keyword;
+    }
+    unary = t.kind == tok::op && (t.text == "-" || t.text == "+") && !operand_end(previous);
+    if (space) out += ' ';
+    out += piece;
+    previous = &t;
+  }
+  return out;
+}
+
 array parse_expression(const std::string& text, const std::map<std::string, array>& inputs,
                        const compute_options& build) {
   parser p(text, inputs, build);
   return p.parse();
 }
 
-}  // namespace chunkarr::cli
+}  // namespace chunkarr

@@ -14,9 +14,10 @@
 #include <map>
 #include <string>
 
-#include "chunkarr/chunkarr.hpp"
+#include "chunkarr/exec/compute.hpp"
+#include "chunkarr/expr/array.hpp"
 
-namespace chunkarr::cli {
+namespace chunkarr {
 
 /// Parses and builds `text` over `inputs`. Throws value_error (syntax), or the engine's own
 /// errors (shape_error, type_error, …) with the expression in the message.
@@ -25,8 +26,13 @@ namespace chunkarr::cli {
 array parse_expression(const std::string& text, const std::map<std::string, array>& inputs,
                        const compute_options& build = {});
 
+/// `text` spelled one way: its tokens with one spacing, `np.`/`numpy.` prefixes dropped,
+/// strings in single quotes. Two spellings of one expression give the same text (the text
+/// that provenance records). Throws value_error for a syntax error in the tokens.
+std::string canonical_expression(const std::string& text);
+
 /// Parses a dtype the way NumPy's np.dtype() does for numeric types: 'f4', 'float32', '<i8',
 /// 'uint8', 'bool', '?'. Throws type_error.
 dtype parse_dtype(const std::string& text);
 
-}  // namespace chunkarr::cli
+}  // namespace chunkarr
