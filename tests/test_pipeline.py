@@ -220,6 +220,102 @@ class Verify(TempDirCase):
         self.assert_error(["verify", self.a], 1, "no chunkarr provenance")
 
 
+class Run(TempDirCase):
+    """chunkarr run: a pipeline file's steps in dependency order, each incremental."""
+
+    def setUp(self):
+        super().setUp()
+        root = zarr.open_group(self.path("exp.zarr"), mode="w")
+        root.attrs.update({"experiment": "exp7", "date": "2026-11-27"})
+        self.raw = root.create_dataset("raw", shape=(32, 600), chunks=(8, 100), dtype="f4")
+        self.raw[:] = np.random.default_rng(2).normal(size=(32, 600)).astype("f4")
+        self.file = self.path("p.toml")
+        self.write_pipeline("""
+[inputs]
+raw = "exp.zarr/raw"
+
+[steps.noise]   # reads the step below: run in dependency order
+expression = "median(abs(scaled), axis=1)"
+output = "out/{experiment}_{date}_noise.zarr"
+
+[steps.scaled]
+expression = "np.clip(raw * 2, -3, 3)"
+output = "out/{experiment}_scaled.zarr"
+codec = "zstd:3"
+chunks = [8, 100]
+
+[steps.shifted]
+expression = "scaled[:, 50:550] + 1"
+output = "out/shifted.zarr"
+chunks = [8, 100]
+""")
+
+    def write_pipeline(self, text):
+        with open(self.file, "w") as f:
+            f.write(text)
+
+    def lines(self, *flags):
+        out = run("run", self.file, *flags).stdout.splitlines()
+        return {l.split(" -> ")[0]: l for l in out}
+
+    def test_steps_run_in_order_and_only_what_changed(self):
+        first = self.lines()
+        self.assertEqual(list(first), ["scaled", "noise", "shifted"])
+        self.assertIn("computed 24 of 24 chunks (no earlier output)", first["scaled"])
+        self.assertIn("out/exp7_2026-11-27_noise.zarr", first["noise"])
+        scaled = self.path("out/exp7_scaled.zarr")
+        raw = self.raw[:]
+        np.testing.assert_array_equal(zarr.open(scaled)[:], np.clip(raw * 2, -3, 3))
+        np.testing.assert_array_equal(zarr.open(self.path("out/shifted.zarr"))[:],
+                                      np.clip(raw * 2, -3, 3)[:, 50:550] + 1)
+        again = self.lines()
+        for step in again.values():
+            self.assertIn("up to date", step)
+
+        zarr.open(self.path("exp.zarr/raw"), mode="r+")[9, 120] = 1.5  # raw's chunk (1, 1)
+        dry = self.lines("--dry-run")
+        self.assertIn("stale: 1 input chunks changed (1 of 24 chunks)", dry["scaled"])
+        self.assertIn("stale: step scaled is stale", dry["noise"])
+        files = chunk_files(scaled)
+        after = self.lines()
+        self.assertIn("computed 1 of 24 chunks", after["scaled"])
+        self.assertEqual(rewritten(files, chunk_files(scaled)), ["1.1"])
+        self.assertIn("computed 2 of 20 chunks", after["shifted"])  # columns 50..149, 150..249
+        np.testing.assert_array_equal(zarr.open(self.path("out/shifted.zarr"))[:],
+                                      np.clip(self.raw[:] * 2, -3, 3)[:, 50:550] + 1)
+        forced = self.lines("--force", "scaled")
+        self.assertIn("computed 24 of 24 chunks (forced)", forced["scaled"])
+        self.assertIn("up to date", forced["shifted"])  # the same values again
+        run("verify", self.path("out/shifted.zarr"))
+
+    def test_graph(self):
+        dot = run("run", self.file, "--graph").stdout
+        self.assertTrue(dot.startswith("digraph pipeline {"))
+        for edge in ('"raw" -> "scaled"', '"scaled" -> "noise"', '"scaled" -> "shifted"'):
+            self.assertIn(edge, dot)
+        self.assertFalse(os.path.exists(self.path("out")))
+
+    def test_bad_pipelines_are_named(self):
+        self.write_pipeline('[steps.a]\nexpression = "raw"\noutput = "x.zarr"\nextra = 1\n'
+                            '[inputs]\nraw = "exp.zarr/raw"\n')
+        self.assert_error(["run", self.file], 1, "p.toml", "steps.a.extra")
+        self.write_pipeline('[inputs]\nraw = "exp.zarr/raw"\n[steps.a]\nexpression = "b + raw"\n'
+                            'output = "a.zarr"\n[steps.b]\nexpression = "a"\noutput = "b.zarr"\n')
+        self.assert_error(["run", self.file], 1, "cycle", "a, b")
+        self.write_pipeline('[inputs]\nraw = "exp.zarr/raw"\n[steps.a]\nexpression = "raw"\n'
+                            'output = "{subject}.zarr"\n')
+        self.assert_error(["run", self.file], 1, "{subject}", "date, experiment")
+        self.write_pipeline('[inputs]\nraw = "exp.zarr/raw"\n[steps.a]\nexpression = "raw +"\n'
+                            'output = "a.zarr"\n')
+        self.assert_error(["run", self.file], 1, "syntax error")
+        self.write_pipeline("[steps.a\n")
+        self.assert_error(["run", self.file], 1, "p.toml", "line 1")
+        self.assert_error(["run", self.path("none.toml")], 1, "no such pipeline file")
+        self.write_pipeline('[inputs]\nraw = "exp.zarr/raw"\n[steps.a]\nexpression = "raw"\n'
+                            'output = "a.zarr"\n')
+        self.assert_error(["run", self.file, "--force", "zz"], 2, "no such step")
+
+
 class Resume(TempDirCase):
     """kill -9 at random moments of a run, then runs that resume it: the output is never
     there incomplete, each resumed run computes only what was not recorded, and the end

@@ -22,6 +22,7 @@
 #include "chunkarr/io/hdf5.hpp"
 #include "chunkarr/pipeline/expression.hpp"
 #include "chunkarr/pipeline/pipeline.hpp"
+#include "chunkarr/pipeline/pipeline_file.hpp"
 #include "chunkarr/store/location.hpp"
 #include "chunkarr/store/store.hpp"
 #include "chunkarr/version.hpp"

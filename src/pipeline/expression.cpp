@@ -2149,6 +2149,21 @@ dtype parse_dtype(const std::string& text) {
   throw_error<type_error>("data type '", text, "' not understood");
 }
 
+std::vector<std::string> expression_names(const std::string& text) {
+  const std::vector<token> tokens = tokenize(text);
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i + 1 < tokens.size(); ++i) {
+    const token& t = tokens[i];
+    if (t.kind != tok::name) continue;
+    const token& next = tokens[i + 1];
+    if (i > 0 && tokens[i - 1].kind == tok::op && tokens[i - 1].text == ".") continue;
+    if (next.kind == tok::op && (next.text == "(" || next.text == "=" || next.text == "."))
+      continue;
+    if (std::find(out.begin(), out.end(), t.text) == out.end()) out.push_back(t.text);
+  }
+  return out;
+}
+
 std::string canonical_expression(const std::string& text) {
   const std::vector<token> tokens = tokenize(text);
   std::string out;

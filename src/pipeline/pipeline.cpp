@@ -462,8 +462,8 @@ std::vector<shape_t> stale_chunks(const manifest& m, const chunk_grid& grid, con
 
 // A store to a local directory: staged (or, incremental, in a partial array of a fixed name),
 // observed, and finished with provenance and a compacted manifest.
-zarr_array store_local(const array& a, const fs::path& target, const location& where,
-                       const store_options& options) {
+std::optional<zarr_array> store_local(const array& a, const fs::path& target, const location& where,
+                                      const store_options& options, store_report* status) {
   const array_metadata meta = output_metadata(a, options, target.string());
   const std::vector<input_state> inputs = input_states(a, options.input_names);
   const nlohmann::json header = make_header(a, inputs, meta, options);
@@ -471,7 +471,8 @@ zarr_array store_local(const array& a, const fs::path& target, const location& w
   const chunk_grid grid(meta.shape, meta.chunks);
   store_report report;
   report.chunks = grid.chunk_count();
-  create_parent_groups(where);
+  const bool dry = status != nullptr;
+  if (!dry) create_parent_groups(where);
 
   fs::path partial = target;
   partial += partial_tag;
@@ -481,13 +482,15 @@ zarr_array store_local(const array& a, const fs::path& target, const location& w
   if (options.incremental) {
     if (fs::exists(fs::symlink_status(partial, ec))) {
       old = load_manifest(partial / manifest_name);
-      if (old && header_change(old->header, header).empty()) {
+      if (old && !options.force && header_change(old->header, header).empty()) {
         in_place = true;
         report.resumed = true;
       } else {
         old.reset();
-        fs::remove_all(partial, ec);
-        if (ec) throw_error<io_error>("cannot remove ", partial.string(), ": ", ec.message());
+        if (!dry) {
+          fs::remove_all(partial, ec);
+          if (ec) throw_error<io_error>("cannot remove ", partial.string(), ": ", ec.message());
+        }
       }
     }
     if (!in_place && fs::exists(fs::symlink_status(target, ec))) {
@@ -498,7 +501,7 @@ zarr_array store_local(const array& a, const fs::path& target, const location& w
                               "chunkarr (overwrite to replace it)");
       }
       if (old) {
-        report.reason = header_change(old->header, header);
+        report.reason = options.force ? "forced" : header_change(old->header, header);
         if (report.reason.empty())
           in_place = true;
         else
@@ -522,12 +525,21 @@ zarr_array store_local(const array& a, const fs::path& target, const location& w
     if (only->empty() && !report.resumed) {
       report.up_to_date = true;
       report.reason = "up to date";
+      if (status) *status = report;
       if (options.report) *options.report = report;
+      if (dry) return std::nullopt;
       return zarr_array::open(where.store, where.path);
     }
     report.reason = report.resumed ? "resuming: " + std::to_string(only->size()) +
                                          " chunks not recorded as done or changed"
                                    : std::to_string(changed) + " input chunks changed";
+  }
+  if (dry) {
+    report.computed = only ? static_cast<index_t>(only->size()) : report.chunks;
+    *status = report;
+    return std::nullopt;
+  }
+  if (in_place) {
     if (!report.resumed) {
       // From here until the commit the output is the partial array: nothing at `target` is
       // taken for complete while chunks are rewritten.
@@ -543,7 +555,7 @@ zarr_array store_local(const array& a, const fs::path& target, const location& w
     staging = std::make_unique<staged_directory>(target, true, partial);
   else
     staging = std::make_unique<staged_directory>(target, options.overwrite);
-  const std::shared_ptr<kvstore> dir = make_directory_store(staging->path());
+  const std::shared_ptr<kvstore> dir = make_durable_directory_store(staging->path());
   const zarr_array out = in_place ? zarr_array::open(dir, "") : zarr_array::create(dir, "", meta);
   if (in_place) {  // marked unfinished until the commit
     nlohmann::json attrs = out.attributes();
@@ -583,18 +595,30 @@ zarr_array store_local(const array& a, const fs::path& target, const location& w
   return zarr_array::open(where.store, where.path);
 }
 
+std::string describe_array(const array& a) {
+  return "an array of shape " + to_string(a.shape()) + " " + a.dtype().name();
+}
+
 }  // namespace
 
 zarr_array store(const array& a, const fs::path& path, const store_options& options) {
   if (!a) throw_error<value_error>("store: an empty chunkarr::array");
   const location where = resolve_location(path.string());
-  if (!where.directory.empty()) return store_local(a, where.directory, where, options);
+  if (options.force && !options.incremental) {
+    throw_error<value_error>("store: ", path.string(), ": force applies to incremental stores");
+  }
+  if (options.incremental && !options.manifest) {
+    throw_error<value_error>("store: ", path.string(),
+                             ": an incremental store needs its manifest (manifest = true)");
+  }
+  if (!where.directory.empty() && options.manifest)
+    return *store_local(a, where.directory, where, options, nullptr);
   if (options.incremental) {
     throw_error<value_error>("store: ", path.string(),
                              ": incremental stores need a local directory (they keep a "
                              "manifest file beside the chunks)");
   }
-  // Another kind of store: staged by it, with provenance but no manifest.
+  // Another kind of store, or no manifest wanted: staged by the store, with provenance only.
   const array_metadata meta = output_metadata(a, options, path.string());
   const std::vector<input_state> inputs = input_states(a, options.input_names);
   create_parent_groups(where);
@@ -610,6 +634,20 @@ zarr_array store(const array& a, const fs::path& path, const store_options& opti
     *options.report = {grid.chunk_count(), grid.chunk_count(), 0, false, false, "no manifest"};
   }
   return zarr_array::open(where.store, where.path);
+}
+
+store_report store_status(const array& a, const fs::path& path, const store_options& options) {
+  if (!a) throw_error<value_error>("store_status: an empty chunkarr::array");
+  const location where = resolve_location(path.string());
+  if (where.directory.empty()) {
+    throw_error<value_error>("store_status: ", path.string(),
+                             ": incremental stores need a local directory");
+  }
+  store_options o = options;
+  o.incremental = true;
+  store_report report;
+  store_local(a, where.directory, where, o, &report);
+  return report;
 }
 
 verify_report verify(const fs::path& path, const verify_options& options) {
@@ -657,21 +695,27 @@ verify_report verify(const fs::path& path, const verify_options& options) {
   }
   // Recomputed from the recorded expression and inputs.
   const std::string text = p.value("expression", "");
-  if (text.empty()) {
-    throw_error<format_error>(path.string(),
-                              ": its provenance has no expression text to recompute (stored "
-                              "from C++ without one); verify the digests only");
+  array a;
+  if (options.expression) {
+    a = *options.expression;
+  } else {
+    if (text.empty()) {
+      throw_error<format_error>(path.string(),
+                                ": its provenance has no expression text to recompute (stored "
+                                "from C++ without one): verify the digests only, or pass the "
+                                "expression");
+    }
+    std::map<std::string, array> inputs;
+    for (const nlohmann::json& in : p.at("inputs")) {
+      inputs.emplace(in.at("name").get<std::string>(),
+                     open_input(in.at("location").get<std::string>()));
+    }
+    a = parse_expression(text, inputs, options.compute);
   }
-  std::map<std::string, array> inputs;
-  for (const nlohmann::json& in : p.at("inputs")) {
-    inputs.emplace(in.at("name").get<std::string>(),
-                   open_input(in.at("location").get<std::string>()));
-  }
-  array a = parse_expression(text, inputs, options.compute);
   if (expression_digest(a).hex() != p.value("expression_digest", "")) {
-    report.problem = "the expression '" + text +
-                     "' no longer computes what it did (another chunkarr version, or inputs "
-                     "of another shape or type)";
+    report.problem = "the expression '" + (options.expression ? describe_array(a) : text) +
+                     "' does not compute what the output was stored from (another expression, "
+                     "chunkarr version, or inputs of another shape or type)";
     return report;
   }
   {  // inputs that changed since: the recomputation would differ for that reason alone

@@ -339,4 +339,8 @@ std::shared_ptr<kvstore> make_directory_store(std::filesystem::path root) {
   return std::make_shared<directory_store>(std::move(root), false);
 }
 
+std::shared_ptr<kvstore> make_durable_directory_store(std::filesystem::path root) {
+  return std::make_shared<directory_store>(std::move(root), true);
+}
+
 }  // namespace chunkarr

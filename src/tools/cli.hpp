@@ -84,5 +84,6 @@ void add_eval(CLI::App& app, std::function<void()>& run);
 void add_graph(CLI::App& app, std::function<void()>& run);
 void add_convert(CLI::App& app, std::function<void()>& run);
 void add_verify(CLI::App& app, std::function<void()>& run);
+void add_run(CLI::App& app, std::function<void()>& run);
 
 }  // namespace chunkarr::cli

@@ -215,6 +215,7 @@ int main(int argc, char** argv) {
   cli::add_graph(app, run);
   cli::add_convert(app, run);
   cli::add_verify(app, run);
+  cli::add_run(app, run);
   try {
     std::vector<std::string> args(argv + 1, argv + argc);
     cli::expression_after_dashes(args);

@@ -13,6 +13,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "chunkarr/exec/compute.hpp"
 #include "chunkarr/expr/array.hpp"
@@ -30,6 +31,10 @@ array parse_expression(const std::string& text, const std::map<std::string, arra
 /// strings in single quotes. Two spellings of one expression give the same text (the text
 /// that provenance records). Throws value_error for a syntax error in the tokens.
 std::string canonical_expression(const std::string& text);
+
+/// The names an expression reads (not attributes after a dot, keyword names or functions
+/// called by name), each once, in order of first use: `a + mean(b, axis=0)` reads a and b.
+std::vector<std::string> expression_names(const std::string& text);
 
 /// Parses a dtype the way NumPy's np.dtype() does for numeric types: 'f4', 'float32', '<i8',
 /// 'uint8', 'bool', '?'. Throws type_error.

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,11 @@ struct store_options {
   // changed, or finish one a killed run left; an output that exists without chunkarr's
   // manifest is refused unless `overwrite`. Local directories only.
   bool incremental = false;
+  // Keep the manifest (chunk digests and what each chunk was computed from): what incremental
+  // updates and verify need. Without it a store skips the digests (a few percent faster).
+  bool manifest = true;
+  // Incremental: recompute every chunk, whatever the manifest says.
+  bool force = false;
   // The expression's text, recorded in the provenance (canonical_expression makes it the same
   // however it was spelled), and the names of the inputs in it, in the order of inputs_of (as
   // `eval -i NAME=PATH` names them). Informative: what decides a recompute is the digest of
@@ -66,6 +72,11 @@ struct store_options {
 zarr_array store(const array& a, const std::filesystem::path& path,
                  const store_options& options = {});
 
+/// What an incremental `store` with these options would do now, without writing anything:
+/// `computed` is the chunks it would compute, `reason` why (or `up_to_date`).
+store_report store_status(const array& a, const std::filesystem::path& path,
+                          const store_options& options);
+
 /// The array at `spec`: a Zarr array (a directory, `file://…`, `memory://…`) or an HDF5
 /// dataset (`file.h5:/group/dataset`).
 array open_input(const std::string& spec);
@@ -80,6 +91,9 @@ struct verify_report {
 struct verify_options {
   // Check the stored chunks against the digests in the manifest only, without recomputing.
   bool digests_only = false;
+  // What to recompute: by default the recorded expression text over the recorded inputs (an
+  // output stored from C++ without `expression` text needs this: the same array again).
+  std::optional<array> expression;
   compute_options compute;  // for the recomputation
 };
 

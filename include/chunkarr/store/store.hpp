@@ -150,6 +150,9 @@ class staged_write {
 
 /// A store over the directory `root` (created on the first write). Keys map to files.
 std::shared_ptr<kvstore> make_directory_store(std::filesystem::path root);
+/// A directory store whose writes start going to disk as soon as they are made, for a tree that
+/// will be synced when it is committed (most of it is on disk by then).
+std::shared_ptr<kvstore> make_durable_directory_store(std::filesystem::path root);
 
 /// A store that keeps everything in memory; the twin tests and fault injection use.
 std::shared_ptr<kvstore> make_memory_store();
