@@ -108,3 +108,16 @@ TEST_CASE("store to memory records provenance, and incremental stores need a dir
   o.incremental = true;
   CHECK_THROWS_AS(store(x + 1.0, "memory://pipeline-test/z", o), value_error);
 }
+
+TEST_CASE("digest: XXH3-128 as xxhsum -H2 gives it, whole or in pieces") {
+  CHECK(digest_of({}).hex() == "99aa06d3014798d86001c324468d497f");  // XXH3-128 of nothing
+  std::vector<std::byte> data(100000);
+  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<std::byte>(i * 31 + 7);
+  hasher h;
+  h.add(std::span(data).first(1000)).add(std::span(data).subspan(1000));
+  CHECK(h.finish() == digest_of(data));
+  CHECK(digest::from_hex(digest_of(data).hex()) == digest_of(data));
+  CHECK_FALSE(digest::from_hex("xyz").has_value());
+  data[50000] ^= std::byte{1};
+  CHECK(h.finish() != digest_of(data));
+}

@@ -9,6 +9,17 @@
 
 namespace chunkarr {
 
+namespace detail {  // digest_avx2.cpp
+XXH128_hash_t xxh3_128_avx2(const void* data, std::size_t size);
+XXH_errorcode xxh3_128_update_avx2(XXH3_state_t* state, const void* data, std::size_t size);
+}  // namespace detail
+
+namespace {
+
+const bool has_avx2 = __builtin_cpu_supports("avx2");
+
+}  // namespace
+
 struct hasher::state {
   XXH3_state_t xxh;
 };
@@ -44,7 +55,10 @@ hasher::hasher() : state_(std::make_unique<state>()) {
 hasher::~hasher() = default;
 
 hasher& hasher::add(std::span<const std::byte> data) {
-  XXH3_128bits_update(&state_->xxh, data.data(), data.size());
+  if (has_avx2)
+    detail::xxh3_128_update_avx2(&state_->xxh, data.data(), data.size());
+  else
+    XXH3_128bits_update(&state_->xxh, data.data(), data.size());
   return *this;
 }
 
@@ -64,7 +78,8 @@ digest hasher::finish() const {
 }
 
 digest digest_of(std::span<const std::byte> data) {
-  const XXH128_hash_t h = XXH3_128bits(data.data(), data.size());
+  const XXH128_hash_t h = has_avx2 ? detail::xxh3_128_avx2(data.data(), data.size())
+                                   : XXH3_128bits(data.data(), data.size());
   return {h.high64, h.low64};
 }
 

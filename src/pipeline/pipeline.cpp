@@ -441,6 +441,24 @@ void write_provenance(const zarr_array& out, const nlohmann::json& p) {
 
 // The chunks of `grid` whose records in `m` do not match what they would be computed from now
 // (all of them when none are recorded), and how many input chunks changed.
+// Drops what a damaged (or edited) manifest says about chunks that do not exist: records of
+// output chunks outside `grid`, and records, cache entries and stage reads naming input chunks
+// outside the inputs' grids (their chunks are computed again).
+void drop_invalid(manifest& m, const std::vector<input_state>& inputs, const chunk_grid& grid) {
+  auto valid = [&](const chunk_ref& c) {
+    return c.input < inputs.size() && c.chunk >= 0 && c.chunk < inputs[c.input].grid.chunk_count();
+  };
+  std::erase_if(m.inputs, [&](const auto& e) { return !valid(e.first); });
+  if (!std::all_of(m.stage_reads.begin(), m.stage_reads.end(), valid)) {
+    m.stage_reads.clear();
+    m.chunks.clear();
+  }
+  std::erase_if(m.chunks, [&](const auto& e) {
+    return e.first < 0 || e.first >= grid.chunk_count() ||
+           !std::all_of(e.second.reads.begin(), e.second.reads.end(), valid);
+  });
+}
+
 std::vector<shape_t> stale_chunks(const manifest& m, const chunk_grid& grid, const digest& identity,
                                   input_digests& digests, index_t& changed_inputs) {
   std::set<chunk_ref> referenced(m.stage_reads.begin(), m.stage_reads.end());
@@ -497,8 +515,8 @@ std::optional<zarr_array> store_local(const array& a, const fs::path& target, co
       old = load_manifest(target / manifest_name);
       if (!old && !options.overwrite) {
         throw_error<io_error>(target.string(),
-                              " exists and has no chunkarr manifest: it was not stored by "
-                              "chunkarr (overwrite to replace it)");
+                              " exists and has no chunkarr manifest (it was not stored by "
+                              "chunkarr, or its manifest is damaged): overwrite to replace it");
       }
       if (old) {
         report.reason = options.force ? "forced" : header_change(old->header, header);
@@ -516,6 +534,7 @@ std::optional<zarr_array> store_local(const array& a, const fs::path& target, co
     throw_error<io_error>(target.string(), " already exists (overwrite to replace it)");
   }
 
+  if (old) drop_invalid(*old, inputs, grid);
   input_digests digests(inputs, old ? &*old : nullptr);
   std::optional<std::vector<shape_t>> only;
   if (in_place) {
@@ -666,8 +685,11 @@ verify_report verify(const fs::path& path, const verify_options& options) {
   if (where.directory.empty()) {
     throw_error<format_error>(path.string(), ": verify needs a local directory (the manifest)");
   }
-  const std::optional<manifest> m = load_manifest(fs::path(where.directory) / manifest_name);
+  std::optional<manifest> m = load_manifest(fs::path(where.directory) / manifest_name);
   if (!m) throw_error<format_error>(path.string(), ": its manifest is missing or damaged");
+  std::erase_if(m->chunks, [&](const auto& e) {
+    return e.first < 0 || e.first >= out.grid().chunk_count();
+  });
   const chunk_grid& grid = out.grid();
   const std::size_t chunk_bytes = static_cast<std::size_t>(out.metadata().chunk_bytes());
   // The stored chunks against their recorded digests.
@@ -722,6 +744,7 @@ verify_report verify(const fs::path& path, const verify_options& options) {
     std::vector<std::string> names;
     for (const nlohmann::json& in : p.at("inputs")) names.push_back(in.at("name"));
     const std::vector<input_state> states = input_states(a, names);
+    drop_invalid(*m, states, out.grid());
     input_digests digests(states, &*m);
     for (const auto& [c, cached] : m->inputs) {
       if (c.input >= states.size() || !digests.changed(c)) continue;
@@ -742,7 +765,8 @@ verify_report verify(const fs::path& path, const verify_options& options) {
         shape_t index(b.ndim());
         for (std::size_t d = 0; d < index.size(); ++d) index[d] = b.start[d] / grid.chunks()[d];
         const index_t i = grid.linear_index(index);
-        if (digest_of(values) == m->chunks.at(i).values) return;
+        const auto it = m->chunks.find(i);
+        if (it != m->chunks.end() && digest_of(values) == it->second.values) return;
         std::lock_guard lock(mutex);
         if (first_bad < 0 || i < first_bad) first_bad = i;
       },
