@@ -160,7 +160,12 @@ class ChunkarrWritesZarrPythonReads(TempDirCase):
                 run("copy", src, dst, *flags)
                 out = zarr.open(dst, mode="r")
                 np.testing.assert_array_equal(out[:], values)
-                self.assertEqual(dict(out.attrs), {"units": "mV"})
+                attrs = dict(out.attrs)
+                provenance = attrs.pop("chunkarr")  # the copy records where it came from
+                self.assertEqual(attrs, {"units": "mV"})
+                self.assertEqual(provenance["expression"], "copy")
+                self.assertEqual(provenance["inputs"][0]["location"], os.path.realpath(src))
+                self.assertEqual(provenance["options"]["chunks"], list(out.chunks))
                 with open(os.path.join(dst, ".zarray")) as f:
                     meta = json.load(f)
                 if "--chunks" in flags:

@@ -655,6 +655,23 @@ zarr_array store(const array& a, const fs::path& path, const store_options& opti
   return zarr_array::open(where.store, where.path);
 }
 
+void record_provenance(const zarr_array& out, const std::string& operation,
+                       const std::vector<std::pair<std::string, std::string>>& inputs) {
+  nlohmann::json ins = nlohmann::json::array();
+  for (const auto& [name, where] : inputs)
+    ins.push_back({{"name", name}, {"location", absolute_location(where)}});
+  const array_metadata& m = out.metadata();
+  write_provenance(out, {{"version", version()},
+                         {"expression", operation},
+                         {"inputs", ins},
+                         {"options",
+                          {{"dtype", m.dtype.typestr()},
+                           {"codec", m.compressor ? m.compressor->spec() : "none"},
+                           {"chunks", m.chunks}}},
+                         {"created", utc_now()},
+                         {"complete", true}});
+}
+
 store_report store_status(const array& a, const fs::path& path, const store_options& options) {
   if (!a) throw_error<value_error>("store_status: an empty chunkarr::array");
   const location where = resolve_location(path.string());
@@ -687,9 +704,8 @@ verify_report verify(const fs::path& path, const verify_options& options) {
   }
   std::optional<manifest> m = load_manifest(fs::path(where.directory) / manifest_name);
   if (!m) throw_error<format_error>(path.string(), ": its manifest is missing or damaged");
-  std::erase_if(m->chunks, [&](const auto& e) {
-    return e.first < 0 || e.first >= out.grid().chunk_count();
-  });
+  std::erase_if(m->chunks,
+                [&](const auto& e) { return e.first < 0 || e.first >= out.grid().chunk_count(); });
   const chunk_grid& grid = out.grid();
   const std::size_t chunk_bytes = static_cast<std::size_t>(out.metadata().chunk_bytes());
   // The stored chunks against their recorded digests.

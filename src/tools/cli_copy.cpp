@@ -61,6 +61,7 @@ void copy_array(const zarr_array& src, const std::shared_ptr<kvstore>& dst_store
     dst.set_attributes(attributes);
   }
   store(from_zarr(src), dst, c, /*write_empty_chunks=*/false);
+  record_provenance(dst, "copy", {{"source", src.describe()}});
 }
 
 void copy_tree(const std::shared_ptr<kvstore>& src_store, const std::string& src_path,

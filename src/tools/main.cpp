@@ -239,7 +239,8 @@ int main(int argc, char** argv) {
     // The unfinished output is gone; end as the signal would have ended us.
     const int sig = cli::cancelling_signal();
     std::cerr << "chunkarr: interrupted (" << (sig ? strsignal(sig) : "cancelled")
-              << "); no unfinished output was left\n";
+              << "); no unfinished output was left (an --incremental store or a run keeps "
+                 "the chunks it finished in OUT.chunkarr-partial, for the next run to resume)\n";
     if (sig) {
       signal(sig, SIG_DFL);
       raise(sig);

@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "chunkarr/exec/compute.hpp"
@@ -76,6 +77,12 @@ zarr_array store(const array& a, const std::filesystem::path& path,
 /// `computed` is the chunks it would compute, `reason` why (or `up_to_date`).
 store_report store_status(const array& a, const std::filesystem::path& path,
                           const store_options& options);
+
+/// Records provenance in the attributes of `out`, an array made other than by `store` (a
+/// copy): the version, `operation` as its expression, its inputs (name, location), its dtype,
+/// codec and chunks, the time. No manifest: such an output cannot be updated incrementally.
+void record_provenance(const zarr_array& out, const std::string& operation,
+                       const std::vector<std::pair<std::string, std::string>>& inputs);
 
 /// The array at `spec`: a Zarr array (a directory, `file://…`, `memory://…`) or an HDF5
 /// dataset (`file.h5:/group/dataset`).
