@@ -91,6 +91,10 @@ TEST_CASE("expression_digest: equal for one computation however it is built, els
   CHECK(canonical_expression("np.sqrt( a )*2") == canonical_expression("sqrt(a) * 2"));
   CHECK(canonical_expression("a[:, 1:3]  -  -b") == "a[:, 1:3] - -b");
   CHECK(canonical_expression("mean(a, axis = (0,1))") == "mean(a, axis=(0, 1))");
+  CHECK(canonical_expression("clip(x, 0,. 25)") == "clip(x, 0,. 25)");  // not 0, .25
+  CHECK(canonical_expression("a < = b") == "a < =b");                   // not <=
+  CHECK(canonical_expression("a.astype(\"f4\")") == "a.astype('f4')");
+  CHECK(expression_names("a + mean(b, axis=0).T + np.pi") == std::vector<std::string>{"a", "b"});
 }
 
 TEST_CASE("store to memory records provenance, and incremental stores need a directory") {

@@ -2185,8 +2185,9 @@ std::string canonical_expression(const std::string& text) {
       continue;
     }
     std::string piece;
-    if (t.kind == tok::string) {
-      piece = "'" + t.text + "'";
+    if (t.kind == tok::string) {  // in single quotes, unless it holds one
+      const char quote = t.text.find('\'') == std::string::npos ? '\'' : '"';
+      piece = quote + t.text + quote;
     } else {
       piece = t.text;
     }
@@ -2201,6 +2202,18 @@ std::string canonical_expression(const std::string& text) {
            ((t.text == "(" || t.text == "[") && operand_end(previous)));
       const bool keyword = is_op(&t, "=") || is_op(previous, "=");
       space = !tight_after && !tight_before && !keyword;
+      // A dot beside a number would join it when read again ("0,. 25" is not "0, .25").
+      const auto number = [](const token* k) {
+        return k && (k->kind == tok::integer || k->kind == tok::real);
+      };
+      if ((is_op(previous, ".") && number(&t)) || (is_op(&t, ".") && number(previous)))
+        space = true;
+      // Nor may two operators join into another ("< =" is not "<=").
+      if (previous->kind == tok::op && t.kind == tok::op) {
+        const std::string joined = previous->text + t.text;
+        for (const char* two : {"**", "//", "<=", ">=", "==", "!="})
+          if (joined == two) space = true;
+      }
     }
     unary = t.kind == tok::op && (t.text == "-" || t.text == "+") && !operand_end(previous);
     if (space) out += ' ';

@@ -69,6 +69,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
   } catch (const error&) {
   }
+  try {  // the text provenance records: the same when canonicalised again
+    const std::string canonical = canonical_expression(text);
+    if (canonical_expression(canonical) != canonical) std::abort();
+    (void)expression_names(text);
+  } catch (const error&) {
+  }
   {
     std::lock_guard lock(m);
     done = true;
