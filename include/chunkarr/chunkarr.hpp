@@ -5,12 +5,12 @@
 
 #include "chunkarr/codec/codec.hpp"
 #include "chunkarr/core/chunk_grid.hpp"
+#include "chunkarr/core/digest.hpp"
 #include "chunkarr/core/dtype.hpp"
 #include "chunkarr/core/error.hpp"
 #include "chunkarr/core/index.hpp"
 #include "chunkarr/core/region_copy.hpp"
 #include "chunkarr/core/slice.hpp"
-#include "chunkarr/core/digest.hpp"
 #include "chunkarr/exec/compute.hpp"
 #include "chunkarr/exec/tracking.hpp"
 #include "chunkarr/expr/array.hpp"

@@ -169,10 +169,11 @@ class observed_run final : public task_observer, public read_log {
     }
   }
 
-  void stage_begins(std::size_t) override {
+  void stage_begins(std::size_t, bool last) override {
     std::lock_guard lock(mutex_);
     if (new_stage_reads_) observer_.stage_reads(stage_reads_);
     new_stage_reads_ = false;
+    last_ = last;
   }
   void begin_task() override {
     task_reads().clear();
@@ -181,10 +182,12 @@ class observed_run final : public task_observer, public read_log {
   void end_task() noexcept override {
     scope_.reset();
     std::vector<input_read>& reads = task_reads();
-    if (reads.empty()) return;
-    // Reads of a stage before the output count for every chunk; the output stage's were told
-    // with their chunks (the union grows a little for them too, harmlessly: it is told only
-    // before a later stage).
+    // Reads of a stage before the output count for every chunk; the last stage's were told
+    // with their chunks.
+    if (reads.empty() || last_) {
+      reads.clear();
+      return;
+    }
     try {
       std::lock_guard lock(mutex_);
       stage_reads_.insert(stage_reads_.end(), reads.begin(), reads.end());
@@ -226,6 +229,7 @@ class observed_run final : public task_observer, public read_log {
   std::mutex mutex_;
   std::vector<input_read> stage_reads_;
   bool new_stage_reads_ = false;
+  bool last_ = false;  // the running stage feeds the sink
   static thread_local std::optional<read_log_scope> scope_;
 };
 

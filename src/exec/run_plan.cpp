@@ -114,7 +114,7 @@ class plan_runner {
     if (p_.spills()) spill_.emplace(p_.temp_dir);
     for (std::size_t k = 0; k < p_.stages.size(); ++k) {
       plan_stage& s = p_.stages[k];
-      if (observer_) observer_->stage_begins(k);
+      if (observer_) observer_->stage_begins(k, k + 1 == p_.stages.size());
       allocate(s, "stage" + std::to_string(k));
       switch (s.kind) {
         case stage_kind::reduce:

@@ -31,13 +31,14 @@ struct output_sink {
   std::function<bool(const shape_t& index, const stored_chunk& from)> copy_stored;
 };
 
-/// Told when each stage starts (its index in the plan), and around each task's body, on the
-/// thread that runs it (the sink's consume runs inside a task): what a pipeline needs to learn
-/// which source regions each output chunk was computed from (with a read_log).
+/// Told when each stage starts (its index in the plan; `last`: the stage that feeds the sink),
+/// and around each task's body, on the thread that runs it (the sink's consume runs inside a
+/// task): what a pipeline needs to learn which source regions each output chunk was computed
+/// from (with a read_log).
 class task_observer {
  public:
   virtual ~task_observer() = default;
-  virtual void stage_begins(std::size_t stage) = 0;
+  virtual void stage_begins(std::size_t stage, bool last) = 0;
   virtual void begin_task() = 0;
   virtual void end_task() noexcept = 0;
 };
