@@ -163,10 +163,7 @@ class observed_run final : public task_observer, public read_log {
  public:
   observed_run(const array& a, store_observer& observer) : observer_(observer) {
     std::size_t k = 0;
-    for (const expression_input& in : inputs_of(a)) {
-      const void* id = in.zarr ? static_cast<const void*>(in.zarr.get()) : in.source.get();
-      index_.emplace(id, k++);
-    }
+    for (const expression_input& in : inputs_of(a)) index_.emplace(in.identity(), k++);
   }
 
   void stage_begins(std::size_t, bool last) override {
@@ -197,10 +194,7 @@ class observed_run final : public task_observer, public read_log {
     reads.clear();
   }
   void read(const node& source, const box& region, std::span<const std::byte> values) override {
-    const void* id = source.kind == detail::node_kind::zarr_source
-                         ? static_cast<const void*>(source.zarr.get())
-                         : static_cast<const void*>(source.source.get());
-    read_of(id, region, values);
+    read_of(source_identity(source), region, values);
   }
   // A chunk of a Zarr input whose stored bytes were copied: its values, decoded for the
   // digests (full chunk), as a read of its box.

@@ -36,10 +36,7 @@ std::vector<const node*> sources_of(const node& root) {
     stack.pop_back();
     if (!visited.emplace(n, true).second) continue;
     if (n->kind == node_kind::zarr_source || n->kind == node_kind::chunk_source) {
-      const void* id = n->kind == node_kind::zarr_source
-                           ? static_cast<const void*>(n->zarr.get())
-                           : static_cast<const void*>(n->source.get());
-      if (seen.emplace(id, true).second) out.push_back(n);
+      if (seen.emplace(source_identity(*n), true).second) out.push_back(n);
       continue;
     }
     for (auto it = n->inputs.rbegin(); it != n->inputs.rend(); ++it) stack.push_back(it->get());
@@ -69,12 +66,7 @@ class dag_hasher {
  public:
   explicit dag_hasher(const node& root) {
     std::size_t k = 0;
-    for (const node* s : sources_of(root)) {
-      const void* id = s->kind == node_kind::zarr_source
-                           ? static_cast<const void*>(s->zarr.get())
-                           : static_cast<const void*>(s->source.get());
-      input_.emplace(id, k++);
-    }
+    for (const node* s : sources_of(root)) input_.emplace(source_identity(*s), k++);
   }
 
   // The node's number (digesting it, and what it reads, the first time).

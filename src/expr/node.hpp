@@ -233,6 +233,11 @@ struct reshape_group {
 };
 /// The finest such groups between two shapes of one nonzero size (size-1 axes join a group).
 std::vector<reshape_group> reshape_groups(const shape_t& in, const shape_t& out);
+/// Which stored source a zarr_source or chunk_source node reads (expression_input::identity).
+inline const void* source_identity(const node& n) {
+  return n.kind == node_kind::zarr_source ? static_cast<const void*>(n.zarr.get())
+                                          : static_cast<const void*>(n.source.get());
+}
 /// A short description for messages and graphs: "add float32 (1000, 30)".
 std::string describe(const node& n);
 

@@ -796,6 +796,18 @@ verify_report verify(const fs::path& path, const verify_options& options) {
   return report;
 }
 
+std::vector<std::string> input_names(const array& a, const std::map<std::string, array>& named) {
+  std::map<const void*, std::string> by_source;
+  for (const auto& [name, arr] : named)
+    for (const expression_input& in : inputs_of(arr)) by_source.emplace(in.identity(), name);
+  std::vector<std::string> names;
+  for (const expression_input& in : inputs_of(a)) {
+    const auto it = by_source.find(in.identity());
+    names.push_back(it == by_source.end() ? "input" + std::to_string(names.size()) : it->second);
+  }
+  return names;
+}
+
 array open_input(const std::string& spec) {
   if (const auto h5 = parse_hdf5_location(spec)) return open_hdf5(*h5);
   const location where = resolve_location(spec);

@@ -11,7 +11,6 @@
 #include <toml++/toml.h>
 
 #include "chunkarr/core/error.hpp"
-#include "chunkarr/exec/tracking.hpp"
 #include "chunkarr/io/hdf5.hpp"
 #include "chunkarr/pipeline/expression.hpp"
 #include "chunkarr/store/location.hpp"
@@ -246,18 +245,7 @@ std::vector<step_report> pipeline::run(const pipeline_run_options& options) cons
     o.incremental = true;
     o.force = r.forced;
     o.expression = canonical_expression(s.expression);
-    for (const expression_input& in : inputs_of(value)) {
-      // The name each stored input was given (the order of inputs_of).
-      const void* id = in.zarr ? static_cast<const void*>(in.zarr.get()) : in.source.get();
-      std::string found = "input" + std::to_string(o.input_names.size());
-      for (const auto& [n, arr] : operands) {
-        for (const expression_input& e : inputs_of(arr)) {
-          const void* eid = e.zarr ? static_cast<const void*>(e.zarr.get()) : e.source.get();
-          if (eid == id) found = n;
-        }
-      }
-      o.input_names.push_back(found);
-    }
+    o.input_names = input_names(value, operands);
     o.compute = options.compute;
     o.report = &r.store;
     if (options.dry_run)

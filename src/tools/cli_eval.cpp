@@ -49,25 +49,6 @@ std::map<std::string, array> open_inputs(const std::vector<std::string>& specs) 
   return inputs;
 }
 
-// The names of the result's stored inputs, in the order of inputs_of (provenance records them).
-std::vector<std::string> input_names(const array& result,
-                                     const std::map<std::string, array>& inputs) {
-  std::map<const void*, std::string> by_source;
-  for (const auto& [name, a] : inputs) {
-    for (const expression_input& in : inputs_of(a)) {
-      const void* id = in.zarr ? static_cast<const void*>(in.zarr.get()) : in.source.get();
-      by_source.emplace(id, name);
-    }
-  }
-  std::vector<std::string> names;
-  for (const expression_input& in : inputs_of(result)) {
-    const void* id = in.zarr ? static_cast<const void*>(in.zarr.get()) : in.source.get();
-    const auto it = by_source.find(id);
-    names.push_back(it == by_source.end() ? "input" + std::to_string(names.size()) : it->second);
-  }
-  return names;
-}
-
 compute_options engine_options(const eval_options& o) {
   compute_options c;
   if (!o.memory_limit.empty()) c.memory_limit = parse_size(o.memory_limit, "--memory-limit");

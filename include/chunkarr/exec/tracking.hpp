@@ -27,6 +27,10 @@ struct expression_input {
   /// The storage chunks (a chunk_source's chunk_shape).
   shape_t chunk_shape() const;
   std::string describe() const;
+  /// Which source this is (the same for every array reading it): its zarr or source pointer.
+  const void* identity() const {
+    return zarr ? static_cast<const void*>(zarr.get()) : static_cast<const void*>(source.get());
+  }
 };
 
 /// The stored inputs `a` reads, each once, in a fixed order (first reached from the root,

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -83,6 +84,10 @@ store_report store_status(const array& a, const std::filesystem::path& path,
 /// codec and chunks, the time. No manifest: such an output cannot be updated incrementally.
 void record_provenance(const zarr_array& out, const std::string& operation,
                        const std::vector<std::pair<std::string, std::string>>& inputs);
+
+/// The names of `a`'s stored inputs in the order of inputs_of (store_options::input_names):
+/// each the name in `named` of the array that reads it, else "inputK".
+std::vector<std::string> input_names(const array& a, const std::map<std::string, array>& named);
 
 /// The array at `spec`: a Zarr array (a directory, `file://…`, `memory://…`) or an HDF5
 /// dataset (`file.h5:/group/dataset`).
