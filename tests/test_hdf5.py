@@ -144,7 +144,20 @@ class H5pyWritesZarrReads(TempDirCase):
         self.assertNotIn("alias", z)
         np.testing.assert_array_equal(z["recordings/deep/lfp"][...], lfp)
         self.assertEqual(z["recordings/deep/lfp"].chunks, (8, 64))  # the dataset's own chunks
-        self.assertEqual(dict(z["recordings/deep/lfp"].attrs), {"units": "uV"})
+        lfp_attrs = dict(z["recordings/deep/lfp"].attrs)
+        record = lfp_attrs.pop("chunkarr")  # provenance: what made it
+        self.assertEqual(lfp_attrs, {"units": "uV"})
+        self.assertEqual(record["expression"], "convert")
+        self.assertEqual(record["inputs"], [
+            {"name": "source", "location": os.path.realpath(src) + ":/recordings/deep/lfp"}])
+        self.assertEqual(record["options"]["chunks"], [8, 64])
+        self.assertEqual(record["options"]["dtype"], "<f4")
+        self.assertTrue(record["options"]["codec"].startswith("blosc"), record)
+        self.assertIs(record["complete"], True)
+        self.assertRegex(record["created"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+        self.assertEqual(record["version"], run("--version").stdout.split()[-1])
+        self.assertEqual(z["scalar"].attrs["chunkarr"]["inputs"][0]["location"],
+                         os.path.realpath(src) + ":/scalar")
         self.assertEqual(z["scalar"].shape, ())
         self.assertEqual(z["scalar"][...], np.float32(2.5))
         self.assertEqual(z["empty"].shape, (0, 5))
@@ -162,8 +175,18 @@ class H5pyWritesZarrReads(TempDirCase):
 
         # And back: soft and external links recreated, attributes as h5py types.
         back = self.path("back.h5")
-        run("convert", dst, back)
+        p = run("convert", dst, back)
+        self.assertNotIn("'chunkarr'", p.stderr)  # the old provenance gives way, not a warning
         with h5py.File(back, "r") as f:
+            d = f["recordings/deep/lfp"]
+            self.assertEqual(d.attrs["units"], "uV")
+            record = json.loads(d.attrs["chunkarr"])  # JSON text: HDF5 holds no dictionaries
+            self.assertEqual(record["expression"], "convert")
+            self.assertEqual(record["inputs"], [
+                {"name": "source", "location": os.path.realpath(dst) + "/recordings/deep/lfp"}])
+            self.assertEqual(record["options"],
+                             {"dtype": "<f4", "codec": "gzip:4+shuffle", "chunks": [8, 64]})
+            self.assertNotIn("chunkarr", f.attrs)  # groups record none
             self.assertEqual(f.get("alias", getlink=True).path, "/recordings/deep/lfp")
             self.assertEqual(f.get("far", getlink=True).filename, "other.h5")
             np.testing.assert_array_equal(f["alias"][...], lfp)

@@ -190,6 +190,31 @@ class HDF5Input(TempDirCase):
             np.testing.assert_array_equal(zarr.open(out)[:], f["x"][:] * 2)
         run("verify", out)
 
+    def test_outputs_named_by_hdf5_attributes(self):
+        # The dataset's own attributes win over its groups', which win over the file's.
+        h5 = self.path("rec.h5")
+        with h5py.File(h5, "w") as f:
+            f.attrs.update({"experiment": "root-exp", "date": "2026-11-27", "rig": "r1"})
+            g = f.create_group("session")
+            g.attrs["experiment"] = "exp9"
+            d = g.create_dataset("lfp", data=np.arange(60, dtype="f4").reshape(6, 10),
+                                 chunks=(3, 5))
+            d.attrs["rig"] = "r2"
+        with open(self.path("p.toml"), "w") as f:
+            f.write('[inputs]\nlfp = "rec.h5:/session/lfp"\n'
+                    '[steps.centred]\nexpression = "lfp - 1"\n'
+                    'output = "out/{experiment}_{date}_{rig}.zarr"\n')
+        lines = run("run", self.path("p.toml")).stdout
+        out = self.path("out/exp9_2026-11-27_r2.zarr")
+        self.assertIn(out, lines)
+        np.testing.assert_array_equal(zarr.open(out)[:], np.arange(60).reshape(6, 10) - 1)
+        with open(self.path("p.toml"), "a") as f:
+            f.write('[steps.other]\nexpression = "lfp"\noutput = "{subject}.zarr"\n')
+        p = run("run", self.path("p.toml"), check=False)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("{subject}", p.stderr)
+        self.assertIn("experiment", p.stderr)  # the names the inputs do hold
+
 
 class Verify(TempDirCase):
     def setUp(self):
@@ -215,6 +240,30 @@ class Verify(TempDirCase):
         zarr.open(self.a, mode="r+")[0, 0] = 5
         self.assert_error(["verify", self.out], 1, "input 'a'", "changed since")
         run("verify", self.out, "--digests")  # the stored chunks are as written
+
+    def test_copies_and_conversions_are_compared_with_their_source(self):
+        # No manifest: the copy (or conversion) against the source it records, value for value.
+        values = np.arange(1200, dtype="f8").reshape(30, 40)
+        values[3, 4] = np.nan  # NaN equals NaN here
+        src = self.path("f.zarr")
+        zarr.open(src, mode="w", shape=(30, 40), chunks=(10, 10), dtype="f8")[:] = values
+        copied, h5 = self.path("c.zarr"), self.path("c.h5")
+        run("copy", src, copied, "--chunks", "7,9")
+        outputs = [copied]
+        if os.environ.get("CHUNKARR_WITH_HDF5") != "0":
+            run("convert", src, h5, "--chunks", "16,16")
+            outputs.append(h5 + ":/f")
+        for out in outputs:
+            self.assertIn(f"equal their source {os.path.realpath(src)}", run("verify", out).stdout)
+            p = run("verify", out, "--digests", check=False)
+            self.assertEqual(p.returncode, 1, p.stderr)
+            self.assertIn("records no digests", p.stderr)
+        zarr.open(src, mode="r+")[25, 33] = -1.0  # copied chunk (3, 3); the HDF5 one (1, 2)
+        for out, chunk in zip(outputs, ["chunk 3.3:", "chunk 1.2:"]):
+            p = run("verify", out, check=False)
+            self.assertEqual(p.returncode, 1, p.stderr)
+            self.assertIn(chunk, p.stderr)
+            self.assertIn("differs from its source", p.stderr)
 
     def test_not_a_chunkarr_output(self):
         self.assert_error(["verify", self.a], 1, "no chunkarr provenance")

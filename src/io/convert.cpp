@@ -12,6 +12,7 @@
 #include "chunkarr/core/error.hpp"
 #include "chunkarr/io/hdf5.hpp"
 #include "chunkarr/zarr/group.hpp"
+#include "chunkarr/zarr/provenance.hpp"
 #include "io/byte_shuffle.hpp"
 #include "io/hdf5_dataset.hpp"
 
@@ -242,7 +243,13 @@ class to_zarr {
     if (o_.on_array) o_.on_array(d.where, done_, total_);
     const array source = from_source(detail::make_hdf5_source(std::move(d)));
     store(source, out, o_.compute);
-    out.set_attributes(attrs);
+    json with_provenance = attrs;
+    with_provenance["chunkarr"] =
+        provenance_record("convert", {{"source", src_.file.string() + ":" + path}},
+                          {{"dtype", meta.dtype.typestr()},
+                           {"codec", meta.compressor ? meta.compressor->spec() : "none"},
+                           {"chunks", meta.chunks}});
+    out.set_attributes(with_provenance);
     ++done_;
     ++report_.arrays;
     report_.bytes += source.nbytes();
@@ -511,7 +518,18 @@ class to_hdf5 {
       compute_into(source, value, o_.compute);
       h5::checked(where + ": cannot write", [&] { ds.write(value.data(), h5::memory_type(kind)); });
     }
-    h5::write_attributes(ds, z.attributes(), skipped_attribute(key));
+    // The source's own provenance gives way to this conversion's, kept as JSON text.
+    json attrs = z.attributes();
+    if (attrs.is_object()) attrs.erase("chunkarr");
+    h5::write_attributes(ds, attrs, skipped_attribute(key));
+    const json record = provenance_record(
+        "convert", {{"source", shown(key)}},
+        {{"dtype", meta.dtype.typestr()},
+         {"codec", codec_.level < 0 ? std::string("none")
+                   : codec_.shuffle ? "gzip:" + std::to_string(codec_.level) + "+shuffle"
+                                    : "gzip:" + std::to_string(codec_.level)},
+         {"chunks", chunked ? json(chunks) : json::array()}});
+    h5::write_attributes(ds, {{"chunkarr", record.dump()}}, skipped_attribute(key));
     ++done_;
     ++report_.arrays;
     report_.bytes += source.nbytes();

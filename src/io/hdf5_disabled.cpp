@@ -22,6 +22,10 @@ std::vector<hdf5_entry> list_hdf5(const hdf5_location& where) {
   without_hdf5(where.str());
 }
 
+nlohmann::json hdf5_attributes(const hdf5_location& where) {
+  without_hdf5(where.str());
+}
+
 convert_report convert(const std::string& src, const std::string& dst, const convert_options&) {
   without_hdf5(parse_hdf5_location(src) ? src : dst);
 }

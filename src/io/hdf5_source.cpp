@@ -427,4 +427,22 @@ std::vector<hdf5_entry> list_hdf5(const hdf5_location& where) {
   }
 }
 
+nlohmann::json hdf5_attributes(const hdf5_location& where) {
+  try {
+    H5::H5File file = h5::open_file(where.file, false);
+    const auto info = h5::get_object_info(file, where.object);
+    if (!info) throw_error<not_found_error>(where.str(), ": no such object");
+    auto ignore = [](const std::string&, const std::string&) {};
+    if (info->type == H5O_TYPE_DATASET) {
+      hdf5_dataset d = detail::open_dataset(file, where.file.string(), where.object);
+      return h5::read_attributes(d.id, ignore);
+    }
+    H5::Group group = h5::checked(where.str() + ": cannot open group",
+                                  [&] { return file.openGroup(where.object); });
+    return h5::read_attributes(group, ignore);
+  } catch (const H5::Exception& e) {
+    h5::rethrow(e, where.str());
+  }
+}
+
 }  // namespace chunkarr

@@ -5,8 +5,6 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <chrono>
-#include <ctime>
 #include <mutex>
 #include <set>
 
@@ -19,6 +17,7 @@
 #include "chunkarr/store/location.hpp"
 #include "chunkarr/version.hpp"
 #include "chunkarr/zarr/group.hpp"
+#include "chunkarr/zarr/provenance.hpp"
 #include "pipeline/manifest.hpp"
 
 namespace chunkarr {
@@ -29,15 +28,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* partial_tag = ".chunkarr-partial";
-
-std::string utc_now() {
-  const std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return text;
-}
 
 std::string chunk_name(const shape_t& index) {
   if (index.empty()) return "0";
@@ -52,14 +42,6 @@ value_stamp stat_stamp(const fs::path& file) {
   return {true, static_cast<std::uint64_t>(st.st_size),
           static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec,
           static_cast<std::uint64_t>(st.st_ino)};
-}
-
-// A local path as an absolute one (relative paths name the same input from any directory).
-std::string absolute_location(const std::string& text) {
-  if (text.find("://") != std::string::npos) return text;
-  std::error_code ec;
-  const fs::path p = fs::weakly_canonical(fs::absolute(text, ec), ec);
-  return ec ? text : p.string();
 }
 
 // An input of the expression, with what digesting its chunks needs.
@@ -657,19 +639,11 @@ zarr_array store(const array& a, const fs::path& path, const store_options& opti
 
 void record_provenance(const zarr_array& out, const std::string& operation,
                        const std::vector<std::pair<std::string, std::string>>& inputs) {
-  nlohmann::json ins = nlohmann::json::array();
-  for (const auto& [name, where] : inputs)
-    ins.push_back({{"name", name}, {"location", absolute_location(where)}});
   const array_metadata& m = out.metadata();
-  write_provenance(out, {{"version", version()},
-                         {"expression", operation},
-                         {"inputs", ins},
-                         {"options",
-                          {{"dtype", m.dtype.typestr()},
-                           {"codec", m.compressor ? m.compressor->spec() : "none"},
-                           {"chunks", m.chunks}}},
-                         {"created", utc_now()},
-                         {"complete", true}});
+  write_provenance(out, provenance_record(operation, inputs,
+                                          {{"dtype", m.dtype.typestr()},
+                                           {"codec", m.compressor ? m.compressor->spec() : "none"},
+                                           {"chunks", m.chunks}}));
 }
 
 store_report store_status(const array& a, const fs::path& path, const store_options& options) {
@@ -686,7 +660,80 @@ store_report store_status(const array& a, const fs::path& path, const store_opti
   return report;
 }
 
+namespace {
+
+// An output `copy` or `convert` made (no manifest: no digests): compared with its recorded
+// source, value for value (NaN equal to NaN), chunk by chunk of the output.
+verify_report verify_against_source(const array& out, const nlohmann::json& p,
+                                    const std::string& shown, const verify_options& options) {
+  const std::string operation = p.value("expression", "");
+  if (options.digests_only) {
+    throw_error<format_error>(shown, ": made by ", operation,
+                              ", which records no digests: verify it without --digests (against "
+                              "its source)");
+  }
+  const nlohmann::json& inputs = p.at("inputs");
+  if (!inputs.is_array() || inputs.size() != 1 || !inputs[0].contains("location")) {
+    throw_error<format_error>(shown, ": its provenance names no source");
+  }
+  const std::string source = inputs[0].at("location").get<std::string>();
+  verify_report report;
+  const array a = open_input(source);
+  if (a.shape() != out.shape() || a.dtype().kind != out.dtype().kind) {
+    report.problem = "its source " + source + " is now " + describe_array(a) + ", not " +
+                     describe_array(out) + " (it changed since the " + operation + ")";
+    return report;
+  }
+  array differs = a != out;
+  if (out.dtype().is_float()) differs = differs & ~(isnan(a) & isnan(out));
+  shape_t chunk(out.ndim());
+  for (std::size_t d = 0; d < chunk.size(); ++d)
+    chunk[d] = out.chunks()[d].empty() ? 1 : out.chunks()[d].front();
+  const chunk_grid grid(out.shape(), chunk);
+  std::mutex mutex;
+  index_t first_bad = -1;
+  compute_chunks(
+      differs, chunk,
+      [&](const box& b, std::span<const std::byte> values) {
+        if (std::all_of(values.begin(), values.end(),
+                        [](std::byte v) { return v == std::byte{0}; }))
+          return;
+        shape_t index(b.ndim());
+        for (std::size_t d = 0; d < index.size(); ++d) index[d] = b.start[d] / chunk[d];
+        const index_t i = grid.linear_index(index);
+        std::lock_guard lock(mutex);
+        if (first_bad < 0 || i < first_bad) first_bad = i;
+      },
+      element_count(chunk), false, options.compute);
+  report.chunks = grid.chunk_count();
+  report.source = source;
+  if (first_bad >= 0) {
+    report.problem = "chunk " + chunk_name(grid.unravel(first_bad)) + ": differs from its source " +
+                     source + " (changed since the " + operation + ", or damaged)";
+    return report;
+  }
+  report.ok = true;
+  return report;
+}
+
+}  // namespace
+
 verify_report verify(const fs::path& path, const verify_options& options) {
+  if (const auto h5 = parse_hdf5_location(path.string())) {  // an HDF5 output of convert
+    const nlohmann::json attrs = hdf5_attributes(*h5);
+    nlohmann::json p;
+    if (attrs.contains("chunkarr") && attrs["chunkarr"].is_string())
+      p = nlohmann::json::parse(attrs["chunkarr"].get<std::string>(), nullptr, false);
+    if (!p.is_object() || !p.contains("inputs")) {
+      throw_error<format_error>(path.string(), ": no chunkarr provenance in its attributes");
+    }
+    if (!p.value("complete", false)) {
+      verify_report incomplete;
+      incomplete.problem = "the output is incomplete";
+      return incomplete;
+    }
+    return verify_against_source(open_hdf5(*h5), p, path.string(), options);
+  }
   const location where = resolve_location(path.string());
   const zarr_array out = zarr_array::open(where.store, where.path);
   const nlohmann::json attrs = out.attributes();
@@ -698,6 +745,11 @@ verify_report verify(const fs::path& path, const verify_options& options) {
   if (!p.value("complete", false)) {
     report.problem = "the output is incomplete (a run did not finish)";
     return report;
+  }
+  if (!p.contains("manifest") && p.contains("inputs")) {  // copy, convert
+    const std::string operation = p.value("expression", "");
+    if (operation == "copy" || operation == "convert")
+      return verify_against_source(from_zarr(out), p, path.string(), options);
   }
   if (where.directory.empty()) {
     throw_error<format_error>(path.string(), ": verify needs a local directory (the manifest)");

@@ -47,7 +47,26 @@ std::string resolved(const fs::path& base, const std::string& location) {
 // its directory tree (the array's win).
 nlohmann::json attributes_of(const std::string& location) {
   nlohmann::json out = nlohmann::json::object();
-  if (parse_hdf5_location(location) || location.find("://") != std::string::npos) return out;
+  auto add = [&out](const nlohmann::json& attrs) {
+    if (!attrs.is_object()) return;
+    for (const auto& item : attrs.items())
+      if (!out.contains(item.key())) out[item.key()] = item.value();
+  };
+  if (const auto h5 = parse_hdf5_location(location)) {
+    // The dataset's, then each group's up to the file's root group.
+    std::string object = h5->object;
+    while (true) {
+      try {
+        add(hdf5_attributes({h5->file, object}));
+      } catch (const error&) {  // unreadable (or no HDF5 support): no names from there
+      }
+      if (object == "/" || object.empty()) break;
+      const std::size_t slash = object.rfind('/');
+      object = slash == 0 || slash == std::string::npos ? "/" : object.substr(0, slash);
+    }
+    return out;
+  }
+  if (location.find("://") != std::string::npos) return out;
   fs::path dir = fs::path(location).lexically_normal();
   if (dir.filename().empty()) dir = dir.parent_path();
   bool first = true;
@@ -56,9 +75,7 @@ nlohmann::json attributes_of(const std::string& location) {
     const bool group = fs::exists(dir / ".zgroup");
     if (!(array && first) && !group) break;
     try {
-      const nlohmann::json attrs = read_attributes(*make_directory_store(dir), "");
-      for (const auto& [key, value] : attrs.items())
-        if (!out.contains(key)) out[key] = value;
+      add(read_attributes(*make_directory_store(dir), ""));
     } catch (const error&) {  // unreadable attributes: no names from there
     }
     first = false;

@@ -10,7 +10,9 @@ void add_verify(CLI::App& app, std::function<void()>& run) {
       "verify",
       "Check an array chunkarr stored: every chunk against the digest recorded when it was "
       "written, then (unless --digests) recompute it from its recorded expression and inputs "
-      "and compare bit for bit. Exit 0 when all agree, 1 naming the first chunk that does not");
+      "and compare bit for bit. An array made by copy or convert (a Zarr array or an HDF5 "
+      "dataset file.h5:/x) is compared with its recorded source, value for value. Exit 0 when "
+      "all agree, 1 naming the first chunk that does not");
   struct options {
     std::string path;
     bool digests = false;
@@ -19,7 +21,9 @@ void add_verify(CLI::App& app, std::function<void()>& run) {
     int progress = 0;
   };
   auto o = std::make_shared<options>();
-  cmd->add_option("PATH", o->path, "A Zarr array written by chunkarr eval -o (or store)")
+  cmd->add_option("PATH", o->path,
+                  "A Zarr array written by chunkarr eval -o, run, copy or convert (or store), or "
+                  "an HDF5 dataset written by convert")
       ->required();
   cmd->add_flag("--digests", o->digests,
                 "Only check the stored chunks against their recorded digests (no recompute)");
@@ -38,8 +42,13 @@ void add_verify(CLI::App& app, std::function<void()>& run) {
       v.compute.cancel = cancel_on_signals();
       const verify_report r = verify(o->path, v);
       if (!r.ok) throw_error<value_error>(o->path, ": ", r.problem);
-      std::cout << o->path << ": " << r.chunks << " chunks match their digests"
-                << (o->digests ? "" : " and recompute to the same bits") << "\n";
+      if (!r.source.empty()) {
+        std::cout << o->path << ": " << r.chunks << " chunks equal their source " << r.source
+                  << "\n";
+      } else {
+        std::cout << o->path << ": " << r.chunks << " chunks match their digests"
+                  << (o->digests ? "" : " and recompute to the same bits") << "\n";
+      }
     };
   });
 }

@@ -9,7 +9,9 @@
 // `convert` copies a dataset or a whole group tree between HDF5 and Zarr, streaming under the
 // memory limit through the same executor as `store`. Its destination appears only when
 // complete: a Zarr destination is written under a temporary name and renamed into place, an
-// HDF5 file is written as a temporary file and renamed.
+// HDF5 file is written as a temporary file and renamed. Each array it writes records its
+// provenance (zarr/provenance.hpp): under `chunkarr` in a Zarr array's `.zattrs`, as JSON text
+// in an HDF5 dataset's `chunkarr` attribute.
 #pragma once
 
 #include <filesystem>
@@ -67,6 +69,10 @@ struct hdf5_entry {
 };
 /// The object at `where` and, for a group, everything under it, depth first in name order.
 std::vector<hdf5_entry> list_hdf5(const hdf5_location& where);
+
+/// The attributes of the object at `where` (a group or a dataset) as JSON, as `convert` writes
+/// them (what JSON cannot hold left out), without listing what is under a group.
+nlohmann::json hdf5_attributes(const hdf5_location& where);
 
 struct convert_options {
   shape_t chunks;                 // chunk shape of every output array; empty: automatic

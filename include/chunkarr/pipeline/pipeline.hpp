@@ -98,6 +98,7 @@ struct verify_report {
   bool ok = false;
   index_t chunks = 0;   // checked
   std::string problem;  // the first difference: "chunk 3.0: values differ from its recorded digest"
+  std::string source;   // an output of copy or convert: the source it was compared with
 };
 
 struct verify_options {
@@ -111,8 +112,10 @@ struct verify_options {
 
 /// Checks an output `store` wrote: that it is complete, that each chunk's values match the
 /// digest recorded for them, and (unless digests_only) that recomputing its expression from its
-/// recorded inputs gives the same bits, chunk for chunk. Throws format_error when the output
-/// has no provenance.
+/// recorded inputs gives the same bits, chunk for chunk. An output of `copy` or `convert` (no
+/// manifest; a Zarr array, or an HDF5 dataset `file.h5:/x`) is compared with its recorded
+/// source value for value (NaN equals NaN), chunk by chunk. Throws format_error when the
+/// output has no provenance.
 verify_report verify(const std::filesystem::path& path, const verify_options& options = {});
 
 }  // namespace chunkarr

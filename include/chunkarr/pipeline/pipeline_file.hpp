@@ -17,8 +17,9 @@
 // each an incremental store: a step whose inputs did not change is up to date and computes
 // nothing, and within a step only the chunks whose input chunks changed are computed. Relative
 // paths are relative to the pipeline file. `{NAME}` in an output is the attribute NAME of the
-// step's inputs (a Zarr input's own `.zattrs`, then its groups' up the directory tree; a step
-// passes on its inputs'; HDF5 inputs give none yet): outputs named by experiment and date.
+// step's inputs (a Zarr input's own `.zattrs`, then its groups' up the directory tree; an HDF5
+// dataset's own attributes, then its groups' up to the file's root; a step passes on its
+// inputs'): outputs named by experiment and date.
 #pragma once
 
 #include <filesystem>
