@@ -2,7 +2,10 @@
 // (include/chunkarr/pipeline/pipeline.hpp says what they promise; manifest.hpp the format.)
 #include "chunkarr/pipeline/pipeline.hpp"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <mutex>
@@ -462,6 +465,54 @@ std::vector<shape_t> stale_chunks(const manifest& m, const chunk_grid& grid, con
 
 // A store to a local directory: staged (or, incremental, in a partial array of a fixed name),
 // observed, and finished with provenance and a compacted manifest.
+// One incremental writer of an output at a time: an exclusive flock on the directory being
+// worked on (the output, or its partial directory; the lock stays with the directory when it
+// is renamed, and ends with the process, however it ends).
+class writer_lock {
+ public:
+  writer_lock() = default;
+  writer_lock(const writer_lock&) = delete;
+  writer_lock& operator=(const writer_lock&) = delete;
+  ~writer_lock() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  // Locks `dir`, for writing `target`; throws io_error when another process holds it, or when
+  // `dir` was replaced while it was being locked.
+  void lock(const fs::path& dir, const fs::path& target) {
+    struct stat held {
+    }, now{};
+    if (fd_ >= 0 && ::fstat(fd_, &held) == 0 && ::stat(dir.c_str(), &now) == 0 &&
+        held.st_ino == now.st_ino && held.st_dev == now.st_dev) {
+      return;  // held already (a lock of another open file would conflict with it)
+    }
+    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+      throw_error<io_error>("cannot open ", dir.string(), ": ", std::strerror(errno));
+    }
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      const int err = errno;
+      ::close(fd);
+      if (err == EWOULDBLOCK) {
+        throw_error<io_error>(target.string(), ": another chunkarr is writing it now (",
+                              dir.string(), " is locked); run again when it has finished");
+      }
+      throw_error<io_error>("cannot lock ", dir.string(), ": ", std::strerror(err));
+    }
+    if (::fstat(fd, &held) != 0 || ::stat(dir.c_str(), &now) != 0 || held.st_ino != now.st_ino ||
+        held.st_dev != now.st_dev) {
+      ::close(fd);
+      throw_error<io_error>(target.string(), ": another chunkarr wrote it meanwhile (",
+                            dir.string(), " was replaced); run again");
+    }
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
 std::optional<zarr_array> store_local(const array& a, const fs::path& target, const location& where,
                                       const store_options& options, store_report* status) {
   const array_metadata meta = output_metadata(a, options, target.string());
@@ -479,6 +530,13 @@ std::optional<zarr_array> store_local(const array& a, const fs::path& target, co
   std::error_code ec;
   std::optional<manifest> old;  // the records a run can keep
   bool in_place = false;        // working in `partial` as it is (resume, update)
+  writer_lock lock;             // held until the commit
+  if (options.incremental && !dry) {
+    if (fs::is_directory(fs::symlink_status(partial, ec)))
+      lock.lock(partial, target);
+    else if (fs::is_directory(fs::symlink_status(target, ec)))
+      lock.lock(target, target);
+  }
   if (options.incremental) {
     if (fs::exists(fs::symlink_status(partial, ec))) {
       old = load_manifest(partial / manifest_name);
@@ -552,10 +610,12 @@ std::optional<zarr_array> store_local(const array& a, const fs::path& target, co
   }
 
   std::unique_ptr<staged_directory> staging;
-  if (options.incremental)
+  if (options.incremental) {
     staging = std::make_unique<staged_directory>(target, true, partial);
-  else
+    lock.lock(staging->path(), target);  // the same directory again, or a new one
+  } else {
     staging = std::make_unique<staged_directory>(target, options.overwrite);
+  }
   const std::shared_ptr<kvstore> dir = make_durable_directory_store(staging->path());
   const zarr_array out = in_place ? zarr_array::open(dir, "") : zarr_array::create(dir, "", meta);
   if (in_place) {  // marked unfinished until the commit

@@ -14,7 +14,10 @@
 // expression, dtype, codec, chunking or version recomputes everything. Chunks are written in
 // place under a name that no reader takes for the output (`OUT.chunkarr-partial`), recorded in
 // the manifest as each completes, and moved to `OUT` when all are: a run that is killed leaves
-// the partial array, and the next run computes only the chunks it has not recorded.
+// the partial array, and the next run computes only the chunks it has not recorded. One
+// incremental writer of an output at a time: each holds a lock (flock) on the directory it
+// works in until it commits, and another fails at once naming it (a killed writer's lock ends
+// with it).
 #pragma once
 
 #include <filesystem>
