@@ -56,12 +56,34 @@ def timed(cmd, work):
         return elapsed, int(f.read().split()[-1]) / 1024, p.stdout
 
 
+HDF5_FILTERS = {
+    None: {},
+    "gzip": {"compression": "gzip", "compression_opts": 4, "shuffle": True},
+    "lzf": {"compression": "lzf", "shuffle": True},
+}
+
+
+def settle():
+    """Before a timed run: the write-back of earlier runs done (sync) and, where allowed (root),
+    the page cache dropped, so that each run starts from the same state. On a virtual machine a
+    run that writes while earlier output fills the page cache can take twice the system time.
+    Returns whether the cache was dropped."""
+    os.sync()
+    try:
+        with open("/proc/sys/vm/drop_caches", "w") as f:
+            f.write("1\n")
+        return True
+    except OSError:
+        return False
+
+
 def make_hdf5(src, dst, compression=None, chunks=(256, 8192)):
     """The values of the Zarr array `src` as dataset /a of a new HDF5 file (h5py), in
-    `chunks`, uncompressed or with `compression` ("gzip": level 4 + shuffle)."""
+    `chunks`, uncompressed or with `compression` ("gzip": level 4 + shuffle; "lzf": h5py's LZF
+    + shuffle)."""
     import h5py
     a = zarr.open(src, mode="r")
-    kw = {"compression": "gzip", "compression_opts": 4, "shuffle": True} if compression else {}
+    kw = HDF5_FILTERS[compression]
     with h5py.File(dst, "w") as f:
         d = f.create_dataset("a", shape=a.shape, dtype=a.dtype, chunks=chunks, **kw)
         step = chunks[0]

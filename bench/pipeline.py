@@ -34,18 +34,12 @@ import tempfile
 import numpy as np
 import zarr
 
-from common import make_data, timed as timed_run
+from common import make_data, settle, timed as timed_run
 
 
 def timed(cmd, work):
-    """common.timed from a settled machine: synced, and the page cache dropped when allowed."""
-    os.sync()
-    try:
-        with open("/proc/sys/vm/drop_caches", "w") as f:
-            f.write("1\n")
-        DROPPED[0] = True
-    except OSError:
-        pass
+    """common.timed from a settled machine (common.settle)."""
+    DROPPED[0] = settle()
     return timed_run(cmd, work)
 
 

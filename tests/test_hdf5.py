@@ -32,6 +32,9 @@ LAYOUTS = [
                   "fletcher32": True}),
     ("fletcher_only", {"chunks": (7, 3), "fletcher32": True}),
     ("size1_chunks", {"chunks": (1, 1), "compression": "gzip"}),
+    ("lzf", {"chunks": (4, 5), "compression": "lzf"}),  # h5py's own filter, liblzf here
+    ("shuffle_lzf_fletcher", {"chunks": (3, 7), "compression": "lzf", "shuffle": True,
+                              "fletcher32": True}),
 ]
 
 
@@ -394,20 +397,55 @@ class Errors(TempDirCase):
             f.create_dataset("compound", data=np.zeros(2, dtype=[("a", "i4"), ("b", "f8")]))
             f.create_dataset("vlen", data=np.array(["x", "yz"], dtype=h5py.string_dtype()))
             f.create_dataset("half", data=np.arange(4, dtype="f2"))
-            f.create_dataset("lzf", data=np.arange(100, dtype="i4"), chunks=(10,),
-                             compression="lzf")
+            # A filter no library here decodes (Zstd's plugin id), its chunk written raw.
+            d = f.create_dataset("zstd", shape=(10,), chunks=(5,), dtype="i4", compression=32015,
+                                 allow_unknown_filter=True)
+            d.id.write_direct_chunk((0,), b"not decoded", filter_mask=0)
         self.assert_error(["convert", src, self.path("m.zarr")], 1, "mixed.h5:/compound",
                           "compound")
         self.assertFalse(os.path.exists(self.path("m.zarr")))
         p = run("convert", src, self.path("m.zarr"), "--skip-unsupported")
-        for name in ("/strings", "/compound", "/vlen", "/half", "/lzf"):
+        for name in ("/strings", "/compound", "/vlen", "/half", "/zstd"):
             self.assertIn(f"mixed.h5:{name}: skipped", p.stderr)
-        self.assertIn("not available", p.stderr)  # lzf is an h5py plugin, not in libhdf5
+        self.assertIn("(id 32015) is not available", p.stderr)
         z = zarr.open_group(self.path("m.zarr"), mode="r")
         self.assertEqual(sorted(z.array_keys()), ["ok"])
         self.assert_error(["cat", src + ":/half"], 1, "/half", "float16")
-        self.assert_error(["eval", "-i", f"a={src}:/lzf", "--", "a.sum()"], 1, "/lzf",
+        self.assert_error(["eval", "-i", f"a={src}:/zstd", "--", "a.sum()"], 1, "/zstd",
                           "not available")
+
+    def test_lzf_chunks(self):
+        # h5py's LZF: chunks it could not compress are stored as they are (the filter skipped
+        # in the chunk's mask); a corrupt chunk is an error naming it, never wrong values.
+        src = self.path("lzf.h5")
+        rng = np.random.default_rng(4)
+        noise = rng.random((30, 40))  # LZF cannot shrink these: stored unfiltered
+        ramp = np.arange(1200, dtype="i8").reshape(30, 40)
+        with h5py.File(src, "w") as f:
+            f.create_dataset("noise", data=noise, chunks=(7, 9), compression="lzf")
+            f.create_dataset("ramp", data=ramp, chunks=(7, 9), compression="lzf", shuffle=True)
+            bad = f.create_dataset("bad", data=ramp, chunks=(10, 40), compression="lzf")
+            bad.id.write_direct_chunk((10, 0), b"\xff\xff\xff\xff not lzf", filter_mask=0)
+        with h5py.File(src, "r") as f:  # the case this covers: LZF skipped in noise's chunks
+            self.assertEqual(f["noise"].id.get_chunk_info(0).filter_mask, 1)
+            self.assertEqual(f["ramp"].id.get_chunk_info(0).filter_mask, 0)
+        info = run("info", src).stdout
+        self.assertIn("shuffle+lzf", info)
+        self.assertNotIn("not available", info)
+        dst = self.path("lzf.zarr")
+        p = run("convert", src, dst, "--skip-unsupported", check=False)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("lzf.h5:/bad chunk (1, 0): lzf: corrupt chunk", p.stderr)
+        self.assertFalse(os.path.exists(dst))
+        with h5py.File(src, "r+") as f:
+            del f["bad"]
+        run("convert", src, dst)
+        z = zarr.open_group(dst, mode="r")
+        np.testing.assert_array_equal(z["noise"][...], noise)
+        np.testing.assert_array_equal(z["ramp"][...], ramp)
+        self.assertEqual(cat_json(src + ":/noise")["data"], noise.ravel().tolist())
+        got = run("eval", "-i", f"a={src}:/ramp", "--json", "--", "a.sum(axis=0)").stdout
+        self.assertEqual(json.loads(got)["data"], ramp.sum(axis=0).tolist())
 
     def test_names_zarr_cannot_hold_are_refused_or_skipped(self):
         src = self.path("names.h5")

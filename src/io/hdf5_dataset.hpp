@@ -12,6 +12,9 @@
 
 namespace chunkarr::detail {
 
+/// h5py's LZF filter: not in libhdf5, decoded by chunkarr (liblzf) from raw chunks.
+inline constexpr H5Z_filter_t lzf_filter_id = 32000;
+
 /// Everything chunkarr needs to know about a dataset, read once when it is opened.
 struct hdf5_dataset {
   H5::DataSet id;     // keeps the file open while the dataset is in use; copies share it
@@ -30,7 +33,8 @@ struct hdf5_dataset {
   /// Why chunkarr cannot read it ("" when it can): a non-numeric type, a filter that is not
   /// available, a virtual layout.
   std::string unsupported() const;
-  /// Whether the stored chunks can be read raw and decoded by chunkarr.
+  /// Whether the stored chunks can be read raw and decoded by chunkarr (deflate, shuffle,
+  /// Fletcher-32, LZF).
   bool raw_chunks() const;
 };
 

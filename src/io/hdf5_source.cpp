@@ -1,6 +1,10 @@
 // Reading HDF5: datasets as lazy sources (raw chunks decoded in parallel), listing.
+#include <lzf.h>
+
+#include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <map>
 
 #include <nlohmann/json.hpp>
@@ -23,7 +27,7 @@ std::string hdf5_dataset::unsupported() const {
   if (!type.type) return type.unsupported;
   if (layout == "virtual") return "virtual datasets are not supported";
   for (const h5::filter& f : filters) {
-    if (!f.available)
+    if (!f.available && !(f.id == lzf_filter_id && raw_chunks()))
       return "filter '" + f.name + "' (id " + std::to_string(f.id) + ") is not available";
   }
   return "";
@@ -32,7 +36,8 @@ std::string hdf5_dataset::unsupported() const {
 bool hdf5_dataset::raw_chunks() const {
   if (layout != "chunked") return false;
   for (const h5::filter& f : filters) {
-    if (f.id != H5Z_FILTER_DEFLATE && f.id != H5Z_FILTER_SHUFFLE && f.id != H5Z_FILTER_FLETCHER32)
+    if (f.id != H5Z_FILTER_DEFLATE && f.id != H5Z_FILTER_SHUFFLE && f.id != H5Z_FILTER_FLETCHER32 &&
+        f.id != lzf_filter_id)
       return false;
   }
   return true;
@@ -212,8 +217,8 @@ class hdf5_source final : public chunk_source {
         if (stored_sum != sum && stored_sum != reversed)
           throw_error<codec_error>(key, ": Fletcher-32 checksum mismatch (corrupt chunk)");
         data = data.first(n);
-      } else if (flt.id == H5Z_FILTER_DEFLATE) {
-        // The next stage's input: the chunk itself when deflate is the first filter.
+      } else if (flt.id == H5Z_FILTER_DEFLATE || flt.id == lzf_filter_id) {
+        // The next stage's input: the chunk itself when this is the first filter applied.
         const bool last = f == 0 || [&] {
           for (std::size_t g = 0; g < f; ++g)
             if (!(filters & (1u << g))) return false;
@@ -226,10 +231,34 @@ class hdf5_source final : public chunk_source {
           scratch.resize(chunk.size());
           target = scratch;
         }
-        try {
-          zlib_->decode(data, target);
-        } catch (const codec_error& e) {
-          throw_error<codec_error>(key, ": deflate: ", e.what());
+        if (flt.id == lzf_filter_id) {
+          // h5py's LZF: the bare LZF stream of the whole chunk (no header).
+          if (data.data() == target.data()) {  // a second compressor decoded into scratch
+            throw_error<codec_error>(key,
+                                     ": LZF after another compression filter is not "
+                                     "supported");
+          }
+          const unsigned n =
+              data.size() > std::numeric_limits<unsigned>::max()
+                  ? 0
+                  : lzf_decompress(data.data(), static_cast<unsigned>(data.size()), target.data(),
+                                   static_cast<unsigned>(target.size()));
+          if (n != target.size()) {
+            throw_error<codec_error>(
+                key, ": lzf: corrupt chunk (",
+                n == 0 ? (errno == E2BIG ? "it decodes to more than the chunk's " +
+                                               std::to_string(target.size()) + " bytes"
+                                         : std::string("not an LZF stream"))
+                       : "it decodes to " + std::to_string(n) + " bytes, not " +
+                             std::to_string(target.size()),
+                ")");
+          }
+        } else {
+          try {
+            zlib_->decode(data, target);
+          } catch (const codec_error& e) {
+            throw_error<codec_error>(key, ": deflate: ", e.what());
+          }
         }
         data = target;
         in_chunk = last;
@@ -355,7 +384,8 @@ void list_into(const H5::H5File& file, const std::string& file_name, const std::
                                                          : f.name;
       if (f.id == H5Z_FILTER_DEFLATE && !f.values.empty())
         name += "(" + std::to_string(f.values[0]) + ")";
-      if (!f.available) name += " (not available)";
+      if (!f.available && !(f.id == detail::lzf_filter_id && d.raw_chunks()))
+        name += " (not available)";
       e.filters.push_back(name);
     }
     e.stored_bytes = d.stored_bytes;
