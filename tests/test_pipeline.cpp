@@ -93,6 +93,11 @@ TEST_CASE("expression_digest: equal for one computation however it is built, els
   CHECK(canonical_expression("mean(a, axis = (0,1))") == "mean(a, axis=(0, 1))");
   CHECK(canonical_expression("clip(x, 0,. 25)") == "clip(x, 0,. 25)");  // not 0, .25
   CHECK(canonical_expression("a < = b") == "a < =b");                   // not <=
+  CHECK(canonical_expression("x= ==u") == "x= == u");  // not "x===u", read "==" "=" again
+  for (const char* text : {"x= ==u", "a* **b", "a/ //b", "ump<<rod(y)==u 1:).sqx=X(>=x= ==um"}) {
+    const std::string once = canonical_expression(text);
+    CHECK(canonical_expression(once) == once);
+  }
   CHECK(canonical_expression("a.astype(\"f4\")") == "a.astype('f4')");
   CHECK(expression_names("a + mean(b, axis=0).T + np.pi") == std::vector<std::string>{"a", "b"});
 }

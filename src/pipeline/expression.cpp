@@ -2208,9 +2208,11 @@ std::string canonical_expression(const std::string& text) {
       };
       if ((is_op(previous, ".") && number(&t)) || (is_op(&t, ".") && number(previous)))
         space = true;
-      // Nor may two operators join into another ("< =" is not "<=").
-      if (previous->kind == tok::op && t.kind == tok::op) {
-        const std::string joined = previous->text + t.text;
+      // Nor may two operators join into another ("< =" is not "<=", "= ==" is not "== =").
+      // Operators are read greedily, two characters at most: a one-character operator joins
+      // the next one's first character when the two make an operator.
+      if (previous->kind == tok::op && t.kind == tok::op && previous->text.size() == 1) {
+        const std::string joined = previous->text + t.text.front();
         for (const char* two : {"**", "//", "<=", ">=", "==", "!="})
           if (joined == two) space = true;
       }
