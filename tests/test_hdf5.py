@@ -389,6 +389,97 @@ class Errors(TempDirCase):
         self.assert_error(["convert", good, self.path("u.zarr"), "--codec", "bogus"], 2)
         self.assert_error(["convert", good, self.path("u.h5")], 1, "both sides are HDF5")
 
+    def test_bitfields_read_as_unsigned_integers(self):
+        # PyTables stores boolean columns as 8-bit bitfields; h5py reads any bitfield as the
+        # unsigned integer of its width, and so does chunkarr (raw chunks and H5Dread alike).
+        src = self.path("bits.h5")
+        rng = np.random.default_rng(6)
+        cases = {  # name: (file type, values, chunks or None, gzip)
+            "b8": (h5py.h5t.STD_B8LE, rng.integers(0, 256, size=(9, 11)).astype("u1"), None,
+                   False),
+            "b16be": (h5py.h5t.STD_B16BE, rng.integers(0, 2**16, size=(9, 11)).astype("u2"),
+                      (4, 5), True),
+            "b32": (h5py.h5t.STD_B32LE, rng.integers(0, 2**32, size=(13,)).astype("u4"), (5,),
+                    False),
+            "b64be": (h5py.h5t.STD_B64BE, rng.integers(0, 2**63, size=(6,)).astype("u8"), None,
+                      False),
+        }
+        with h5py.File(src, "w") as f:
+            for name, (ftype, values, chunks, gzip) in cases.items():
+                dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+                if chunks:
+                    dcpl.set_chunk(chunks)
+                    if gzip:
+                        dcpl.set_deflate(4)
+                space = h5py.h5s.create_simple(values.shape)
+                d = h5py.h5d.create(f.id, name.encode(), ftype, space, dcpl=dcpl)
+                native = {1: h5py.h5t.NATIVE_B8, 2: h5py.h5t.NATIVE_B16, 4: h5py.h5t.NATIVE_B32,
+                          8: h5py.h5t.NATIVE_B64}[values.itemsize]
+                d.write(h5py.h5s.ALL, h5py.h5s.ALL, values, mtype=native)
+        with h5py.File(src, "r") as f:  # the reference: h5py's reading
+            want = {name: f[name][...] for name in cases}
+        info = run("info", src).stdout
+        self.assertNotIn("unsupported", info)
+        self.assertIn("b16be  (9, 11) uint16", info)
+        self.assertIn("b64be  (6,) uint64", info)
+        dst = self.path("bits.zarr")
+        run("convert", src, dst)
+        z = zarr.open_group(dst, mode="r")
+        for name, values in want.items():
+            self.assertEqual((z[name].dtype.kind, z[name].dtype.itemsize),
+                             ("u", values.dtype.itemsize), name)
+            np.testing.assert_array_equal(z[name][...], values, err_msg=name)
+            np.testing.assert_array_equal(cases[name][1], values, err_msg=name)
+            got = cat_json(f"{src}:/{name}")["data"]
+            self.assertEqual(got, values.ravel().tolist(), name)
+
+    def test_dimension_scales_become_xarray_dimensions(self):
+        # A netCDF-4 file (netCDF4-python): its dimensions are HDF5 dimension scales, which
+        # become _ARRAY_DIMENSIONS, so xarray opens the Zarr with the file's coordinates.
+        import netCDF4
+        import xarray as xr
+        src = self.path("climate.nc")
+        rng = np.random.default_rng(8)
+        temp = (rng.normal(280, 10, size=(4, 3, 5))).astype("f4")
+        with netCDF4.Dataset(src, "w") as nc:
+            nc.createDimension("time", 4)
+            nc.createDimension("lat", 3)
+            nc.createDimension("lon", 5)  # a dimension with no variable
+            t = nc.createVariable("time", "f8", ("time",))
+            t[:] = np.arange(4) * 6.0
+            t.units = "hours since 2026-01-01"
+            nc.createVariable("lat", "f4", ("lat",))[:] = [10, 20, 30]
+            v = nc.createVariable("temp", "f4", ("time", "lat", "lon"), zlib=True,
+                                  chunksizes=(2, 3, 5))
+            v[:] = temp
+            v.units = "K"
+        dst = self.path("climate.zarr")
+        p = run("convert", src, dst)
+        self.assertNotIn("DIMENSION_LIST", p.stderr)
+        self.assertNotIn("REFERENCE_LIST", p.stderr)
+        z = zarr.open_group(dst, mode="r")
+        self.assertEqual(z["temp"].attrs["_ARRAY_DIMENSIONS"], ["time", "lat", "lon"])
+        self.assertEqual(z["time"].attrs["_ARRAY_DIMENSIONS"], ["time"])
+        self.assertEqual(sorted(z.array_keys()), ["lat", "temp", "time"])  # no array for lon
+        with xr.open_dataset(src, engine="netcdf4") as want:
+            got = xr.open_zarr(dst, consolidated=False)
+            self.assertEqual(dict(got.sizes), {"time": 4, "lat": 3, "lon": 5})
+            xr.testing.assert_equal(got.load(), want.load())
+        # h5py's own dimension scales, on a plain HDF5 file: an axis without one gets none.
+        src2 = self.path("scales.h5")
+        with h5py.File(src2, "w") as f:
+            f["x"] = np.arange(6.0)
+            f["x"].make_scale("x")
+            f["data"] = np.zeros((6, 2))
+            f["data"].dims[0].attach_scale(f["x"])
+            f["other"] = np.ones((6,))
+            f["other"].dims[0].attach_scale(f["x"])
+        run("convert", src2, self.path("scales.zarr"))
+        z = zarr.open_group(self.path("scales.zarr"), mode="r")
+        self.assertEqual(z["other"].attrs["_ARRAY_DIMENSIONS"], ["x"])
+        self.assertEqual(z["x"].attrs["_ARRAY_DIMENSIONS"], ["x"])
+        self.assertNotIn("_ARRAY_DIMENSIONS", z["data"].attrs)  # axis 1 has no scale
+
     def test_unsupported_datasets(self):
         src = self.path("mixed.h5")
         with h5py.File(src, "w") as f:

@@ -1,9 +1,11 @@
 // chunkarr::convert: HDF5 -> Zarr and Zarr -> HDF5, streaming through the executor.
+#include <hdf5_hl.h>  // H5DS: dimension scales
 #include <unistd.h>
 
 #include <atomic>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -63,6 +65,67 @@ fill_value fill_of(const detail::hdf5_dataset& d) {
 }
 
 // ---- HDF5 -> Zarr ------------------------------------------------------------------------
+
+// The last component of an HDF5 path ("/grid/time" -> "time").
+std::string base_name(const std::string& path) {
+  return path.substr(path.rfind('/') + 1);
+}
+
+// The object's path in its file, as HDF5 names it (H5Iget_name; "" when it has none).
+std::string object_name(hid_t id) {
+  const ssize_t n = H5Iget_name(id, nullptr, 0);
+  if (n <= 0) return "";
+  std::string name(static_cast<std::size_t>(n) + 1, '\0');
+  H5Iget_name(id, name.data(), name.size());
+  name.resize(static_cast<std::size_t>(n));
+  return name;
+}
+
+// The dimension names xarray reads (`_ARRAY_DIMENSIONS`), from HDF5 dimension scales (what
+// netCDF-4 dimensions are): a 1-D scale is named by itself; another dataset by the scale
+// attached to each axis (the first one, by its name in the file). Nothing when an axis has
+// no scale: xarray would take made-up names for real ones.
+std::optional<std::vector<std::string>> dimension_names(hid_t dataset, std::size_t rank) {
+  // H5DS*: the HDF5 high-level library (no C++ wrapper).
+  if (rank == 0) return std::nullopt;
+  if (rank == 1 && H5DSis_scale(dataset) > 0) return std::vector{base_name(object_name(dataset))};
+  std::vector<std::string> names;
+  for (unsigned axis = 0; axis < rank; ++axis) {
+    if (H5DSget_num_scales(dataset, axis) <= 0) return std::nullopt;
+    std::string name;
+    int index = 0;
+    const herr_t found = H5DSiterate_scales(
+        dataset, axis, &index,
+        [](hid_t, unsigned, hid_t scale, void* out) -> herr_t {
+          *static_cast<std::string*>(out) = base_name(object_name(scale));
+          return 1;  // the first scale names the axis
+        },
+        &name);
+    if (found <= 0 || name.empty()) {
+      H5::Exception::clearErrorStack();
+      return std::nullopt;
+    }
+    names.push_back(std::move(name));
+  }
+  return names;
+}
+
+// A netCDF-4 dimension that is not a variable: a scale dataset netCDF writes only to have
+// the dimension (no values of its own). Left out: in Zarr the dimension is the name in
+// _ARRAY_DIMENSIONS, and an array of it would be a coordinate xarray does not see in the file.
+bool netcdf_dimension_only(hid_t dataset, const json& attrs) {
+  const auto name = attrs.find("NAME");
+  return name != attrs.end() && name->is_string() &&
+         name->get<std::string>().rfind("This is a netCDF dimension but not a netCDF variable",
+                                        0) == 0 &&
+         H5DSis_scale(dataset) > 0;
+}
+
+// What HDF5 keeps of dimension scales in attributes (references; _ARRAY_DIMENSIONS says the
+// same for Zarr readers).
+bool dimension_scale_attribute(const std::string& name) {
+  return name == "DIMENSION_LIST" || name == "REFERENCE_LIST";
+}
 
 // Why an HDF5 name cannot be a Zarr node's name ("" when it can).
 std::string unrepresentable_name(const std::string& name) {
@@ -229,7 +292,10 @@ class to_zarr {
       return;
     }
     detail::hdf5_dataset d = detail::open_dataset(file_, src_.file.string(), path);
-    const json attrs = h5::read_attributes(d.id, skipped_attribute(path));
+    json attrs = h5::read_attributes(d.id, skipped_attribute(path));
+    if (netcdf_dimension_only(d.id.getId(), attrs)) return;
+    if (const auto dims = dimension_names(d.id.getId(), d.extent.shape.size()))
+      attrs["_ARRAY_DIMENSIONS"] = *dims;
     array_metadata meta;
     meta.shape = d.extent.shape;
     meta.dtype = *d.type.type;  // the file's own byte order
@@ -261,6 +327,7 @@ class to_zarr {
   std::function<void(const std::string&, const std::string&)> skipped_attribute(
       const std::string& path) {
     return [this, path](const std::string& name, const std::string& reason) {
+      if (dimension_scale_attribute(name)) return;
       warn(o_, src_.file.string() + ":" + path + ": attribute '" + name + "' skipped: " + reason);
     };
   }

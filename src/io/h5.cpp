@@ -187,6 +187,21 @@ type_info classify(const H5::DataType& type) {
                         order == H5T_ORDER_BE ? byte_order::big : byte_order::little};
       return info;
     }
+    case H5T_BITFIELD: {
+      // As h5py reads them: unsigned integers of the same width (PyTables' boolean columns).
+      const std::size_t size = type.getSize();
+      const H5T_order_t order = as<H5::IntType>(type).getOrder();
+      info.name = "bitfield (" + std::to_string(size * 8) + "-bit)" + order_name(order);
+      const scalar_kind kinds[] = {scalar_kind::uint8, scalar_kind::uint16, scalar_kind::uint32,
+                                   scalar_kind::uint64};
+      const int k = size == 1 ? 0 : size == 2 ? 1 : size == 4 ? 2 : size == 8 ? 3 : -1;
+      if (k < 0) {
+        info.unsupported = "a " + std::to_string(size) + "-byte bitfield type";
+        return info;
+      }
+      info.type = dtype{kinds[k], order == H5T_ORDER_BE ? byte_order::big : byte_order::little};
+      return info;
+    }
     case H5T_STRING:
       info.name = type.isVariableStr() ? "variable-length string" : "fixed-length string";
       info.unsupported = std::string("strings (") + info.name + ") are not numeric";
@@ -203,7 +218,6 @@ type_info classify(const H5::DataType& type) {
           {H5T_REFERENCE, "reference", "references are not numeric"},
           {H5T_TIME, "time", "HDF5 time types are not supported"},
           {H5T_OPAQUE, "opaque", "opaque types are not supported"},
-          {H5T_BITFIELD, "bitfield", "bitfield types are not supported"},
           {H5T_ARRAY, "array type", "array element types are not supported"},
       };
       info.name = "unknown type";

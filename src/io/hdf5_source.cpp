@@ -82,8 +82,11 @@ hdf5_dataset open_dataset(const H5::H5File& file, const std::string& file_name,
     d.stored_bytes = static_cast<index_t>(d.id.getStorageSize());
     if (d.type.type) {
       // An enum (not h5py's bool) is read as its integers: HDF5 converts enums by name only.
-      const bool is_enum = !d.type.type->is_bool() && type.getClass() == H5T_ENUM;
-      d.memory_type = is_enum ? h5::native_type(type) : h5::memory_type(d.type.type->kind);
+      // A bitfield is read as a native bitfield (HDF5 converts bitfields only to bitfields),
+      // whose bytes are the unsigned integers chunkarr holds.
+      const bool as_native = (!d.type.type->is_bool() && type.getClass() == H5T_ENUM) ||
+                             type.getClass() == H5T_BITFIELD;
+      d.memory_type = as_native ? h5::native_type(type) : h5::memory_type(d.type.type->kind);
       d.fill.assign(d.type.type->itemsize(), std::byte{0});
       d.fill_defined = dcpl.isFillValueDefined() == H5D_FILL_VALUE_USER_DEFINED;
       if (d.fill_defined) {
