@@ -21,7 +21,8 @@ DTYPES = ["|b1", "|i1", "|u1", "<i2", ">i2", "<u2", ">u2", "<i4", ">i4", "<u4", 
           "<u8", ">u8", "<f4", ">f4", "<f8", ">f8"]
 
 # (name, create_dataset keyword arguments): layouts and the filters chunkarr decodes itself
-# (deflate, shuffle, fletcher32) or leaves to H5Dread (scaleoffset).
+# (deflate, shuffle, fletcher32, LZF); szip and scale-offset, which go through H5Dread, are
+# in test_filters_left_to_libhdf5.
 LAYOUTS = [
     ("contiguous", {}),
     ("compact", {"_compact": True}),
@@ -504,6 +505,38 @@ class Errors(TempDirCase):
         self.assert_error(["cat", src + ":/half"], 1, "/half", "float16")
         self.assert_error(["eval", "-i", f"a={src}:/zstd", "--", "a.sum()"], 1, "/zstd",
                           "not available")
+
+    def test_filters_left_to_libhdf5(self):
+        # szip (libaec here) and scale-offset: read through H5Dread, equal to h5py's
+        # reading (scale-offset of floats is lossy: h5py's values are the reference).
+        src = self.path("hdf5_filters.h5")
+        rng = np.random.default_rng(7)
+        with h5py.File(src, "w") as f:
+            if not h5py.h5z.filter_avail(h5py.h5z.FILTER_SZIP):
+                self.skipTest("this libhdf5 has no szip")
+            for dt in ("<i4", ">i4", "<u2", "<f4", ">f8", "<i8"):
+                f.create_dataset(f"szip{dt[1:]}{'be' if dt[0] == '>' else ''}",
+                                 data=values_for(dt, (23, 17), rng), chunks=(8, 6),
+                                 compression="szip")
+            f.create_dataset("so_int", data=values_for("<i4", (23, 17), rng), chunks=(8, 6),
+                             scaleoffset=0)
+            f.create_dataset("so_float", data=rng.normal(size=(23, 17)), chunks=(8, 6),
+                             scaleoffset=3, compression="gzip", shuffle=True)
+        with h5py.File(src, "r") as f:
+            want = {name: f[name][...] for name in f}
+        dst = self.path("hdf5_filters.zarr")
+        p = run("convert", src, dst, "--skip-unsupported")
+        z = zarr.open_group(dst, mode="r")
+        self.assertNotIn("skipped", p.stderr)
+        self.assertEqual(len(want), 8)
+        for name, values in want.items():
+            np.testing.assert_array_equal(z[name][...], values, err_msg=name)
+            printed = cat_json(f"{src}:/{name}")["data"]  # floats as their shortest text
+            if values.dtype.kind == "f":
+                printed = np.array([float(x) for x in printed], dtype=values.dtype)
+                np.testing.assert_array_equal(printed, values.ravel(), err_msg=name)
+            else:
+                self.assertEqual(printed, values.ravel().tolist(), name)
 
     def test_lzf_chunks(self):
         # h5py's LZF: chunks it could not compress are stored as they are (the filter skipped
