@@ -417,6 +417,9 @@ class Errors(TempDirCase):
                 native = {1: h5py.h5t.NATIVE_B8, 2: h5py.h5t.NATIVE_B16, 4: h5py.h5t.NATIVE_B32,
                           8: h5py.h5t.NATIVE_B64}[values.itemsize]
                 d.write(h5py.h5s.ALL, h5py.h5s.ALL, values, mtype=native)
+                # A bitfield attribute too: read as its unsigned integers.
+                a = h5py.h5a.create(d, b"flags", ftype, h5py.h5s.create_simple((2,)))
+                a.write(values.ravel()[:2].copy(), mtype=native)
         with h5py.File(src, "r") as f:  # the reference: h5py's reading
             want = {name: f[name][...] for name in cases}
         info = run("info", src).stdout
@@ -431,6 +434,7 @@ class Errors(TempDirCase):
                              ("u", values.dtype.itemsize), name)
             np.testing.assert_array_equal(z[name][...], values, err_msg=name)
             np.testing.assert_array_equal(cases[name][1], values, err_msg=name)
+            self.assertEqual(z[name].attrs["flags"], values.ravel()[:2].tolist(), name)
             got = cat_json(f"{src}:/{name}")["data"]
             self.assertEqual(got, values.ravel().tolist(), name)
 
@@ -462,6 +466,8 @@ class Errors(TempDirCase):
         self.assertEqual(z["temp"].attrs["_ARRAY_DIMENSIONS"], ["time", "lat", "lon"])
         self.assertEqual(z["time"].attrs["_ARRAY_DIMENSIONS"], ["time"])
         self.assertEqual(sorted(z.array_keys()), ["lat", "temp", "time"])  # no array for lon
+        run("convert", src + ":/lon", self.path("lon.zarr"))  # asked for alone: converted
+        self.assertEqual(zarr.open(self.path("lon.zarr"), mode="r").shape, (5,))
         with xr.open_dataset(src, engine="netcdf4") as want:
             got = xr.open_zarr(dst, consolidated=False)
             self.assertEqual(dict(got.sizes), {"time": 4, "lat": 3, "lon": 5})

@@ -65,27 +65,34 @@ class Incremental(TempDirCase):
         np.testing.assert_array_equal(got, want)  # bit for bit (NaN-free data)
 
     def test_one_writer_at_a_time(self):
-        # Another writer holds the output (or its partial directory, while it works): a second
-        # one refuses, naming it, and changes nothing; once it is let go, the run goes ahead.
+        # Another writer holds OUT.chunkarr-lock (while it works, whether on the output or on
+        # its partial directory): a second one refuses, naming it, and changes nothing; once it
+        # is let go, the run goes ahead, and the lock file is gone when it ends.
         import fcntl
         out = self.path("out.zarr")
+        lock = out + ".chunkarr-lock"
         self.eval("a * 2", out)
-        for held in (out, out + ".chunkarr-partial"):
-            if held != out:
-                os.rename(out, held)  # a writer's work in progress
-            fd = os.open(held, os.O_RDONLY)
+        self.assertFalse(os.path.exists(lock))
+        for work_in_progress in (False, True):
+            if work_in_progress:
+                os.rename(out, out + ".chunkarr-partial")  # a writer's work in progress
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
                 p = run("eval", "a * 3", "-i", f"a={self.a}", "-o", out, "--incremental",
                         check=False)
                 self.assertEqual(p.returncode, 1, p.stderr)
                 self.assertIn("another chunkarr is writing it now", p.stderr)
-                self.assertIn(os.path.basename(held) + " is locked", p.stderr)
-                self.assertTrue(os.path.isdir(held))
+                self.assertIn("out.zarr.chunkarr-lock is locked", p.stderr)
+                self.assertTrue(os.path.isdir(out + ".chunkarr-partial" if work_in_progress
+                                              else out))
             finally:
                 os.close(fd)
+        # A lock file left by a killed writer is taken over.
+        self.assertTrue(os.path.exists(lock))
         self.assertIn("computed 72 of 72 chunks", self.eval("a * 3", out))
         np.testing.assert_array_equal(zarr.open(out)[:], zarr.open(self.a)[:] * 3)
+        self.assertFalse(os.path.exists(lock))
 
     def test_only_the_chunks_that_read_a_changed_chunk_are_rewritten(self):
         expr = "a * 2 + b"

@@ -182,7 +182,7 @@ class to_zarr {
   // 1000 groups deep quadratic in lookups.
   void plan(const std::string& path, H5O_type_t type, const H5::Group* opened = nullptr) {
     if (type == H5O_TYPE_DATASET) {
-      const detail::hdf5_dataset d = detail::open_dataset(file_, src_.file.string(), path);
+      detail::hdf5_dataset d = detail::open_dataset(file_, src_.file.string(), path);
       std::string why = d.unsupported();
       if (why.empty() && d.extent.null) why = "a null dataspace (no shape)";
       if (!why.empty()) {
@@ -190,6 +190,11 @@ class to_zarr {
           throw_error<type_error>(d.where, ": ", why, " (--skip-unsupported converts the rest)");
         }
         unsupported_[path] = why;
+      } else if (path != src_.object && H5DSis_scale(d.id.getId()) > 0 &&
+                 netcdf_dimension_only(
+                     d.id.getId(),
+                     h5::read_attributes(d.id, [](const std::string&, const std::string&) {}))) {
+        dimension_only_.insert(path);  // left out of a tree (converted when asked for alone)
       } else {
         ++total_;
       }
@@ -292,8 +297,8 @@ class to_zarr {
       return;
     }
     detail::hdf5_dataset d = detail::open_dataset(file_, src_.file.string(), path);
+    if (dimension_only_.count(path)) return;  // see plan
     json attrs = h5::read_attributes(d.id, skipped_attribute(path));
-    if (netcdf_dimension_only(d.id.getId(), attrs)) return;
     if (const auto dims = dimension_names(d.id.getId(), d.extent.shape.size()))
       attrs["_ARRAY_DIMENSIONS"] = *dims;
     array_metadata meta;
@@ -343,6 +348,7 @@ class to_zarr {
   std::set<haddr_t> planned_;
   std::map<std::string, std::string> unsupported_;
   index_t total_ = 0, done_ = 0;
+  std::set<std::string> dimension_only_;  // netCDF dimensions that are no variable
   convert_report report_;
 };
 

@@ -473,7 +473,9 @@ std::optional<json> read_attribute(const H5::Attribute& attr, std::string& reaso
       for (auto v : values) flat.emplace_back(v);
     } else {
       std::vector<std::uint64_t> values(static_cast<std::size_t>(count));
-      const bool read = cls == H5T_ENUM
+      // An enum's base integers, or a bitfield's bytes (HDF5 converts bitfields only to
+      // bitfields): read in the type's own native form.
+      const bool read = cls == H5T_ENUM || cls == H5T_BITFIELD
                             ? read_enum(attr, type, values)
                             : read_into(attr, H5::PredType::NATIVE_UINT64, values.data());
       if (!read) return std::nullopt;

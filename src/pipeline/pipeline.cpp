@@ -465,51 +465,55 @@ std::vector<shape_t> stale_chunks(const manifest& m, const chunk_grid& grid, con
 
 // A store to a local directory: staged (or, incremental, in a partial array of a fixed name),
 // observed, and finished with provenance and a compacted manifest.
-// One incremental writer of an output at a time: an exclusive flock on the directory being
-// worked on (the output, or its partial directory; the lock stays with the directory when it
-// is renamed, and ends with the process, however it ends).
+// One incremental writer of an output at a time: an exclusive flock on `TARGET.chunkarr-lock`,
+// taken before anything is looked at and held until the commit (or the failure), then the file
+// removed. A lock file, not the output's directory: that is renamed and replaced on the way, and
+// a directory cannot be locked where flock is emulated with byte-range locks (NFS). A killed
+// writer's lock ends with it; its file is taken over by the next.
 class writer_lock {
  public:
   writer_lock() = default;
   writer_lock(const writer_lock&) = delete;
   writer_lock& operator=(const writer_lock&) = delete;
   ~writer_lock() {
-    if (fd_ >= 0) ::close(fd_);
+    if (fd_ < 0) return;
+    ::unlink(file_.c_str());  // while held: a writer that opened it meanwhile takes a new one
+    ::close(fd_);
   }
 
-  // Locks `dir`, for writing `target`; throws io_error when another process holds it, or when
-  // `dir` was replaced while it was being locked.
-  void lock(const fs::path& dir, const fs::path& target) {
-    struct stat held {
-    }, now{};
-    if (fd_ >= 0 && ::fstat(fd_, &held) == 0 && ::stat(dir.c_str(), &now) == 0 &&
-        held.st_ino == now.st_ino && held.st_dev == now.st_dev) {
-      return;  // held already (a lock of another open file would conflict with it)
-    }
-    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) {
-      throw_error<io_error>("cannot open ", dir.string(), ": ", std::strerror(errno));
-    }
-    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-      const int err = errno;
-      ::close(fd);
-      if (err == EWOULDBLOCK) {
-        throw_error<io_error>(target.string(), ": another chunkarr is writing it now (",
-                              dir.string(), " is locked); run again when it has finished");
+  // Throws io_error naming `target` when another process writes it.
+  void lock(const fs::path& target) {
+    file_ = target;
+    file_ += ".chunkarr-lock";
+    for (int attempt = 0; attempt < 64; ++attempt) {
+      const int fd = ::open(file_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+      if (fd < 0) {
+        throw_error<io_error>("cannot open ", file_.string(), ": ", std::strerror(errno));
       }
-      throw_error<io_error>("cannot lock ", dir.string(), ": ", std::strerror(err));
+      if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        const int err = errno;
+        ::close(fd);
+        if (err == EWOULDBLOCK) {
+          throw_error<io_error>(target.string(), ": another chunkarr is writing it now (",
+                                file_.string(), " is locked); run again when it has finished");
+        }
+        if (err == ENOLCK || err == ENOSYS || err == EOPNOTSUPP) return;  // no locks here
+        throw_error<io_error>("cannot lock ", file_.string(), ": ", std::strerror(err));
+      }
+      struct stat held {
+      }, now{};
+      if (::fstat(fd, &held) == 0 && ::stat(file_.c_str(), &now) == 0 &&
+          held.st_ino == now.st_ino && held.st_dev == now.st_dev) {
+        fd_ = fd;
+        return;
+      }
+      ::close(fd);  // removed by the writer that held it: the next file is the lock now
     }
-    if (::fstat(fd, &held) != 0 || ::stat(dir.c_str(), &now) != 0 || held.st_ino != now.st_ino ||
-        held.st_dev != now.st_dev) {
-      ::close(fd);
-      throw_error<io_error>(target.string(), ": another chunkarr wrote it meanwhile (",
-                            dir.string(), " was replaced); run again");
-    }
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = fd;
+    throw_error<io_error>("cannot lock ", file_.string(), ": it keeps being replaced");
   }
 
  private:
+  fs::path file_;
   int fd_ = -1;
 };
 
@@ -531,12 +535,7 @@ std::optional<zarr_array> store_local(const array& a, const fs::path& target, co
   std::optional<manifest> old;  // the records a run can keep
   bool in_place = false;        // working in `partial` as it is (resume, update)
   writer_lock lock;             // held until the commit
-  if (options.incremental && !dry) {
-    if (fs::is_directory(fs::symlink_status(partial, ec)))
-      lock.lock(partial, target);
-    else if (fs::is_directory(fs::symlink_status(target, ec)))
-      lock.lock(target, target);
-  }
+  if (options.incremental && !dry) lock.lock(target);
   if (options.incremental) {
     if (fs::exists(fs::symlink_status(partial, ec))) {
       old = load_manifest(partial / manifest_name);
@@ -612,7 +611,6 @@ std::optional<zarr_array> store_local(const array& a, const fs::path& target, co
   std::unique_ptr<staged_directory> staging;
   if (options.incremental) {
     staging = std::make_unique<staged_directory>(target, true, partial);
-    lock.lock(staging->path(), target);  // the same directory again, or a new one
   } else {
     staging = std::make_unique<staged_directory>(target, options.overwrite);
   }
@@ -733,7 +731,8 @@ verify_report verify_against_source(const array& out, const nlohmann::json& p,
                               "its source)");
   }
   const nlohmann::json& inputs = p.at("inputs");
-  if (!inputs.is_array() || inputs.size() != 1 || !inputs[0].contains("location")) {
+  if (!inputs.is_array() || inputs.size() != 1 || !inputs[0].is_object() ||
+      !inputs[0].contains("location") || !inputs[0]["location"].is_string()) {
     throw_error<format_error>(shown, ": its provenance names no source");
   }
   const std::string source = inputs[0].at("location").get<std::string>();
@@ -787,7 +786,7 @@ verify_report verify(const fs::path& path, const verify_options& options) {
     if (!p.is_object() || !p.contains("inputs")) {
       throw_error<format_error>(path.string(), ": no chunkarr provenance in its attributes");
     }
-    if (!p.value("complete", false)) {
+    if (p.value("complete", nlohmann::json(false)) != true) {
       verify_report incomplete;
       incomplete.problem = "the output is incomplete";
       return incomplete;
@@ -802,7 +801,7 @@ verify_report verify(const fs::path& path, const verify_options& options) {
   }
   const nlohmann::json& p = attrs["chunkarr"];
   verify_report report;
-  if (!p.value("complete", false)) {
+  if (p.value("complete", nlohmann::json(false)) != true) {
     report.problem = "the output is incomplete (a run did not finish)";
     return report;
   }

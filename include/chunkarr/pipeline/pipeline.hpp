@@ -15,9 +15,9 @@
 // place under a name that no reader takes for the output (`OUT.chunkarr-partial`), recorded in
 // the manifest as each completes, and moved to `OUT` when all are: a run that is killed leaves
 // the partial array, and the next run computes only the chunks it has not recorded. One
-// incremental writer of an output at a time: each holds a lock (flock) on the directory it
-// works in until it commits, and another fails at once naming it (a killed writer's lock ends
-// with it).
+// incremental writer of an output at a time: each holds a lock (flock) on `OUT.chunkarr-lock`
+// from its start until it commits, and another fails at once naming it (a killed writer's lock
+// ends with it; the file is removed by the writer that holds it last).
 #pragma once
 
 #include <filesystem>
