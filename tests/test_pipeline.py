@@ -422,8 +422,9 @@ class Resume(TempDirCase):
                     p.send_signal(signal.SIGKILL)
                     kills += 1
                 p.wait()
-            if os.path.exists(out):  # only a finished run puts it there
-                self.assertEqual(p.returncode, 0)
+            if os.path.exists(out):  # only a committed run puts it there
+                # (killed, if at all, after its commit: before it said what it computed)
+                self.assertIn(p.returncode, (0, -signal.SIGKILL))
                 break
             self.assertTrue(os.path.exists(out + ".chunkarr-partial"))
         self.assertGreater(kills, 0)
@@ -432,8 +433,11 @@ class Resume(TempDirCase):
                 done = f.read()
         else:
             done = run(*args[1:]).stderr
-        self.assertRegex(done, r"computed \d+ of 200 chunks \(resuming: ")
-        self.assertLess(int(done.split("computed ")[1].split()[0]), 200)
+        if p.returncode == 0 or not os.path.exists(out) or "computed" in done:
+            self.assertRegex(done, r"computed \d+ of 200 chunks \(resuming: ")
+            self.assertLess(int(done.split("computed ")[1].split()[0]), 200)
+        else:  # killed between its commit and its report: complete all the same
+            self.assertIn("up to date", run(*args[1:]).stderr)
         np.testing.assert_array_equal(zarr.open(out)[:], zarr.open(clean)[:])
         self.assertFalse(os.path.exists(out + ".chunkarr-partial"))
         run("verify", out, "--digests")
